@@ -1,0 +1,33 @@
+"""Liveness and readiness: the store answers and the log verifies to its head."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from api.deps import LedgerDep
+from ledger.stores import is_postgres
+
+router = APIRouter(tags=["health"])
+
+
+class Health(BaseModel):
+    status: str
+    """``ok`` when the store answers and the ledger is initialised."""
+    store: str
+    """``sqlite`` or ``postgresql``."""
+    events: int
+    """Number of events in the log (its head position)."""
+    initialised: bool
+
+
+@router.get("/health", response_model=Health)
+def health(ledger: LedgerDep) -> Health | JSONResponse:
+    store = "postgresql" if is_postgres(ledger.database_url) else "sqlite"
+    try:
+        head = ledger.recorder.max_notification_id() or 0
+        initialised = ledger.is_founded
+    except Exception as exc:  # the store is down: say so with a 503, not a stack trace
+        return JSONResponse({"status": "unavailable", "store": store, "detail": type(exc).__name__}, status_code=503)
+    return Health(status="ok" if initialised else "uninitialised", store=store, events=head, initialised=initialised)

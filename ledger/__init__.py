@@ -1,0 +1,1 @@
+"""Wushe Ledger (五社账本): the write side — money, signed events, rules, keys and the application."""

@@ -1,0 +1,800 @@
+"""The ledger application: every command checks who is acting and the rules, then saves all the
+aggregates it touched in one transaction, every event signed by the acting principal's key."""
+
+from __future__ import annotations
+
+import copy
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any, TypeVar
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, StoredEvent
+
+from ledger import events
+from ledger.disbursements import DISBURSEMENT_KINDS, Disbursement, disbursement_id
+from ledger.envelope import EnvelopeError, open_sealed
+from ledger.errors import (
+    AlreadyExists,
+    InvalidInput,
+    KeyRevoked,
+    LedgerError,
+    NotAuthorised,
+    NotFound,
+    NotReversible,
+    TamperedEvent,
+    UnknownKey,
+)
+from ledger.funds import FUND_KINDS, Fund, fund_id
+from ledger.mapper import SigningMapper, signing_as
+from ledger.principals import (
+    ACCOUNTANT,
+    APPROVER,
+    DIRECTORY_ID,
+    RECORDER,
+    ROOT,
+    Directory,
+    KeyRecord,
+    Principal,
+)
+from ledger.projects import FUNDING_SOURCES, ORGANISATION_KINDS, Organisation, Project, organisation_id, project_id
+from ledger.reference import ReferenceData, load_reference
+from ledger.settings import Settings
+from ledger.signing import SigningKey, VerifierKey
+from ledger.stores import persistence_env
+from ledger.verify import advance_directory
+from ledger.volunteers import Volunteer, volunteer_id
+
+CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
+"""Business dates (receipt dates, service dates) are Shanghai dates; China keeps no daylight saving."""
+
+_CODE_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+T = TypeVar("T")
+
+
+def system_clock() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a principal's handle and the private key they sign with."""
+
+    handle: str
+    key: SigningKey
+
+    def __post_init__(self) -> None:
+        if self.key.name != self.handle:
+            raise InvalidInput("actor", f"key {self.key.key_id} does not belong to {self.handle}")
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What a command wrote: the log positions of its events and the id it created or touched."""
+
+    ident: str
+    """The business id: entry, disbursement number, service record, fund code…"""
+    positions: tuple[int, ...]
+    """Notification ids (log positions) of the events written, in order."""
+    streams: tuple[tuple[str, int], ...] = field(default=())
+    """(stream, version) of each event written."""
+
+
+class Ledger(Application[str]):
+    """Wushe Ledger (五社账本): funds, donations, disbursements, projects and volunteer hours."""
+
+    name = "WusheLedger"
+    command_retries = 5
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        database_url: str | None = None,
+        reference: ReferenceData | None = None,
+        clock: Callable[[], datetime] = system_clock,
+        new_id: Callable[[], str] | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.database_url = database_url or self.settings.resolved_database_url
+        self.reference = reference or load_reference(self.settings.reference_file)
+        self.clock = clock
+        self.new_id = new_id or (lambda: uuid.uuid4().hex)
+        self._directory: Directory | None = None
+        self._directory_lock = threading.RLock()
+        super().__init__(env=persistence_env(self.database_url))
+
+    # --- infrastructure --------------------------------------------------------------------------
+
+    def construct_mapper(self) -> SigningMapper:
+        return SigningMapper(key_lookup=self._key_lookup)
+
+    def today(self) -> date:
+        return self.clock().astimezone(CHINA_STANDARD_TIME).date()
+
+    def close(self) -> None:
+        self.factory.close()
+
+    # --- the directory, kept current and verified in order ---------------------------------------
+
+    def directory(self) -> Directory:
+        """The current directory, verified event by event from its genesis; a private copy."""
+        with self._directory_lock:
+            self._catch_up_directory()
+            if self._directory is None:
+                raise NotFound("ledger", "directory", field="ledger")
+            return copy.deepcopy(self._directory)
+
+    @property
+    def is_founded(self) -> bool:
+        with self._directory_lock:
+            self._catch_up_directory()
+            return self._directory is not None
+
+    def _catch_up_directory(self) -> None:
+        after = self._directory.version if self._directory else 0
+        for stored in self.recorder.select_events(DIRECTORY_ID, gt=after or None):
+            stream, version = str(stored.originator_id), stored.originator_version
+            try:
+                sealed = open_sealed(stored.state, stream=stream, version=version, topic=stored.topic)
+            except EnvelopeError as exc:
+                raise TamperedEvent(stream, version, str(exc)) from None
+            self._directory = advance_directory(self._directory, sealed)
+
+    def _key_lookup(self, key_id: str) -> KeyRecord | None:
+        with self._directory_lock:
+            record = self._directory.key(key_id) if self._directory else None
+            if record is None:
+                # A key added by another process since we last looked.
+                self._catch_up_directory()
+                record = self._directory.key(key_id) if self._directory else None
+            return record
+
+    # --- authority -------------------------------------------------------------------------------
+
+    def authorise(
+        self, actor: Actor, *roles: str, foundation: str | None = None, organisation: str | None = None
+    ) -> Principal:
+        """The acting principal, if their key is current and they hold one of ``roles`` in scope."""
+        directory = self.directory()
+        record = directory.key(actor.key.key_id)
+        if record is None or record.principal != actor.handle:
+            raise UnknownKey(
+                f"key {actor.key.key_id} is not registered to {actor.handle}",
+                f"密钥 {actor.key.key_id} 未登记在 {actor.handle} 名下",
+                field="actor",
+            )
+        if record.revoked_at is not None:
+            raise KeyRevoked(
+                f"key {actor.key.key_id} was revoked ({record.revoked_reason})",
+                f"密钥 {actor.key.key_id} 已吊销（{record.revoked_reason}）",
+                field="actor",
+            )
+        principal = directory.principal(actor.handle)
+        if not any(principal.has(r) for r in roles):
+            raise NotAuthorised(
+                f"{actor.handle} needs the role {' or '.join(roles)}",
+                f"{actor.handle} 需要 {' 或 '.join(roles)} 角色",
+                field="actor",
+            )
+        if foundation is not None and principal.foundation not in (None, foundation) and not principal.has(ROOT):
+            raise NotAuthorised(
+                f"{actor.handle} works for {principal.foundation}, not {foundation}",
+                f"{actor.handle} 隶属 {principal.foundation}，无权操作 {foundation} 的账目",
+                field="actor",
+            )
+        if organisation is not None and principal.has(RECORDER) and not principal.has(ACCOUNTANT):
+            if principal.organisation != organisation:
+                raise NotAuthorised(
+                    f"{actor.handle} records for {principal.organisation}, not {organisation} (谁组织谁记录)",
+                    f"{actor.handle} 只能为 {principal.organisation} 记录，不能为 {organisation} 记录（谁组织谁记录）",
+                    field="organisation",
+                )
+        return principal
+
+    # --- saving ----------------------------------------------------------------------------------
+
+    def _command(self, body: Callable[[], T]) -> T:
+        """Run load-check-save, retrying when another writer got to a stream first."""
+        for attempt in range(self.command_retries):
+            try:
+                return body()
+            except IntegrityError:
+                if attempt == self.command_retries - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _save(self, actor: Actor, ident: str, *aggregates: Any) -> Recorded:
+        with signing_as(actor.key):
+            recordings = self.save(*aggregates)
+        return Recorded(
+            ident=ident,
+            positions=tuple(r.notification.id for r in recordings),
+            streams=tuple((str(r.notification.originator_id), r.notification.originator_version) for r in recordings),
+        )
+
+    def _create(self, actor: Actor, ident: str, aggregate: Any, kind: str, field_name: str) -> Recorded:
+        try:
+            return self._save(actor, ident, aggregate)
+        except IntegrityError:
+            raise AlreadyExists(kind, ident, field=field_name) from None
+
+    # --- loading ---------------------------------------------------------------------------------
+
+    def _get(self, stream: str, kind: str, ident: str, field_name: str) -> Any:
+        try:
+            return self.repository.get(stream)
+        except AggregateNotFoundError:
+            raise NotFound(kind, ident, field=field_name) from None
+
+    def fund(self, code: str, field_name: str = "fund") -> Fund:
+        return self._get(fund_id(code), "fund", code, field_name)
+
+    def project(self, code: str, field_name: str = "project") -> Project:
+        return self._get(project_id(code), "project", code, field_name)
+
+    def organisation(self, code: str, field_name: str = "organisation") -> Organisation:
+        return self._get(organisation_id(code), "organisation", code, field_name)
+
+    def disbursement(self, number: str, field_name: str = "disbursement") -> Disbursement:
+        return self._get(disbursement_id(number), "disbursement", number, field_name)
+
+    def volunteer(self, number: str, field_name: str = "volunteer") -> Volunteer:
+        return self._get(volunteer_id(number), "volunteer", number, field_name)
+
+    # --- founding and the directory --------------------------------------------------------------
+
+    def found(self, root_handle: str, root_name: str, root_key: SigningKey) -> Recorded:
+        """Write the genesis event: the directory with its root principal, signed by the root key."""
+        if self.is_founded:
+            raise AlreadyExists("ledger", self.settings.ledger_name, field="ledger")
+        directory = Directory.found(self.settings.ledger_name, root_handle, root_name, root_key.verifier)
+        return self._create(Actor(root_handle, root_key), root_handle, directory, "ledger", "ledger")
+
+    def register_principal(
+        self, actor: Actor, handle: str, name: str, roles: list[str], *,
+        foundation: str | None = None, organisation: str | None = None, key: VerifierKey | None = None,
+    ) -> Recorded:
+        def body() -> Recorded:
+            self.authorise(actor, ROOT)
+            if foundation is not None:
+                self._require_kind(foundation, ("foundation", "community_foundation"), "foundation")
+            if organisation is not None:
+                self.organisation(organisation, "organisation")
+            directory = self.directory()
+            directory.register(handle, name, roles, foundation, organisation)
+            if key is not None:
+                directory.add_key(handle, key)
+            return self._save(actor, handle, directory)
+
+        return self._command(body)
+
+    def add_key(self, actor: Actor, handle: str, key: VerifierKey) -> Recorded:
+        def body() -> Recorded:
+            self.authorise(actor, ROOT)
+            directory = self.directory()
+            directory.add_key(handle, key)
+            return self._save(actor, key.key_id, directory)
+
+        return self._command(body)
+
+    def rotate_key(self, actor: Actor, handle: str, new_key: VerifierKey) -> Recorded:
+        def body() -> Recorded:
+            self.authorise(actor, ROOT)
+            directory = self.directory()
+            directory.rotate_key(handle, new_key)
+            return self._save(actor, new_key.key_id, directory)
+
+        return self._command(body)
+
+    def revoke_key(self, actor: Actor, key_id: str, reason: str) -> Recorded:
+        def body() -> Recorded:
+            self.authorise(actor, ROOT)
+            directory = self.directory()
+            directory.revoke_key(key_id, reason)
+            return self._save(actor, key_id, directory)
+
+        return self._command(body)
+
+    # --- organisations and funds -----------------------------------------------------------------
+
+    def register_organisation(
+        self, actor: Actor, code: str, name: str, kind: str, street_town: str, *,
+        community: str | None = None, credit_code: str | None = None, registered_on: date | None = None,
+    ) -> Recorded:
+        self.authorise(actor, ACCOUNTANT, ROOT)
+        _check_code(code, "code")
+        _require_text(name, "name")
+        if kind not in ORGANISATION_KINDS:
+            raise InvalidInput("kind", f"choose from {', '.join(ORGANISATION_KINDS)}")
+        self.reference.street_town(street_town)
+        on = self._business_date(registered_on, "registered_on")
+        organisation = Organisation(
+            code=code, name=name.strip(), kind=kind, street_town=street_town, community=_clean(community),
+            credit_code=_clean(credit_code), registered_on=on.isoformat(),
+        )
+        return self._create(actor, code, organisation, "organisation", "code")
+
+    def open_fund(
+        self, actor: Actor, code: str, name: str, foundation: str, *, kind: str = "general",
+        restricted: bool = False, purpose: str = "", street_town: str | None = None,
+        domains: list[str] | None = None, street_towns: list[str] | None = None,
+        valid_from: date | None = None, valid_until: date | None = None, agreement_ref: str | None = None,
+    ) -> Recorded:
+        self.authorise(actor, ACCOUNTANT, foundation=foundation)
+        _check_code(code, "code")
+        _require_text(name, "name")
+        self._require_kind(foundation, ("foundation", "community_foundation"), "foundation")
+        if kind not in FUND_KINDS:
+            raise InvalidInput("kind", f"choose from {', '.join(FUND_KINDS)}")
+        if kind == "special":
+            if not restricted:
+                raise InvalidInput("restricted", "a special fund (专项基金) is always restricted to its purpose")
+            if not purpose.strip():
+                raise InvalidInput("purpose", "a special fund needs a written purpose", "专项基金须有书面用途")
+        if restricted and not purpose.strip():
+            raise InvalidInput("purpose", "a restricted fund needs a written purpose", "限定性基金须写明用途")
+        if street_town is not None:
+            self.reference.street_town(street_town)
+        for code_ in street_towns or []:
+            self.reference.street_town(code_, field="street_towns")
+        for code_ in domains or []:
+            self.reference.domain(code_, field="domains")
+        if valid_from and valid_until and valid_until < valid_from:
+            raise InvalidInput("valid_until", "ends before it starts", "截止日期早于起始日期")
+        fund = Fund(
+            code=code, name=name.strip(), foundation=foundation, kind=kind, restricted=restricted,
+            purpose=purpose.strip(), street_town=street_town, domains=sorted(set(domains or [])),
+            street_towns=sorted(set(street_towns or [])),
+            valid_from=valid_from.isoformat() if valid_from else None,
+            valid_until=valid_until.isoformat() if valid_until else None,
+            agreement_ref=_clean(agreement_ref),
+        )
+        return self._create(actor, code, fund, "fund", "code")
+
+    def close_fund(self, actor: Actor, code: str, reason: str) -> Recorded:
+        def body() -> Recorded:
+            fund = self.fund(code)
+            self.authorise(actor, ACCOUNTANT, foundation=fund.foundation)
+            _require_text(reason, "reason")
+            fund.close(reason.strip())
+            return self._save(actor, code, fund)
+
+        return self._command(body)
+
+    # --- money in --------------------------------------------------------------------------------
+
+    def record_donation(
+        self, actor: Actor, fund: str, amount: int, *, donor_type: str, method: str = "transfer",
+        donor_name: str | None = None, donor_public: bool = False, in_kind_description: str | None = None,
+        received_on: date | None = None, street_town: str | None = None, note: str | None = None,
+    ) -> Recorded:
+        """A donation (捐赠) into a fund; it carries the fund's restriction. Returns the entry id."""
+        _check_amount(amount)
+        entry = self.new_id()
+
+        def body() -> Recorded:
+            target = self.fund(fund)
+            self.authorise(actor, ACCOUNTANT, foundation=target.foundation)
+            town = self._street_town_for(target, street_town)
+            target.receive_donation(
+                entry=entry, amount=amount, method=method, donor_type=donor_type,
+                donor_name=_clean(donor_name), donor_public=donor_public,
+                in_kind_description=_clean(in_kind_description),
+                received_on=self._business_date(received_on, "received_on"), street_town=town, note=_clean(note),
+            )
+            return self._save(actor, entry, target)
+
+        return self._command(body)
+
+    def record_grant(
+        self, actor: Actor, fund: str, amount: int, *, source: str, payer: str,
+        document_ref: str | None = None, received_on: date | None = None, street_town: str | None = None,
+    ) -> Recorded:
+        """Income other than donations: government purchase, venture philanthropy, welfare lottery…"""
+        _check_amount(amount)
+        entry = self.new_id()
+
+        def body() -> Recorded:
+            target = self.fund(fund)
+            self.authorise(actor, ACCOUNTANT, foundation=target.foundation)
+            target.receive_grant(
+                entry=entry, amount=amount, source=source, payer=payer, document_ref=_clean(document_ref),
+                received_on=self._business_date(received_on, "received_on"),
+                street_town=self._street_town_for(target, street_town),
+            )
+            return self._save(actor, entry, target)
+
+        return self._command(body)
+
+    def allocate(
+        self, actor: Actor, from_fund: str, to_fund: str, amount: int, *, reason: str, on: date | None = None
+    ) -> Recorded:
+        """Move unrestricted money from one fund to another (调拨)."""
+        _check_amount(amount)
+        _require_text(reason, "reason")
+        entry = self.new_id()
+
+        def body() -> Recorded:
+            source, target = self._two_funds(from_fund, to_fund)
+            self.authorise(actor, ACCOUNTANT, foundation=source.foundation)
+            self.authorise(actor, ACCOUNTANT, foundation=target.foundation)
+            source.allocate_out(
+                entry=entry, amount=amount, to_fund=target, reason=reason.strip(), on=self._business_date(on, "on")
+            )
+            return self._save(actor, entry, source, target)
+
+        return self._command(body)
+
+    def release_restriction(
+        self, actor: Actor, fund: str, to_fund: str, amount: int, *, basis: str, on: date | None = None
+    ) -> Recorded:
+        """Release a restriction (解除限定): restricted money becomes unrestricted, with its basis."""
+        _check_amount(amount)
+        entry = self.new_id()
+
+        def body() -> Recorded:
+            source, target = self._two_funds(fund, to_fund)
+            self.authorise(actor, ACCOUNTANT, foundation=source.foundation)
+            self.authorise(actor, ACCOUNTANT, foundation=target.foundation)
+            source.release_restriction(
+                entry=entry, amount=amount, to_fund=target, basis=basis, on=self._business_date(on, "on")
+            )
+            return self._save(actor, entry, source, target)
+
+        return self._command(body)
+
+    # --- projects --------------------------------------------------------------------------------
+
+    def register_project(
+        self, actor: Actor, code: str, name: str, *, street_town: str, domain: str, organisation: str,
+        budget: int, funding_source: str, approval_ref: str, starts_on: date, ends_on: date,
+        community: str | None = None, milestones: list[tuple[str, int]] | None = None,
+    ) -> Recorded:
+        self.authorise(actor, ACCOUNTANT)
+        _check_code(code, "code")
+        _require_text(name, "name")
+        _check_amount(budget, "budget")
+        self.reference.street_town(street_town)
+        self.reference.domain(domain)
+        self._require_kind(organisation, ("social_organisation", "social_work_station", "community_foundation"),
+                           "organisation")
+        if funding_source not in FUNDING_SOURCES:
+            raise InvalidInput("funding_source", f"choose from {', '.join(FUNDING_SOURCES)}")
+        _require_text(approval_ref, "approval_ref")
+        if ends_on < starts_on:
+            raise InvalidInput("ends_on", "ends before it starts", "结束日期早于开始日期")
+        planned = []
+        for milestone_name, amount in milestones or []:
+            _require_text(milestone_name, "milestones")
+            _check_amount(amount, "milestones")
+            planned.append({"name": milestone_name.strip(), "amount": amount})
+        if len({m["name"] for m in planned}) != len(planned):
+            raise InvalidInput("milestones", "milestone names must be unique", "里程碑名称不能重复")
+        if sum(m["amount"] for m in planned) > budget:
+            raise InvalidInput("milestones", "milestones add up to more than the budget", "里程碑金额合计超过预算")
+        project = Project(
+            code=code, name=name.strip(), street_town=street_town, community=_clean(community), domain=domain,
+            organisation=organisation, budget=budget, funding_source=funding_source,
+            approval_ref=approval_ref.strip(), starts_on=starts_on.isoformat(), ends_on=ends_on.isoformat(),
+            milestones=planned,
+        )
+        return self._create(actor, code, project, "project", "code")
+
+    def evaluate_project(
+        self, actor: Actor, code: str, *, score: int, respondents: int, surveyed_on: date | None = None,
+        method: str = "questionnaire",
+    ) -> Recorded:
+        """Record a residents' satisfaction survey (满意度测评) of a project."""
+
+        def body() -> Recorded:
+            project = self.project(code)
+            self.authorise(actor, ACCOUNTANT, RECORDER, organisation=project.organisation)
+            project.evaluate(
+                score=score, respondents=respondents,
+                surveyed_on=self._business_date(surveyed_on, "surveyed_on").isoformat(), method=method,
+            )
+            return self._save(actor, code, project)
+
+        return self._command(body)
+
+    # --- disbursements (maker-checker) -----------------------------------------------------------
+
+    def request_disbursement(
+        self, actor: Actor, fund: str, amount: int, *, kind: str = "project", project: str | None = None,
+        payee: str | None = None, milestone: str | None = None, domain: str | None = None,
+        street_town: str | None = None, purpose: str = "",
+    ) -> Recorded:
+        """Request a payment out of a fund; it is checked now and again when paid."""
+        _check_amount(amount)
+        if kind not in DISBURSEMENT_KINDS:
+            raise InvalidInput("kind", f"choose from {', '.join(DISBURSEMENT_KINDS)}")
+        _require_text(purpose, "purpose")
+        source = self.fund(fund)
+        self.authorise(actor, ACCOUNTANT, foundation=source.foundation)
+        source.check_open()
+        if kind == "project":
+            if project is None:
+                raise InvalidInput("project", "a project payment names its project", "项目款须指明项目")
+            target = self.project(project)
+            payee = payee or target.organisation
+            target.check_payee(payee)
+            target.check_milestone(milestone)
+            target.check_within_budget(amount)
+            domain, street_town = target.domain, target.street_town
+        else:
+            if project is not None:
+                raise InvalidInput("project", f"a {kind} disbursement names no project")
+            _require_text(payee or "", "payee")
+            if kind == "allowance":
+                if domain is None or street_town is None:
+                    raise InvalidInput("street_town", "an allowance names its street-town and domain")
+            if domain is not None:
+                self.reference.domain(domain)
+            if street_town is not None:
+                self.reference.street_town(street_town)
+        if kind in ("management", "fundraising"):
+            source.check_unrestricted_spend(kind)
+        else:
+            source.check_use(domain=domain, street_town=street_town, on=self.today())
+        source.check_covers(amount)
+        number = self.new_id()
+        disbursement = Disbursement(
+            number=number, fund=fund, kind=kind, project=project, payee=(payee or "").strip(), amount=amount,
+            milestone=_clean(milestone), domain=domain, street_town=street_town, purpose=purpose.strip(),
+            requested_by=actor.handle,
+        )
+        return self._create(actor, number, disbursement, "disbursement", "number")
+
+    def approve_disbursement(self, actor: Actor, number: str, *, approval_ref: str) -> Recorded:
+        def body() -> Recorded:
+            disbursement = self.disbursement(number)
+            source = self.fund(disbursement.fund)
+            self.authorise(actor, APPROVER, foundation=source.foundation)
+            disbursement.approve(approver=actor.handle, approval_ref=approval_ref)
+            source.check_covers(disbursement.amount)
+            return self._save(actor, number, disbursement)
+
+        return self._command(body)
+
+    def reject_disbursement(self, actor: Actor, number: str, *, reason: str) -> Recorded:
+        def body() -> Recorded:
+            disbursement = self.disbursement(number)
+            source = self.fund(disbursement.fund)
+            self.authorise(actor, APPROVER, foundation=source.foundation)
+            disbursement.reject(approver=actor.handle, reason=reason)
+            return self._save(actor, number, disbursement)
+
+        return self._command(body)
+
+    def pay_disbursement(self, actor: Actor, number: str, *, on: date | None = None) -> Recorded:
+        """Pay an approved disbursement: the fund, the project and the disbursement in one transaction."""
+
+        def body() -> Recorded:
+            disbursement = self.disbursement(number)
+            source = self.fund(disbursement.fund)
+            self.authorise(actor, ACCOUNTANT, foundation=source.foundation)
+            disbursement.check_payable()
+            paid_on = self._business_date(on, "on")
+            touched: list[Any] = [disbursement, source]
+            target = disbursement.project or disbursement.street_town or source.code
+            if disbursement.kind == "project":
+                project = self.project(disbursement.project)
+                project.record_payment(
+                    disbursement=number, amount=disbursement.amount, milestone=disbursement.milestone,
+                    payee=disbursement.payee,
+                )
+                touched.append(project)
+                target = project.code
+            source.pay(
+                entry=number, amount=disbursement.amount, kind=disbursement.kind, target=target,
+                payee=disbursement.payee, domain=disbursement.domain, street_town=disbursement.street_town,
+                on=paid_on,
+            )
+            disbursement.mark_paid(paid_by=actor.handle, paid_on=paid_on.isoformat())
+            return self._save(actor, number, *touched)
+
+        return self._command(body)
+
+    # --- volunteers ------------------------------------------------------------------------------
+
+    def register_volunteer(
+        self, actor: Actor, number: str, name: str, street_town: str, *,
+        registered_on: date | None = None, name_public: bool = False,
+    ) -> Recorded:
+        self.authorise(actor, RECORDER, ACCOUNTANT)
+        _check_code(number, "number")
+        _require_text(name, "name")
+        self.reference.street_town(street_town)
+        volunteer = Volunteer(
+            number=number, name=name.strip(), street_town=street_town,
+            registered_on=self._business_date(registered_on, "registered_on").isoformat(), name_public=name_public,
+        )
+        return self._create(actor, number, volunteer, "volunteer", "number")
+
+    def record_hours(
+        self, actor: Actor, volunteer: str, *, organisation: str, domain: str, on: date, start: time, end: time,
+        content: str, street_town: str | None = None,
+    ) -> Recorded:
+        """A service session (志愿服务记录), recorded by the organising body's recorder."""
+        self.reference.domain(domain)
+        host = self.organisation(organisation)
+        self.authorise(actor, RECORDER, organisation=organisation)
+        principal = self.directory().principal(actor.handle)
+        if principal.organisation != organisation:
+            raise NotAuthorised(
+                f"hours are recorded by the organising body's recorder; {actor.handle} is not {organisation}'s",
+                f"谁组织谁记录：{actor.handle} 不是 {organisation} 的记录人",
+                field="organisation",
+            )
+        town = street_town or host.street_town
+        self.reference.street_town(town)
+        day = self._business_date(on, "on")
+        record = self.new_id()
+
+        def body() -> Recorded:
+            person = self.volunteer(volunteer)
+            person.record_service(
+                record=record, organisation=organisation, street_town=town, domain=domain, on=day,
+                start=start, end=end, content=content,
+            )
+            return self._save(actor, record, person)
+
+        return self._command(body)
+
+    # --- corrections (更正) ----------------------------------------------------------------------
+
+    def read_position(self, position: int) -> tuple[StoredEvent, Any]:
+        """The stored event at a log position, verified and decoded."""
+        if isinstance(position, bool) or not isinstance(position, int) or position < 1:
+            raise InvalidInput("position", "a log position is a whole number from 1", "日志序号须为正整数")
+        found = self.recorder.select_notifications(start=position, limit=1)
+        if not found or found[0].id != position:
+            raise NotFound("event at log position", str(position), field="position")
+        stored = found[0]
+        return stored, self.mapper.to_domain_event(stored)
+
+    def reverse(self, actor: Actor, position: int, *, reason: str) -> Recorded:
+        """Reverse a money or hours event by appending signed reversing events with a reason."""
+        _require_text(reason, "reason")
+        reason = reason.strip()
+
+        def body() -> Recorded:
+            stored, original = self.read_position(position)
+            kind = stored.topic
+            if kind not in events.REVERSIBLE:
+                raise NotReversible(f"{kind} events cannot be reversed", f"{kind} 类事件不可冲正", field="position")
+            reverses = {"stream": str(stored.originator_id), "version": stored.originator_version, "type": kind}
+            if kind == "Volunteer.ServiceRecorded":
+                return self._reverse_hours(actor, original, reverses, reason)
+            if kind == "Disbursement.Paid":
+                return self._reverse_payment(actor, self.disbursement(str(stored.originator_id).split(":", 1)[1]),
+                                             reverses, reason)
+            fund = self.fund(str(stored.originator_id).split(":", 1)[1])
+            self.authorise(actor, ACCOUNTANT, foundation=fund.foundation)
+            if kind == "Fund.Paid":
+                return self._reverse_payment(actor, self.disbursement(original.entry), reverses, reason)
+            touched = [fund]
+            fund.reverse(entry=original.entry, reverses=reverses, original_postings=original.postings, reason=reason)
+            if kind in ("Fund.AllocatedOut", "Fund.AllocatedIn", "Fund.RestrictionReleased"):
+                other_code = getattr(original, "to_fund", None) or original.from_fund
+                other = self.fund(other_code)
+                self.authorise(actor, ACCOUNTANT, foundation=other.foundation)
+                leg = self._find_entry(other, original.entry)
+                other.reverse(entry=original.entry, reverses=reverses, original_postings=leg.postings, reason=reason)
+                touched.append(other)
+            return self._save(actor, original.entry, *touched)
+
+        return self._command(body)
+
+    def _reverse_payment(self, actor: Actor, disbursement: Disbursement, reverses: dict, reason: str) -> Recorded:
+        fund = self.fund(disbursement.fund)
+        self.authorise(actor, ACCOUNTANT, foundation=fund.foundation)
+        disbursement.mark_reversed(reason=reason)
+        paid = self._find_entry(fund, disbursement.number)
+        fund.reverse(entry=disbursement.number, reverses=reverses, original_postings=paid.postings, reason=reason)
+        touched: list[Any] = [disbursement, fund]
+        if disbursement.kind == "project":
+            project = self.project(disbursement.project)
+            project.reverse_payment(disbursement=disbursement.number, reason=reason)
+            touched.append(project)
+        return self._save(actor, disbursement.number, *touched)
+
+    def _reverse_hours(self, actor: Actor, original: Any, reverses: dict, reason: str) -> Recorded:
+        volunteer = self.volunteer(original.originator_id.split(":", 1)[1])
+        self.authorise(actor, RECORDER, organisation=original.organisation)
+        if self.directory().principal(actor.handle).organisation != original.organisation:
+            raise NotAuthorised(
+                f"only {original.organisation}'s recorder corrects its records (谁记录谁证明)",
+                f"谁记录谁证明：只有 {original.organisation} 的记录人可以更正",
+                field="actor",
+            )
+        volunteer.reverse_service(record=original.record, reverses=reverses, reason=reason)
+        return self._save(actor, original.record, volunteer)
+
+    def _find_entry(self, fund: Fund, entry: str) -> Any:
+        for event in self.events.get(fund.id):
+            if getattr(event, "entry", None) == entry and hasattr(event, "postings") and not isinstance(
+                event, Fund.Reversed
+            ):
+                return event
+        raise NotFound("entry", entry, field="position")
+
+    # --- reading the log -------------------------------------------------------------------------
+
+    def log_positions(self, start: int = 1, limit: int = 1000) -> Iterator[Any]:
+        """Stored events in log order (position = notification id), in pages."""
+        while True:
+            page = self.recorder.select_notifications(start=start, limit=limit)
+            yield from page
+            if len(page) < limit:
+                return
+            start = page[-1].id + 1
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    def _two_funds(self, first: str, second: str) -> tuple[Fund, Fund]:
+        if first == second:
+            raise InvalidInput("to_fund", "source and target are the same fund", "调出与调入基金相同")
+        return self.fund(first, "from_fund"), self.fund(second, "to_fund")
+
+    def _street_town_for(self, fund: Fund, street_town: str | None) -> str:
+        town = street_town or fund.street_town
+        if town is None:
+            raise InvalidInput("street_town", f"fund {fund.code} serves the whole district: name the street-town",
+                               "该基金面向全区，须指明街镇")
+        self.reference.street_town(town)
+        return town
+
+    def _require_kind(self, code: str, kinds: tuple[str, ...], field_name: str) -> Organisation:
+        organisation = self.organisation(code, field_name)
+        if organisation.kind not in kinds:
+            raise InvalidInput(field_name, f"{code} is a {organisation.kind}, expected {' or '.join(kinds)}")
+        return organisation
+
+    def _business_date(self, value: date | None, field_name: str) -> date:
+        today = self.today()
+        if value is None:
+            return today
+        if isinstance(value, datetime) or not isinstance(value, date):
+            raise InvalidInput(field_name, "must be a date (YYYY-MM-DD)", "须为日期（YYYY-MM-DD）")
+        if value > today:
+            raise InvalidInput(field_name, f"{value} is in the future", f"{value} 是未来日期")
+        return value
+
+
+def _check_amount(amount: int, field_name: str = "amount") -> None:
+    from ledger.money import MAX_FEN
+
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise InvalidInput(field_name, "amounts are integer fen inside the ledger", "金额须为整数（分）")
+    if not 0 < amount <= MAX_FEN:
+        raise InvalidInput(field_name, "must be greater than zero and at most ¥10,000,000,000.00", "金额超出范围")
+
+
+def _check_code(code: str, field_name: str) -> None:
+    if not code or len(code) > 64 or not set(code) <= _CODE_CHARS:
+        raise InvalidInput(field_name, "codes use letters, digits, '-' and '_' (at most 64)", "编码只能使用字母、数字、-和_")
+
+
+def _require_text(value: str, field_name: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(field_name, "must not be empty", "不能为空")
+    if len(value) > 2000:
+        raise InvalidInput(field_name, "is longer than 2000 characters", "超过2000字")
+
+
+def _clean(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if len(value) > 2000:
+        raise InvalidInput("text", "is longer than 2000 characters", "超过2000字")
+    return value or None
+
+
+__all__ = ["Actor", "Ledger", "LedgerError", "Recorded", "CHINA_STANDARD_TIME"]

@@ -1,0 +1,313 @@
+"""A realistic, deterministic demo ledger for Changning: foundations and special funds, donors of
+every type (with a 99 Giving Day surge), government purchases and venture-philanthropy grants,
+projects paid by milestone under maker-checker, social-worker allowances, volunteers with a year of
+hours, satisfaction surveys, a key rotation and a few corrections.
+
+The same seed and scale always give the same business content; only recording timestamps differ.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from ledger.application import Actor, Ledger
+from ledger.errors import LedgerError
+from ledger.signing import SigningKey, read_signing_key
+
+DEMO_END = date(2026, 10, 31)
+"""The demo year ends here (or today, if earlier), so the data does not drift with the calendar."""
+
+FOUNDATION = "CNCF"
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉萍红建文辉力鹏飞斌宇浩凯秀云琳晨"
+COMMUNITIES = ["一居委", "二居委", "三居委", "四居委", "五居委", "六居委"]
+BUSINESSES = ["长宁来福士", "虹桥南丰城", "中山公园龙之梦", "上海动物园", "天山茶城", "缤谷广场", "金虹桥商场", "东华大学"]
+STATIONED_UNITS = ["区人民医院", "区图书馆", "武警某部", "虹桥机场公司", "上海电信长宁局", "市三女中"]
+PROJECT_THEMES = {
+    "elderly_care": ["长者助餐", "独居老人探访", "认知症友好社区", "适老化改造"],
+    "social_assistance": ["困难家庭帮扶", "临时救助陪伴", "残障人士就业支持"],
+    "child_welfare": ["四点半课堂", "困境儿童关爱", "亲子阅读"],
+    "marriage_funeral": ["婚姻家庭辅导", "文明祭扫宣传"],
+    "community_governance": ["楼组自治", "垃圾分类", "邻里议事会", "加装电梯协商"],
+}
+SERVICE_CONTENT = {
+    "elderly_care": "为社区长者送餐、陪伴聊天",
+    "social_assistance": "协助困难家庭申请救助、整理物资",
+    "child_welfare": "课后陪伴辅导小学生作业",
+    "marriage_funeral": "文明祭扫宣传与现场引导",
+    "community_governance": "垃圾分类桶站值守与宣传",
+}
+
+
+class DemoExists(Exception):
+    """The demo's principals are already registered."""
+
+
+@dataclass
+class _Cast:
+    root: Actor
+    accountant: Actor
+    accountant2: Actor
+    approver: Actor
+    recorders: dict[str, Actor]
+
+
+def _end_date(ledger: Ledger) -> date:
+    return min(DEMO_END, ledger.today())
+
+
+def seed_demo(ledger: Ledger, key_dir: Path, *, scale: int = 1, seed: int = 2023, progress: Any = None) -> dict:
+    """Write the demo ledger; returns counts of what was recorded."""
+    rng = random.Random(seed)
+    ledger.new_id = lambda: f"{rng.getrandbits(64):016x}"
+    if "demo-accountant" in ledger.directory().principals:
+        raise DemoExists()
+    end = _end_date(ledger)
+    start = end - timedelta(days=364)
+    counts: Counter[str] = Counter()
+    root_handle = next(h for h, p in ledger.directory().principals.items() if "root" in p.roles)
+    root = Actor(root_handle, read_signing_key(key_dir, root_handle))
+    towns = [t.code for t in ledger.reference.street_towns]
+    domains = [d.code for d in ledger.reference.domains]
+
+    def say(message: str) -> None:
+        if progress is not None:
+            progress.print(f"  · {message}")
+
+    # --- bodies and people ---------------------------------------------------------------------
+    say("organisations and principals 组织与主体")
+    ledger.register_organisation(root, FOUNDATION, "上海市长宁区社区公益基金会", "foundation", "xinhualu",
+                                 registered_on=date(2016, 3, 1))
+    orgs_by_town: dict[str, list[str]] = {}
+    for i, town in enumerate(towns):
+        name_zh = ledger.reference.street_town(town).name_zh
+        ledger.register_organisation(root, f"STN-{town}", f"{name_zh}社工站", "social_work_station", town,
+                                     registered_on=date(2022, 6, 1))
+        orgs_by_town[town] = []
+        for j in range(2 + scale + (i % 3)):
+            code = f"ORG-{town}-{j + 1:02d}"
+            theme = rng.choice(["乐龄", "阳光", "邻里", "绿色", "童心", "助残", "睦邻", "银发"])
+            ledger.register_organisation(root, code, f"{name_zh}{theme}{['服务社', '互助会', '志愿队'][j % 3]}",
+                                         "social_organisation", town, community=f"{name_zh[:2]}{COMMUNITIES[j % 6]}",
+                                         registered_on=date(2018 + j % 5, 1 + j % 12, 10))
+            orgs_by_town[town].append(code)
+            counts["organisations"] += 1
+
+    def person(handle: str, name: str, roles: list[str], **scope: str) -> Actor:
+        key = SigningKey.generate(handle)
+        ledger.register_principal(root, handle, name, roles, key=key.verifier, **scope)
+        key.write(key_dir)
+        counts["principals"] += 1
+        return Actor(handle, key)
+
+    cast = _Cast(
+        root=root,
+        accountant=person("demo-accountant", "基金会会计 陈会计", ["accountant"], foundation=FOUNDATION),
+        accountant2=person("demo-accountant-2", "基金会出纳 刘出纳", ["accountant"], foundation=FOUNDATION),
+        approver=person("demo-approver", "基金会秘书长 王秘书长", ["approver"], foundation=FOUNDATION),
+        recorders={},
+    )
+    person("demo-auditor", "区审计局 审计员", ["auditor"])
+    for town in towns:
+        org = orgs_by_town[town][0]
+        cast.recorders[org] = person(f"rec-{org.lower()}", f"{org} 志愿服务记录人", ["recorder"], organisation=org)
+    acct = cast.accountant
+
+    # --- funds ---------------------------------------------------------------------------------
+    say("funds 基金")
+    ledger.open_fund(acct, "GENERAL", "非限定性基金", FOUNDATION, purpose="基金会日常公益支出")
+    ledger.open_fund(acct, "VP-ROUND", "长宁区公益创投资金", FOUNDATION, restricted=True,
+                     purpose="公益创投项目资助", valid_from=start, valid_until=end + timedelta(days=730),
+                     agreement_ref="长民社〔2025〕8号")
+    ledger.open_fund(acct, "LOTTERY", "福彩公益金社区项目", FOUNDATION, restricted=True,
+                     purpose="福彩公益金用于养老、救助、儿童福利", domains=["elderly_care", "social_assistance", "child_welfare"],
+                     valid_from=start, valid_until=end + timedelta(days=730))
+    for town in towns:
+        name_zh = ledger.reference.street_town(town).name_zh
+        allowed = sorted(rng.sample(domains, 3))
+        ledger.open_fund(acct, f"SF-{town}", f"{name_zh}社区专项基金", FOUNDATION, kind="special", restricted=True,
+                         purpose=f"用于{name_zh}社区{'、'.join(ledger.reference.domain(d).name_zh for d in allowed)}",
+                         street_town=town, street_towns=[town], domains=allowed, valid_from=start,
+                         valid_until=end + timedelta(days=1095), agreement_ref=f"专项基金协议-{town}-2025")
+        ledger.open_fund(acct, f"GOV-{town}", f"{name_zh}政府购买服务资金", FOUNDATION, restricted=True,
+                         purpose="街镇政府购买社区服务项目", street_town=town, street_towns=[town],
+                         valid_from=start, valid_until=end + timedelta(days=365))
+        counts["funds"] += 2
+    counts["funds"] += 3
+
+    # --- income --------------------------------------------------------------------------------
+    say("donations and grants 捐赠与拨款")
+    positions: dict[str, list[int]] = {"donations": []}
+    n_donations = 120 * scale
+    giving_day = date(end.year if date(end.year, 9, 9) <= end else end.year - 1, 9, 9)
+    for i in range(n_donations):
+        if i % 3 == 0:  # a third of gifts arrive in the 99 Giving Day (九九公益日) week
+            day = giving_day + timedelta(days=rng.randint(-3, 3))
+        else:
+            day = start + timedelta(days=rng.randint(0, 364))
+        day = min(day, end)
+        town = rng.choice(towns)
+        donor_type = rng.choices(["resident", "business", "stationed_unit", "foundation"], [70, 15, 10, 5])[0]
+        if donor_type == "resident":
+            name = rng.choice(SURNAMES) + rng.choice(GIVEN) + (rng.choice(GIVEN) if rng.random() < 0.6 else "")
+            amount = rng.choice([2000, 5000, 9900, 10000, 20000, 50000, 99900, 100000])
+        elif donor_type == "business":
+            name = rng.choice(BUSINESSES)
+            amount = rng.choice([500000, 1000000, 2000000, 3000000])
+        elif donor_type == "stationed_unit":
+            name = rng.choice(STATIONED_UNITS)
+            amount = rng.choice([300000, 500000, 800000])
+        else:
+            name = "上海某慈善基金会"
+            amount = rng.choice([2000000, 5000000])
+        in_kind = donor_type == "business" and rng.random() < 0.2
+        fund = f"SF-{town}" if rng.random() < 0.75 else "GENERAL"
+        named = rng.random() < 0.9
+        recorded = ledger.record_donation(
+            acct, fund, amount, donor_type=donor_type, donor_name=name if named else None,
+            donor_public=named and (donor_type != "resident" or rng.random() < 0.3), method="in_kind" if in_kind else
+            rng.choice(["transfer", "transfer", "cash"]), in_kind_description="米面油爱心礼包" if in_kind else None,
+            received_on=day, street_town=town, note="九九公益日" if abs((day - giving_day).days) <= 3 else None,
+        )
+        positions["donations"].append(recorded.positions[0])
+        counts["donations"] += 1
+    for town in towns:
+        for quarter in range(4):
+            day = start + timedelta(days=10 + 91 * quarter)
+            ledger.record_grant(acct, f"GOV-{town}", rng.choice([15000000, 20000000, 25000000]) * scale,
+                                source="government_purchase", payer=f"{ledger.reference.street_town(town).name_zh}办事处",
+                                document_ref=f"购买服务合同-{town}-Q{quarter + 1}", received_on=day)
+            counts["grants"] += 1
+    ledger.record_grant(acct, "VP-ROUND", 80000000 * scale, source="venture_philanthropy", payer="长宁区民政局",
+                        document_ref="长宁区公益创投大赛", received_on=start + timedelta(days=40), street_town="xinhualu")
+    ledger.record_grant(acct, "LOTTERY", 30000000 * scale, source="welfare_lottery", payer="长宁区福利彩票发行中心",
+                        document_ref="福彩进社区", received_on=start + timedelta(days=60), street_town="tianshanlu")
+    ledger.record_grant(acct, "GENERAL", 20000000 * scale, source="district_special_fund", payer="长宁区民政局",
+                        document_ref="长宁区推进社会组织发展专项资金", received_on=start + timedelta(days=30),
+                        street_town="jiangsulu")
+    counts["grants"] += 3
+
+    # --- projects and payments -----------------------------------------------------------------
+    say("projects, disbursements and allowances 项目、拨付与津贴")
+    approver = cast.approver
+    projects: list[tuple[str, str, int, str]] = []
+    for town in towns:
+        special = ledger.fund(f"SF-{town}")
+        for k in range(2 * scale):
+            if k % 2 == 0:
+                domain, source, fund = rng.choice(special.domains), "fund", special.code
+            else:
+                domain, source, fund = rng.choice(domains), "government_purchase", f"GOV-{town}"
+            code = f"P-{town}-{k + 1:02d}"
+            budget = rng.choice([3000000, 5000000, 8000000, 12000000])
+            org = rng.choice(orgs_by_town[town])
+            theme = rng.choice(PROJECT_THEMES[domain])
+            p_start = start + timedelta(days=rng.randint(15, 120))
+            ledger.register_project(
+                acct, code, f"{ledger.reference.street_town(town).name_zh}{theme}项目", street_town=town, domain=domain,
+                organisation=org, budget=budget, funding_source=source,
+                approval_ref=f"长{town[:2].upper()}民〔{p_start.year}〕{10 + k}号", starts_on=p_start,
+                ends_on=p_start + timedelta(days=rng.choice([180, 270, 365])),
+                community=f"{ledger.reference.street_town(town).name_zh[:2]}{COMMUNITIES[k % 6]}",
+                milestones=[("启动", budget * 3 // 10), ("中期", budget * 4 // 10), ("结项", budget - budget * 7 // 10)],
+            )
+            projects.append((code, fund, budget, p_start.isoformat()))
+            counts["projects"] += 1
+    payments: list[int] = []
+    for code, fund, budget, p_start in projects:
+        first = date.fromisoformat(p_start)
+        for step, (milestone, share) in enumerate([("启动", 3), ("中期", 4), ("结项", 3)]):
+            pay_day = first + timedelta(days=20 + 100 * step)
+            if pay_day > end:
+                break
+            amount = budget * share // 10 if milestone != "结项" else budget - budget * 7 // 10
+            if ledger.fund(fund).balance < amount:
+                break
+            request = ledger.request_disbursement(acct, fund, amount, project=code, milestone=milestone,
+                                                  purpose=f"{code} {milestone}款")
+            if rng.random() < 0.05:
+                ledger.reject_disbursement(approver, request.ident, reason="材料不全，请补充中期评估报告")
+                counts["rejected"] += 1
+                break
+            ledger.approve_disbursement(approver, request.ident, approval_ref=f"审批-{pay_day:%Y%m}-{request.ident[:6]}")
+            paid = ledger.pay_disbursement(cast.accountant2, request.ident, on=pay_day)
+            payments.append(paid.positions[0])
+            counts["payments"] += 1
+        survey_day = first + timedelta(days=150)
+        if survey_day <= end:
+            ledger.evaluate_project(acct, code, score=rng.randint(82, 99), respondents=rng.randint(30, 200),
+                                    surveyed_on=survey_day)
+            counts["evaluations"] += 1
+    for month in range(0, 12, 3):
+        day = start + timedelta(days=28 + 30 * month)
+        for town in towns[: 3 + scale]:
+            request = ledger.request_disbursement(
+                acct, "GENERAL", 150000, kind="allowance", payee=f"{town}社工站持证社工", domain="community_governance",
+                street_town=town, purpose="社工专业人才津贴")
+            ledger.approve_disbursement(approver, request.ident, approval_ref=f"津贴-{day:%Y%m}")
+            ledger.pay_disbursement(cast.accountant2, request.ident, on=day)
+            counts["allowances"] += 1
+    request = ledger.request_disbursement(acct, "GENERAL", 1200000, kind="management", payee="基金会办公室",
+                                          purpose="年度审计与办公费用")
+    ledger.approve_disbursement(approver, request.ident, approval_ref="秘书处-管理费-01")
+    ledger.pay_disbursement(cast.accountant2, request.ident, on=end - timedelta(days=20))
+    counts["management"] += 1
+
+    # --- volunteers and hours ------------------------------------------------------------------
+    say("volunteers and a year of hours 志愿者与服务时长")
+    service_positions: list[int] = []
+    for town in towns:
+        org = orgs_by_town[town][0]
+        recorder = cast.recorders[org]
+        for v in range(3 * scale):
+            number = f"V{towns.index(town) + 1:02d}{v + 1:04d}"
+            name = rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN)
+            ledger.register_volunteer(recorder, number, name, town, registered_on=start,
+                                      name_public=rng.random() < 0.2)
+            counts["volunteers"] += 1
+            day = start + timedelta(days=rng.randint(0, 6))
+            while day <= end:
+                hour = rng.choice([8, 9, 13, 14, 18])
+                domain = rng.choice(domains)
+                recorded = ledger.record_hours(
+                    recorder, number, organisation=org, domain=domain, on=day, start=time(hour, 0),
+                    end=time(hour + rng.choice([1, 2, 3]), rng.choice([0, 30])), content=SERVICE_CONTENT[domain],
+                )
+                service_positions.append(recorded.positions[0])
+                counts["service_records"] += 1
+                day += timedelta(days=rng.choice([7, 10, 14, 21]))
+
+    # --- a key rotation and corrections --------------------------------------------------------
+    say("key rotation and corrections 密钥轮换与更正")
+    new_key = SigningKey.generate("demo-accountant")
+    rotation = ledger.rotate_key(root, "demo-accountant", new_key.verifier)
+    old = key_dir / "demo-accountant.key"
+    old.rename(key_dir / f"demo-accountant.retired-{rotation.positions[0]}.key")
+    new_key.write(key_dir)
+    acct = Actor("demo-accountant", new_key)
+    reasons = [
+        "重复录入，冲正原记录 Duplicate entry reversed",
+        "金额录入错误，冲正后按正确金额重新登记 Wrong amount; re-recorded",
+        "捐赠人撤回指定用途，冲正 Donor withdrew the gift",
+    ]
+    for k, position in enumerate(positions["donations"][: 2 + scale]):
+        try:
+            ledger.reverse(acct, position, reason=reasons[k % len(reasons)])
+            counts["corrections"] += 1
+        except LedgerError:
+            pass  # the money may already be spent: then it is left alone, as an accountant would
+    if payments:
+        ledger.reverse(cast.accountant2, payments[-1], reason="收款账户信息有误，款项退回 Payment returned: wrong account")
+        counts["corrections"] += 1
+    for position in service_positions[:: max(1, len(service_positions) // (3 * scale))][: 3 * scale]:
+        stored, event = ledger.read_position(position)
+        recorder = cast.recorders[event.organisation]
+        ledger.reverse(recorder, position, reason="签到时间登记错误，冲正 Wrong sign-in time")
+        counts["corrections"] += 1
+    counts["events"] = ledger.recorder.max_notification_id() or 0
+    return dict(counts)

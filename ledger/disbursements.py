@@ -1,0 +1,109 @@
+"""Disbursements (拨付): every payment out of a fund is requested by one person, approved by a
+different one (maker-checker, 双人复核), and then paid."""
+
+from __future__ import annotations
+
+from eventsourcing.domain import event
+
+from ledger.aggregate import LedgerAggregate
+from ledger.errors import InvalidInput, InvalidState, MakerChecker
+
+DISBURSEMENT_KINDS = ("project", "allowance", "management", "fundraising")
+"""A project payment by milestone (项目款), a social-worker talent allowance (社工专业人才津贴),
+management costs (管理费用) or fundraising costs (筹资费用)."""
+
+REQUESTED, APPROVED, REJECTED, PAID, REVERSED = "requested", "approved", "rejected", "paid", "reversed"
+
+
+def disbursement_id(number: str) -> str:
+    return f"disbursement:{number}"
+
+
+class Disbursement(LedgerAggregate):
+    """A request to pay an amount from a fund, and its approval and payment."""
+
+    @staticmethod
+    def create_id(number: str) -> str:
+        return disbursement_id(number)
+
+    @event("Requested")
+    def __init__(
+        self, number: str, fund: str, kind: str, project: str | None, payee: str, amount: int,
+        milestone: str | None, domain: str | None, street_town: str | None, purpose: str,
+        requested_by: str,
+    ) -> None:
+        self.number = number
+        self.fund = fund
+        self.kind = kind
+        self.project = project
+        self.payee = payee
+        self.amount = amount
+        self.milestone = milestone
+        self.domain = domain
+        self.street_town = street_town
+        self.purpose = purpose
+        self.requested_by = requested_by
+        self.status = REQUESTED
+        self.approved_by: str | None = None
+        self.approval_ref: str | None = None
+
+    def approve(self, *, approver: str, approval_ref: str) -> None:
+        """Rule 2: the approver is a different person from the requester."""
+        self._check_status(REQUESTED, "approve")
+        if approver == self.requested_by:
+            raise MakerChecker(
+                f"{approver} requested disbursement {self.number} and cannot also approve it",
+                f"{approver} 是拨付 {self.number} 的申请人，不能自行审批",
+                field="approver",
+            )
+        if not approval_ref.strip():
+            raise InvalidInput("approval_ref", "an approval needs its reference number", "审批须填写批文号")
+        self._approved(approved_by=approver, approval_ref=approval_ref.strip())
+
+    def reject(self, *, approver: str, reason: str) -> None:
+        self._check_status(REQUESTED, "reject")
+        if approver == self.requested_by:
+            raise MakerChecker(
+                f"{approver} requested disbursement {self.number} and cannot also decide it",
+                f"{approver} 是申请人，不能自行审批",
+                field="approver",
+            )
+        if not reason.strip():
+            raise InvalidInput("reason", "a rejection needs a reason", "驳回须说明原因")
+        self._rejected(rejected_by=approver, reason=reason.strip())
+
+    def check_payable(self) -> None:
+        self._check_status(APPROVED, "pay")
+
+    def mark_paid(self, *, paid_by: str, paid_on: str) -> None:
+        self.check_payable()
+        self._paid(paid_by=paid_by, paid_on=paid_on)
+
+    def mark_reversed(self, *, reason: str) -> None:
+        self._check_status(PAID, "reverse")
+        self._reversed(reason=reason)
+
+    def _check_status(self, wanted: str, verb: str) -> None:
+        if self.status != wanted:
+            raise InvalidState(
+                f"disbursement {self.number} is {self.status}; only a {wanted} one can be {verb}d",
+                f"拨付 {self.number} 当前状态为 {self.status}，不能执行此操作",
+            )
+
+    @event("Approved")
+    def _approved(self, approved_by: str, approval_ref: str) -> None:
+        self.status = APPROVED
+        self.approved_by = approved_by
+        self.approval_ref = approval_ref
+
+    @event("Rejected")
+    def _rejected(self, rejected_by: str, reason: str) -> None:
+        self.status = REJECTED
+
+    @event("Paid")
+    def _paid(self, paid_by: str, paid_on: str) -> None:
+        self.status = PAID
+
+    @event("Reversed")
+    def _reversed(self, reason: str) -> None:
+        self.status = REVERSED

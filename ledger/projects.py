@@ -1,0 +1,143 @@
+"""Organisations (community social organisations 社区社会组织, foundations, stations) and projects
+(项目) they undertake (承接), with budgets, milestone payments and residents' satisfaction."""
+
+from __future__ import annotations
+
+from eventsourcing.domain import event
+
+from ledger.aggregate import LedgerAggregate
+from ledger.errors import AlreadyReversed, BudgetExceeded, InvalidInput, WrongPayee
+from ledger.money import format_cny
+
+ORGANISATION_KINDS = ("social_organisation", "foundation", "community_foundation", "social_work_station")
+"""Community social organisation (社区社会组织), foundation (基金会), community foundation (社区基金会),
+social-work station (社工站) of the "1+10+N" network."""
+
+FUNDING_SOURCES = ("government_purchase", "venture_philanthropy", "fund")
+"""Government purchase of services (政府购买服务), venture-philanthropy grant (公益创投), or a fund."""
+
+
+def organisation_id(code: str) -> str:
+    return f"organisation:{code}"
+
+
+def project_id(code: str) -> str:
+    return f"project:{code}"
+
+
+class Organisation(LedgerAggregate):
+    """A registered body that undertakes projects, records volunteer hours, or hosts funds."""
+
+    @staticmethod
+    def create_id(code: str) -> str:
+        return organisation_id(code)
+
+    @event("Registered")
+    def __init__(
+        self, code: str, name: str, kind: str, street_town: str, community: str | None,
+        credit_code: str | None, registered_on: str,
+    ) -> None:
+        self.code = code
+        self.name = name
+        self.kind = kind
+        self.street_town = street_town
+        self.community = community
+        self.credit_code = credit_code
+        self.registered_on = registered_on
+
+
+class Project(LedgerAggregate):
+    """A project with an approved budget, undertaken by one organisation in one street-town and domain."""
+
+    @staticmethod
+    def create_id(code: str) -> str:
+        return project_id(code)
+
+    @event("Registered")
+    def __init__(
+        self, code: str, name: str, street_town: str, community: str | None, domain: str,
+        organisation: str, budget: int, funding_source: str, approval_ref: str,
+        starts_on: str, ends_on: str, milestones: list,
+    ) -> None:
+        self.code = code
+        self.name = name
+        self.street_town = street_town
+        self.community = community
+        self.domain = domain
+        self.organisation = organisation
+        self.budget = budget
+        self.funding_source = funding_source
+        self.approval_ref = approval_ref
+        self.starts_on = starts_on
+        self.ends_on = ends_on
+        self.milestones = list(milestones)
+        self.paid = 0
+        self.payments: dict[str, int] = {}
+        self.evaluations = 0
+
+    @property
+    def remaining(self) -> int:
+        return self.budget - self.paid
+
+    # --- rules -----------------------------------------------------------------------------------
+
+    def check_payee(self, payee: str) -> None:
+        """Rule 3: payments go only to the organisation that undertook the project."""
+        if payee != self.organisation:
+            raise WrongPayee(
+                f"project {self.code} is undertaken by {self.organisation}; {payee} cannot be paid",
+                f"项目 {self.code} 的承接组织为 {self.organisation}，不能向 {payee} 付款",
+                field="payee",
+            )
+
+    def check_within_budget(self, amount: int) -> None:
+        """Rule 3: payments never exceed the approved budget."""
+        if self.paid + amount > self.budget:
+            raise BudgetExceeded(
+                f"project {self.code} has {format_cny(self.remaining)} of its {format_cny(self.budget)} "
+                f"budget left, cannot pay {format_cny(amount)}",
+                f"项目 {self.code} 预算 {format_cny(self.budget)} 仅余 {format_cny(self.remaining)}，"
+                f"不能支付 {format_cny(amount)}",
+                field="amount",
+            )
+
+    def check_milestone(self, milestone: str | None) -> None:
+        if milestone is not None and self.milestones and milestone not in [m["name"] for m in self.milestones]:
+            names = ", ".join(m["name"] for m in self.milestones)
+            raise InvalidInput("milestone", f"project {self.code} has milestones {names}", f"项目里程碑为 {names}")
+
+    # --- commands --------------------------------------------------------------------------------
+
+    def record_payment(self, *, disbursement: str, amount: int, milestone: str | None, payee: str) -> None:
+        self.check_payee(payee)
+        self.check_within_budget(amount)
+        self._payment_recorded(disbursement=disbursement, amount=amount, milestone=milestone, payee=payee)
+
+    def reverse_payment(self, *, disbursement: str, reason: str) -> None:
+        if disbursement not in self.payments:
+            raise AlreadyReversed(f"payment {disbursement} is not on project {self.code}", "该付款已冲正或不存在")
+        self._payment_reversed(disbursement=disbursement, amount=self.payments[disbursement], reason=reason)
+
+    def evaluate(self, *, score: int, respondents: int, surveyed_on: str, method: str) -> None:
+        """Residents' satisfaction (居民满意度): percent satisfied among respondents."""
+        if isinstance(score, bool) or not isinstance(score, int) or not 0 <= score <= 100:
+            raise InvalidInput("score", "a whole percentage from 0 to 100", "满意度须为0到100的整数")
+        if isinstance(respondents, bool) or not isinstance(respondents, int) or respondents <= 0:
+            raise InvalidInput("respondents", "at least one respondent", "受访人数须大于0")
+        self._evaluated(score=score, respondents=respondents, surveyed_on=surveyed_on, method=method)
+
+    # --- state changes ---------------------------------------------------------------------------
+
+    @event("PaymentRecorded")
+    def _payment_recorded(self, disbursement: str, amount: int, milestone: str | None, payee: str) -> None:
+        self.paid += amount
+        self.payments[disbursement] = amount
+
+    @event("PaymentReversed")
+    def _payment_reversed(self, disbursement: str, amount: int, reason: str) -> None:
+        self.paid -= amount
+        del self.payments[disbursement]
+
+    @event("Evaluated")
+    def _evaluated(self, score: int, respondents: int, surveyed_on: str, method: str) -> None:
+        self.evaluations += 1

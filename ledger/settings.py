@@ -1,0 +1,35 @@
+"""Settings, read from the environment (``WUSHE_*``) or a ``.env`` file, in one place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """How a Wushe Ledger process finds its store, keys and reference data."""
+
+    model_config = SettingsConfigDict(env_prefix="WUSHE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path(".wushe")
+    """Where the embedded SQLite file and the demo key directory live."""
+    database_url: str | None = None
+    """``sqlite:///path/to/file`` or ``postgresql://user@host:port/db[?schema=name]``;
+    unset means ``sqlite:///<data_dir>/ledger.sqlite3``."""
+    key_dir: Path | None = None
+    """Directory of private key files (``<handle>.key``, mode 0600); unset means ``<data_dir>/keys``."""
+    reference_file: Path | None = None
+    """A district's reference data (TOML); unset means the embedded Changning file."""
+    ledger_name: str = "wushe.changning"
+    """The ledger's name, written into the genesis event."""
+    actor: str | None = None
+    """Default principal handle for CLI commands (``--as`` overrides it)."""
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'ledger.sqlite3'}"
+
+    @property
+    def resolved_key_dir(self) -> Path:
+        return self.key_dir or self.data_dir / "keys"

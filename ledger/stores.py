@@ -1,0 +1,93 @@
+"""Persistence: turn a database URL into eventsourcing settings, with durability enforced.
+
+SQLite runs in WAL mode with ``synchronous=FULL`` so an acknowledged write survives power loss;
+a PostgreSQL server with ``fsync`` or ``synchronous_commit`` off is refused at start-up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from eventsourcing.postgres import PostgresFactory
+from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteDatastore, SQLiteFactory
+
+from ledger.errors import InvalidInput
+
+
+class UnsafeDatabase(RuntimeError):
+    """The database would not keep acknowledged writes."""
+
+
+class _DurableSQLitePool(SQLiteConnectionPool):
+    def _create_connection(self) -> SQLiteConnection:
+        connection = super()._create_connection()
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA synchronous=FULL;")
+        cursor.execute("PRAGMA foreign_keys=ON;")
+        return connection
+
+
+class DurableSQLiteFactory(SQLiteFactory):
+    """eventsourcing's SQLite factory with every connection set to ``synchronous=FULL``."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        old: SQLiteDatastore = self.datastore
+        old.pool.close()
+        old.pool = _DurableSQLitePool(db_name=old.pool.db_name, lock_timeout=old.pool.lock_timeout)
+
+
+class CheckedPostgresFactory(PostgresFactory):
+    """eventsourcing's PostgreSQL factory that refuses a server which may lose commits."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        with self.datastore.transaction(commit=False) as cursor:
+            for setting in ("fsync", "synchronous_commit"):
+                cursor.execute(f"SHOW {setting}")
+                value = next(iter(cursor.fetchone().values()))
+                if str(value).lower() == "off":
+                    raise UnsafeDatabase(
+                        f"PostgreSQL has {setting}=off: acknowledged writes could be lost; turn it on"
+                    )
+
+
+def persistence_env(database_url: str) -> dict[str, str]:
+    """eventsourcing environment variables for a ``sqlite:///…`` or ``postgresql://…`` URL."""
+    parts = urlsplit(database_url)
+    common = {"ORIGINATOR_ID_TYPE": "text", "AGGREGATE_CACHE_MAXSIZE": ""}
+    if parts.scheme == "sqlite":
+        path = unquote(parts.path)
+        if parts.netloc or not path or path == "/":
+            raise InvalidInput("WUSHE_DATABASE_URL", "use sqlite:///relative/path or sqlite:////absolute/path")
+        file = Path(path[1:]) if path.startswith("/") else Path(path)
+        if str(file) != ":memory:":
+            file.parent.mkdir(parents=True, exist_ok=True)
+        return {
+            **common,
+            "PERSISTENCE_MODULE": f"{__name__}:DurableSQLiteFactory",
+            "SQLITE_DBNAME": str(file),
+            "SQLITE_LOCK_TIMEOUT": "30",
+        }
+    if parts.scheme in ("postgresql", "postgres"):
+        query = parse_qs(parts.query)
+        return {
+            **common,
+            "PERSISTENCE_MODULE": f"{__name__}:CheckedPostgresFactory",
+            "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
+            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parts.port or 5432),
+            "POSTGRES_USER": unquote(parts.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parts.password or ""),
+            "POSTGRES_SCHEMA": query.get("schema", [""])[0],
+            "POSTGRES_CONNECT_TIMEOUT": "10",
+            "POSTGRES_POOL_SIZE": "5",
+            "POSTGRES_MAX_OVERFLOW": "10",
+        }
+    raise InvalidInput("WUSHE_DATABASE_URL", f"unsupported database URL scheme {parts.scheme!r}")
+
+
+def is_postgres(database_url: str) -> bool:
+    return urlsplit(database_url).scheme in ("postgresql", "postgres")
+

@@ -1,0 +1,608 @@
+"""``wushe``: the command line for accountants, approvers, recorders, root and operators.
+
+Every command that writes acts as one principal (``--as HANDLE`` or ``WUSHE_ACTOR``) and signs with
+that principal's private key from the key directory. Errors print a clear message in Chinese and
+English and exit non-zero; nothing is half-written, because each command is one transaction.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from datetime import date, time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ledger.application import Actor, Ledger, Recorded
+from ledger.errors import LedgerError
+from ledger.money import format_cny, parse_amount
+from ledger.principals import ROLES
+from ledger.settings import Settings
+from ledger.signing import NoteFormatError, SigningKey, VerifierKey, read_signing_key
+from ledger.stores import UnsafeDatabase
+
+app = typer.Typer(help="Wushe Ledger (五社账本): signed ledger of charity funds and volunteer hours.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+keys_app = typer.Typer(help="Signing keys: create, list, rotate, revoke (密钥).", no_args_is_help=True)
+principal_app = typer.Typer(help="Principals: people and bodies who sign (主体).", no_args_is_help=True)
+org_app = typer.Typer(help="Organisations (组织).", no_args_is_help=True)
+fund_app = typer.Typer(help="Funds and special funds (基金/专项基金).", no_args_is_help=True)
+donation_app = typer.Typer(help="Donations (捐赠).", no_args_is_help=True)
+grant_app = typer.Typer(help="Grants and government purchase income (拨款).", no_args_is_help=True)
+project_app = typer.Typer(help="Projects (项目).", no_args_is_help=True)
+disb_app = typer.Typer(help="Disbursements, maker-checker (拨付).", no_args_is_help=True)
+volunteer_app = typer.Typer(help="Volunteers (志愿者).", no_args_is_help=True)
+hours_app = typer.Typer(help="Volunteer hours (志愿服务记录).", no_args_is_help=True)
+for sub, name in [
+    (keys_app, "keys"), (principal_app, "principal"), (org_app, "org"), (fund_app, "fund"),
+    (donation_app, "donation"), (grant_app, "grant"), (project_app, "project"), (disb_app, "disbursement"),
+    (volunteer_app, "volunteer"), (hours_app, "hours"),
+]:
+    app.add_typer(sub, name=name)
+
+out = Console()
+err = Console(stderr=True)
+
+
+class State:
+    """Settings and the lazily opened ledger of one invocation."""
+
+    def __init__(self) -> None:
+        self.settings = Settings()
+        self._ledger: Ledger | None = None
+
+    @property
+    def ledger(self) -> Ledger:
+        if self._ledger is None:
+            self._ledger = Ledger(self.settings)
+        return self._ledger
+
+    def actor(self, handle: str | None) -> Actor:
+        handle = handle or self.settings.actor
+        if not handle:
+            raise typer.BadParameter("name the acting principal with --as HANDLE or WUSHE_ACTOR", param_hint="--as")
+        return Actor(handle, read_signing_key(self.settings.resolved_key_dir, handle))
+
+
+state = State()
+
+AsOption = Annotated[Optional[str], typer.Option("--as", help="Acting principal's handle (or WUSHE_ACTOR).")]
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]错误 error:[/] {escape(message)}", highlight=False)
+    raise typer.Exit(code)
+
+
+def handles_errors(command):
+    """Turn the ledger's named errors into a message and a non-zero exit."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except LedgerError as exc:
+            where = f" [{exc.field}]" if exc.field else ""
+            _fail(f"{exc.message_zh}\n  {exc.message}\n  (rule: {exc.rule}{where})")
+        except (FileNotFoundError, PermissionError, NoteFormatError) as exc:
+            _fail(str(exc), 2)
+        except UnsafeDatabase as exc:
+            _fail(str(exc), 3)
+
+    return wrapper
+
+
+def _amount(text: str, field: str = "amount") -> int:
+    return parse_amount(text, field=field)
+
+
+def _date(text: str | None, field: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date YYYY-MM-DD", param_hint=field) from None
+
+
+def _time(text: str, field: str) -> time:
+    if text == "24:00":
+        return time(0, 0)
+    try:
+        return time.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a time HH:MM", param_hint=field) from None
+
+
+def _done(what: str, recorded: Recorded) -> None:
+    positions = ", ".join(f"#{p}" for p in recorded.positions)
+    out.print(f"[green]已记录 recorded[/] {what}: [bold]{recorded.ident}[/] (log {positions})", highlight=False)
+
+
+@app.callback()
+def main_options(
+    data_dir: Annotated[Optional[Path], typer.Option(help="Data directory (WUSHE_DATA_DIR).")] = None,
+    database_url: Annotated[Optional[str], typer.Option(help="sqlite:///… or postgresql://… (WUSHE_DATABASE_URL).")] = None,
+    key_dir: Annotated[Optional[Path], typer.Option(help="Private key directory (WUSHE_KEY_DIR).")] = None,
+) -> None:
+    updates = {k: v for k, v in {"data_dir": data_dir, "database_url": database_url, "key_dir": key_dir}.items() if v}
+    if updates:
+        state.settings = state.settings.model_copy(update=updates)
+
+
+# --- init, keys, principals ----------------------------------------------------------------------
+
+
+@app.command()
+@handles_errors
+def init(
+    root_handle: Annotated[str, typer.Option(help="Handle of the root principal.")] = "root",
+    root_name: Annotated[str, typer.Option(help="Name of the root body.")] = "长宁区民政局 Changning Civil Affairs Bureau",
+    exists_ok: Annotated[bool, typer.Option("--exists-ok", help="Succeed quietly if already initialised.")] = False,
+) -> None:
+    """Create the root key (in the key directory, mode 0600) and the ledger's signed genesis event."""
+    ledger = state.ledger
+    if ledger.is_founded:
+        if exists_ok:
+            out.print("ledger already initialised 账本已初始化")
+            return
+        _fail(f"the ledger at {ledger.database_url} is already initialised 账本已初始化")
+    key_dir = state.settings.resolved_key_dir
+    if (key_dir / f"{root_handle}.key").exists():
+        key = read_signing_key(key_dir, root_handle)
+    else:
+        key = SigningKey.generate(root_handle)
+        key.write(key_dir)
+    recorded = ledger.found(root_handle, root_name, key)
+    out.print(f"[green]账本已创建 ledger founded[/] at {ledger.database_url}")
+    out.print(f"root key {key.key_id} written to {key_dir}/{root_handle}.key (0600)")
+    out.print(f"genesis event log #{recorded.positions[0]}; root verifier key: {key.verifier.vkey}", highlight=False)
+
+
+@keys_app.command("create")
+@handles_errors
+def keys_create(handle: str) -> None:
+    """Generate a key pair for HANDLE in the key directory (not yet registered)."""
+    key_dir = state.settings.resolved_key_dir
+    if (key_dir / f"{handle}.key").exists():
+        _fail(f"{key_dir}/{handle}.key already exists")
+    key = SigningKey.generate(handle)
+    path = key.write(key_dir)
+    out.print(f"wrote {path} (0600) and {handle}.pub\n{key.verifier.vkey}", highlight=False)
+
+
+@keys_app.command("list")
+@handles_errors
+def keys_list() -> None:
+    """Every registered key, its holder and status."""
+    directory = state.ledger.directory()
+    table = Table("key id 密钥", "principal 主体", "roles 角色", "added 登记", "status 状态")
+    for key_id, record in directory.keys.items():
+        principal = directory.principals[record.principal]
+        status = "active 有效" if record.revoked_at is None else f"revoked 已吊销 {record.revoked_at:%Y-%m-%d} ({record.revoked_reason})"
+        table.add_row(key_id, record.principal, ",".join(principal.roles), f"{record.added_at:%Y-%m-%d %H:%M}", status)
+    out.print(table)
+
+
+@keys_app.command("add")
+@handles_errors
+def keys_add(handle: str, vkey: Annotated[Optional[str], typer.Option(help="Verifier key; default: HANDLE.pub in the key directory.")] = None, actor: AsOption = None) -> None:
+    """Register a public key for HANDLE (root only)."""
+    key = VerifierKey.from_vkey(vkey or (state.settings.resolved_key_dir / f"{handle}.pub").read_text())
+    _done("key", state.ledger.add_key(state.actor(actor), handle, key))
+
+
+@keys_app.command("rotate")
+@handles_errors
+def keys_rotate(handle: str, actor: AsOption = None) -> None:
+    """Generate a new key for HANDLE, register it and retire the current one (root only)."""
+    key_dir = state.settings.resolved_key_dir
+    new = SigningKey.generate(handle)
+    recorded = state.ledger.rotate_key(state.actor(actor), handle, new.verifier)
+    old = key_dir / f"{handle}.key"
+    if old.exists():
+        old.rename(key_dir / f"{handle}.retired-{recorded.positions[0]}.key")
+    new.write(key_dir)
+    _done(f"key rotation of {handle}", recorded)
+
+
+@keys_app.command("revoke")
+@handles_errors
+def keys_revoke(key_id: str, reason: Annotated[str, typer.Option(help="Why (吊销原因).")], actor: AsOption = None) -> None:
+    """Revoke a key (root only); events it signs from now on are refused."""
+    _done("revocation", state.ledger.revoke_key(state.actor(actor), key_id, reason))
+
+
+@principal_app.command("add")
+@handles_errors
+def principal_add(
+    handle: str,
+    name: Annotated[str, typer.Option(help="Display name.")],
+    role: Annotated[list[str], typer.Option(help=f"Role, repeatable: {', '.join(ROLES)}.")],
+    foundation: Annotated[Optional[str], typer.Option(help="Foundation code (accountants, approvers).")] = None,
+    organisation: Annotated[Optional[str], typer.Option(help="Organisation code (recorders).")] = None,
+    actor: AsOption = None,
+) -> None:
+    """Register a principal and generate their key in the key directory (root only)."""
+    key_dir = state.settings.resolved_key_dir
+    root = state.actor(actor)
+    key = SigningKey.generate(handle)
+    recorded = state.ledger.register_principal(root, handle, name, role, foundation=foundation,
+                                               organisation=organisation, key=key.verifier)
+    key.write(key_dir)
+    _done(f"principal (key {key.key_id} in {key_dir})", recorded)
+
+
+@principal_app.command("list")
+@handles_errors
+def principal_list() -> None:
+    """Every principal with roles and scope."""
+    table = Table("handle", "name 名称", "roles 角色", "foundation 基金会", "organisation 组织", "keys")
+    for p in state.ledger.directory().principals.values():
+        table.add_row(p.handle, p.name, ",".join(p.roles), p.foundation or "", p.organisation or "", str(len(p.keys)))
+    out.print(table)
+
+
+# --- organisations and funds ---------------------------------------------------------------------
+
+
+@org_app.command("register")
+@handles_errors
+def org_register(
+    code: str,
+    name: Annotated[str, typer.Option()],
+    kind: Annotated[str, typer.Option(help="social_organisation, foundation, community_foundation, social_work_station")],
+    street_town: Annotated[str, typer.Option()],
+    community: Annotated[Optional[str], typer.Option(help="Neighbourhood committee (居委).")] = None,
+    credit_code: Annotated[Optional[str], typer.Option(help="Unified social credit code.")] = None,
+    registered_on: Annotated[Optional[str], typer.Option()] = None,
+    actor: AsOption = None,
+) -> None:
+    """Register an organisation."""
+    _done("organisation", state.ledger.register_organisation(
+        state.actor(actor), code, name, kind, street_town, community=community, credit_code=credit_code,
+        registered_on=_date(registered_on, "--registered-on")))
+
+
+@fund_app.command("open")
+@handles_errors
+def fund_open(
+    code: str,
+    name: Annotated[str, typer.Option()],
+    foundation: Annotated[str, typer.Option(help="Host foundation's organisation code.")],
+    special: Annotated[bool, typer.Option("--special", help="A special community fund (专项基金); implies --restricted.")] = False,
+    restricted: Annotated[bool, typer.Option("--restricted", help="Restricted net assets (限定性).")] = False,
+    purpose: Annotated[str, typer.Option(help="Written purpose (用途).")] = "",
+    street_town: Annotated[Optional[str], typer.Option(help="Home street-town.")] = None,
+    domain: Annotated[Optional[list[str]], typer.Option(help="Allowed domain, repeatable.")] = None,
+    allowed_street_town: Annotated[Optional[list[str]], typer.Option(help="Allowed street-town, repeatable.")] = None,
+    valid_from: Annotated[Optional[str], typer.Option()] = None,
+    valid_until: Annotated[Optional[str], typer.Option()] = None,
+    agreement_ref: Annotated[Optional[str], typer.Option(help="Agreement reference (协议编号).")] = None,
+    actor: AsOption = None,
+) -> None:
+    """Open a fund or special fund."""
+    _done("fund", state.ledger.open_fund(
+        state.actor(actor), code, name, foundation, kind="special" if special else "general",
+        restricted=restricted or special, purpose=purpose, street_town=street_town, domains=domain or [],
+        street_towns=allowed_street_town or [], valid_from=_date(valid_from, "--valid-from"),
+        valid_until=_date(valid_until, "--valid-until"), agreement_ref=agreement_ref))
+
+
+@fund_app.command("show")
+@handles_errors
+def fund_show(code: str) -> None:
+    """A fund's restriction and balance."""
+    fund = state.ledger.fund(code)
+    out.print(f"[bold]{fund.code}[/] {fund.name} ({fund.kind}, {'限定性 restricted' if fund.restricted else '非限定性 unrestricted'})")
+    out.print(f"  host 托管: {fund.foundation}; purpose 用途: {fund.purpose or '—'}")
+    out.print(f"  domains: {', '.join(fund.domains) or 'any'}; street-towns: {', '.join(fund.street_towns) or 'any'}; "
+              f"valid: {fund.valid_from or '…'} – {fund.valid_until or '…'}")
+    out.print(f"  balance 余额: [bold]{format_cny(fund.balance)}[/]{' (closed 已关闭)' if fund.closed else ''}")
+
+
+@fund_app.command("close")
+@handles_errors
+def fund_close(code: str, reason: Annotated[str, typer.Option()], actor: AsOption = None) -> None:
+    """Close an empty fund."""
+    _done("fund closure", state.ledger.close_fund(state.actor(actor), code, reason))
+
+
+@fund_app.command("allocate")
+@handles_errors
+def fund_allocate(
+    from_fund: Annotated[str, typer.Option("--from")], to_fund: Annotated[str, typer.Option("--to")],
+    amount: Annotated[str, typer.Option(help="Yuan, e.g. 1200.50")], reason: Annotated[str, typer.Option()],
+    on: Annotated[Optional[str], typer.Option("--date")] = None, actor: AsOption = None,
+) -> None:
+    """Allocate unrestricted money between funds (调拨)."""
+    _done("allocation", state.ledger.allocate(state.actor(actor), from_fund, to_fund, _amount(amount),
+                                              reason=reason, on=_date(on, "--date")))
+
+
+@fund_app.command("release")
+@handles_errors
+def fund_release(
+    fund: Annotated[str, typer.Option("--fund")], to_fund: Annotated[str, typer.Option("--to")],
+    amount: Annotated[str, typer.Option()], basis: Annotated[str, typer.Option(help="Agreement or rule (依据).")],
+    on: Annotated[Optional[str], typer.Option("--date")] = None, actor: AsOption = None,
+) -> None:
+    """Release a restriction: restricted money into an unrestricted fund (解除限定)."""
+    _done("release", state.ledger.release_restriction(state.actor(actor), fund, to_fund, _amount(amount),
+                                                      basis=basis, on=_date(on, "--date")))
+
+
+# --- money in ------------------------------------------------------------------------------------
+
+
+@donation_app.command("record")
+@handles_errors
+def donation_record(
+    fund: Annotated[str, typer.Option()],
+    amount: Annotated[str, typer.Option(help="Yuan, at most two places, e.g. 50 or 1200.50")],
+    donor_type: Annotated[str, typer.Option(help="resident, business, stationed_unit, foundation, government")],
+    donor_name: Annotated[Optional[str], typer.Option()] = None,
+    public: Annotated[bool, typer.Option("--public", help="Donor consents to be named publicly.")] = False,
+    method: Annotated[str, typer.Option(help="cash, transfer, in_kind")] = "transfer",
+    in_kind: Annotated[Optional[str], typer.Option(help="Description of goods given in kind.")] = None,
+    received_on: Annotated[Optional[str], typer.Option("--date")] = None,
+    street_town: Annotated[Optional[str], typer.Option()] = None,
+    note: Annotated[Optional[str], typer.Option()] = None,
+    actor: AsOption = None,
+) -> None:
+    """Record a donation into a fund."""
+    _done("donation", state.ledger.record_donation(
+        state.actor(actor), fund, _amount(amount), donor_type=donor_type, method=method, donor_name=donor_name,
+        donor_public=public, in_kind_description=in_kind, received_on=_date(received_on, "--date"),
+        street_town=street_town, note=note))
+
+
+@grant_app.command("record")
+@handles_errors
+def grant_record(
+    fund: Annotated[str, typer.Option()],
+    amount: Annotated[str, typer.Option()],
+    source: Annotated[str, typer.Option(help="government_purchase, venture_philanthropy, welfare_lottery, district_special_fund")],
+    payer: Annotated[str, typer.Option(help="Paying body.")],
+    document_ref: Annotated[Optional[str], typer.Option()] = None,
+    received_on: Annotated[Optional[str], typer.Option("--date")] = None,
+    street_town: Annotated[Optional[str], typer.Option()] = None,
+    actor: AsOption = None,
+) -> None:
+    """Record income from government purchase, venture philanthropy, welfare lottery or the district fund."""
+    _done("grant", state.ledger.record_grant(
+        state.actor(actor), fund, _amount(amount), source=source, payer=payer, document_ref=document_ref,
+        received_on=_date(received_on, "--date"), street_town=street_town))
+
+
+# --- projects and disbursements ------------------------------------------------------------------
+
+
+@project_app.command("register")
+@handles_errors
+def project_register(
+    code: str,
+    name: Annotated[str, typer.Option()],
+    street_town: Annotated[str, typer.Option()],
+    domain: Annotated[str, typer.Option()],
+    organisation: Annotated[str, typer.Option(help="Undertaking organisation (承接组织).")],
+    budget: Annotated[str, typer.Option()],
+    funding_source: Annotated[str, typer.Option(help="government_purchase, venture_philanthropy, fund")],
+    approval_ref: Annotated[str, typer.Option(help="Approval reference (批文号).")],
+    starts_on: Annotated[str, typer.Option()],
+    ends_on: Annotated[str, typer.Option()],
+    community: Annotated[Optional[str], typer.Option()] = None,
+    milestone: Annotated[Optional[list[str]], typer.Option(help="NAME=AMOUNT, repeatable.")] = None,
+    actor: AsOption = None,
+) -> None:
+    """Register an approved project."""
+    milestones = []
+    for item in milestone or []:
+        name_, sep, value = item.rpartition("=")
+        if not sep:
+            raise typer.BadParameter(f"{item!r} is not NAME=AMOUNT", param_hint="--milestone")
+        milestones.append((name_, _amount(value, "milestone")))
+    _done("project", state.ledger.register_project(
+        state.actor(actor), code, name, street_town=street_town, domain=domain, organisation=organisation,
+        budget=_amount(budget, "budget"), funding_source=funding_source, approval_ref=approval_ref,
+        starts_on=_date(starts_on, "--starts-on"), ends_on=_date(ends_on, "--ends-on"), community=community,
+        milestones=milestones))
+
+
+@project_app.command("evaluate")
+@handles_errors
+def project_evaluate(
+    code: str, score: Annotated[int, typer.Option(help="Percent satisfied, 0–100.")],
+    respondents: Annotated[int, typer.Option()], surveyed_on: Annotated[Optional[str], typer.Option("--date")] = None,
+    actor: AsOption = None,
+) -> None:
+    """Record residents' satisfaction with a project (满意度)."""
+    _done("evaluation", state.ledger.evaluate_project(state.actor(actor), code, score=score, respondents=respondents,
+                                                      surveyed_on=_date(surveyed_on, "--date")))
+
+
+@project_app.command("show")
+@handles_errors
+def project_show(code: str) -> None:
+    """A project's budget, payments and remaining amount."""
+    p = state.ledger.project(code)
+    out.print(f"[bold]{p.code}[/] {p.name} — {p.street_town}, {p.domain}, undertaken by {p.organisation}")
+    out.print(f"  budget 预算 {format_cny(p.budget)}; paid 已付 {format_cny(p.paid)}; remaining 剩余 {format_cny(p.remaining)}")
+
+
+@disb_app.command("request")
+@handles_errors
+def disbursement_request(
+    fund: Annotated[str, typer.Option()], amount: Annotated[str, typer.Option()],
+    purpose: Annotated[str, typer.Option()],
+    kind: Annotated[str, typer.Option(help="project, allowance, management, fundraising")] = "project",
+    project: Annotated[Optional[str], typer.Option()] = None,
+    payee: Annotated[Optional[str], typer.Option()] = None,
+    milestone: Annotated[Optional[str], typer.Option()] = None,
+    domain: Annotated[Optional[str], typer.Option()] = None,
+    street_town: Annotated[Optional[str], typer.Option()] = None,
+    actor: AsOption = None,
+) -> None:
+    """Request a disbursement; a different person must approve it."""
+    _done("disbursement request", state.ledger.request_disbursement(
+        state.actor(actor), fund, _amount(amount), kind=kind, project=project, payee=payee, milestone=milestone,
+        domain=domain, street_town=street_town, purpose=purpose))
+
+
+@disb_app.command("approve")
+@handles_errors
+def disbursement_approve(number: str, approval_ref: Annotated[str, typer.Option()], actor: AsOption = None) -> None:
+    """Approve a disbursement (not your own request)."""
+    _done("approval", state.ledger.approve_disbursement(state.actor(actor), number, approval_ref=approval_ref))
+
+
+@disb_app.command("reject")
+@handles_errors
+def disbursement_reject(number: str, reason: Annotated[str, typer.Option()], actor: AsOption = None) -> None:
+    """Reject a disbursement request."""
+    _done("rejection", state.ledger.reject_disbursement(state.actor(actor), number, reason=reason))
+
+
+@disb_app.command("pay")
+@handles_errors
+def disbursement_pay(number: str, on: Annotated[Optional[str], typer.Option("--date")] = None,
+                     actor: AsOption = None) -> None:
+    """Pay an approved disbursement."""
+    _done("payment", state.ledger.pay_disbursement(state.actor(actor), number, on=_date(on, "--date")))
+
+
+# --- volunteers ----------------------------------------------------------------------------------
+
+
+@volunteer_app.command("register")
+@handles_errors
+def volunteer_register(
+    number: str, name: Annotated[str, typer.Option()], street_town: Annotated[str, typer.Option()],
+    public: Annotated[bool, typer.Option("--public", help="Consents to be named publicly.")] = False,
+    registered_on: Annotated[Optional[str], typer.Option()] = None, actor: AsOption = None,
+) -> None:
+    """Register a volunteer."""
+    _done("volunteer", state.ledger.register_volunteer(state.actor(actor), number, name, street_town,
+                                                       registered_on=_date(registered_on, "--registered-on"),
+                                                       name_public=public))
+
+
+@hours_app.command("record")
+@handles_errors
+def hours_record(
+    volunteer: Annotated[str, typer.Option()], organisation: Annotated[str, typer.Option()],
+    domain: Annotated[str, typer.Option()], on: Annotated[str, typer.Option("--date")],
+    start: Annotated[str, typer.Option(help="HH:MM")], end: Annotated[str, typer.Option(help="HH:MM (24:00 allowed)")],
+    content: Annotated[str, typer.Option(help="Service content (服务内容).")],
+    street_town: Annotated[Optional[str], typer.Option()] = None, actor: AsOption = None,
+) -> None:
+    """Record a volunteer's service session (by the organising body's recorder)."""
+    _done("service record", state.ledger.record_hours(
+        state.actor(actor), volunteer, organisation=organisation, domain=domain, on=_date(on, "--date"),
+        start=_time(start, "--start"), end=_time(end, "--end"), content=content, street_town=street_town))
+
+
+# --- corrections and the log ---------------------------------------------------------------------
+
+
+@app.command()
+@handles_errors
+def correct(position: int, reason: Annotated[str, typer.Option(help="Correction note (更正说明).")],
+            actor: AsOption = None) -> None:
+    """Reverse the money or hours event at a log position, with a reason (冲正)."""
+    _done("correction", state.ledger.reverse(state.actor(actor), position, reason=reason))
+
+
+@app.command()
+@handles_errors
+def log(
+    verify: Annotated[bool, typer.Option("--verify", help="Check every event; exit 1 if any fails.")] = False,
+    start: Annotated[int, typer.Option(help="First log position to list.")] = 1,
+    limit: Annotated[int, typer.Option(help="How many events to list (0: none).")] = 50,
+) -> None:
+    """List events with their verification status."""
+    from ledger.verify import check_log
+
+    ledger = state.ledger
+    checks = check_log(ledger.log_positions(1 if verify else start))
+    table = Table("#", "stream 流", "v", "type 类型", "key 签名密钥", "status 状态")
+    shown = failures = total = 0
+    failed = []
+    for check in checks:
+        total += 1
+        if not check.ok:
+            failures += 1
+            failed.append(check)
+        if check.position >= start and shown < limit:
+            shown += 1
+            status = "[green]✓ valid[/]" if check.ok else f"[red]✗ {check.problem}[/]"
+            table.add_row(str(check.position), check.stream, str(check.version), check.type_name,
+                          check.key_id or "?", status)
+        elif not verify and shown >= limit:
+            break
+    if shown:
+        out.print(table)
+    if not verify:
+        return
+    if failures:
+        for check in failed:
+            err.print(f"[red]FAIL[/] #{check.position} {check.stream} v{check.version} {check.type_name}: {check.problem}",
+                      highlight=False)
+        _fail(f"{failures} of {total} events fail verification 有 {failures} 个事件校验失败")
+    out.print(f"[green]all {total} events signed and valid 全部 {total} 个事件签名有效[/]")
+
+
+# --- demo and serve ------------------------------------------------------------------------------
+
+
+@app.command()
+@handles_errors
+def demo(
+    scale: Annotated[int, typer.Option(min=1, max=1000, help="Size multiplier.")] = 1,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same ledger.")] = 2023,
+    exists_ok: Annotated[bool, typer.Option("--exists-ok", help="Do nothing if demo data is present.")] = False,
+) -> None:
+    """Seed a realistic, deterministic demo ledger (run `wushe init` first)."""
+    from ledger.demo import DemoExists, seed_demo
+
+    ledger = state.ledger
+    if not ledger.is_founded:
+        _fail("run `wushe init` first 请先运行 wushe init")
+    try:
+        stats = seed_demo(ledger, state.settings.resolved_key_dir, scale=scale, seed=seed, progress=out)
+    except DemoExists:
+        if exists_ok:
+            out.print("demo data already present 演示数据已存在")
+            return
+        _fail("demo data is already present 演示数据已存在")
+    out.print(f"[green]demo ledger seeded 演示账本已生成[/]: {stats}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+) -> None:
+    """Serve the API and public pages."""
+    import uvicorn
+
+    from api.main import create_app
+
+    uvicorn.run(create_app(state.settings), host=host, port=port)
+
+
+def main() -> None:
+    try:
+        app()
+    except typer.BadParameter as exc:  # raised outside Typer's own parsing
+        err.print(f"[bold red]错误 error:[/] {exc}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
