@@ -88,6 +88,14 @@ def persistence_env(database_url: str) -> dict[str, str]:
     raise InvalidInput("WUSHE_DATABASE_URL", f"unsupported database URL scheme {parts.scheme!r}")
 
 
+def display_url(database_url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlsplit(database_url)
+    if parts.password is None:
+        return database_url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
+
+
 def is_postgres(database_url: str) -> bool:
     return urlsplit(database_url).scheme in ("postgresql", "postgres")
 

@@ -24,7 +24,7 @@ from ledger.money import format_cny, parse_amount
 from ledger.principals import ROLES
 from ledger.settings import Settings
 from ledger.signing import NoteFormatError, SigningKey, VerifierKey, read_signing_key
-from ledger.stores import UnsafeDatabase
+from ledger.stores import UnsafeDatabase, display_url
 
 app = typer.Typer(help="Wushe Ledger (五社账本): signed ledger of charity funds and volunteer hours.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -45,15 +45,19 @@ for sub, name in [
 ]:
     app.add_typer(sub, name=name)
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 class State:
     """Settings and the lazily opened ledger of one invocation."""
 
     def __init__(self) -> None:
-        self.settings = Settings()
+        self.reset(None)
+
+    def reset(self, settings: Settings | None) -> None:
+        """Start an invocation: settings read afresh from the environment, no ledger opened yet."""
+        self.settings = settings or Settings()
         self._ledger: Ledger | None = None
 
     @property
@@ -61,6 +65,11 @@ class State:
         if self._ledger is None:
             self._ledger = Ledger(self.settings)
         return self._ledger
+
+    def close(self) -> None:
+        if self._ledger is not None:
+            self._ledger.close()
+            self._ledger = None
 
     def actor(self, handle: str | None) -> Actor:
         handle = handle or self.settings.actor
@@ -126,13 +135,14 @@ def _done(what: str, recorded: Recorded) -> None:
 
 @app.callback()
 def main_options(
+    ctx: typer.Context,
     data_dir: Annotated[Optional[Path], typer.Option(help="Data directory (WUSHE_DATA_DIR).")] = None,
     database_url: Annotated[Optional[str], typer.Option(help="sqlite:///… or postgresql://… (WUSHE_DATABASE_URL).")] = None,
     key_dir: Annotated[Optional[Path], typer.Option(help="Private key directory (WUSHE_KEY_DIR).")] = None,
 ) -> None:
     updates = {k: v for k, v in {"data_dir": data_dir, "database_url": database_url, "key_dir": key_dir}.items() if v}
-    if updates:
-        state.settings = state.settings.model_copy(update=updates)
+    state.reset(Settings(**updates))
+    ctx.call_on_close(state.close)
 
 
 # --- init, keys, principals ----------------------------------------------------------------------
@@ -151,7 +161,7 @@ def init(
         if exists_ok:
             out.print("ledger already initialised 账本已初始化")
             return
-        _fail(f"the ledger at {ledger.database_url} is already initialised 账本已初始化")
+        _fail(f"the ledger at {display_url(ledger.database_url)} is already initialised 账本已初始化")
     key_dir = state.settings.resolved_key_dir
     if (key_dir / f"{root_handle}.key").exists():
         key = read_signing_key(key_dir, root_handle)
@@ -159,7 +169,7 @@ def init(
         key = SigningKey.generate(root_handle)
         key.write(key_dir)
     recorded = ledger.found(root_handle, root_name, key)
-    out.print(f"[green]账本已创建 ledger founded[/] at {ledger.database_url}")
+    out.print(f"[green]账本已创建 ledger founded[/] at {display_url(ledger.database_url)}")
     out.print(f"root key {key.key_id} written to {key_dir}/{root_handle}.key (0600)")
     out.print(f"genesis event log #{recorded.positions[0]}; root verifier key: {key.verifier.vkey}", highlight=False)
 
