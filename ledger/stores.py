@@ -48,6 +48,7 @@ class CheckedPostgresFactory(PostgresFactory):
                 cursor.execute(f"SHOW {setting}")
                 value = next(iter(cursor.fetchone().values()))
                 if str(value).lower() == "off":
+                    self.datastore.close()
                     raise UnsafeDatabase(
                         f"PostgreSQL has {setting}=off: acknowledged writes could be lost; turn it on"
                     )
