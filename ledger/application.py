@@ -44,7 +44,7 @@ from ledger.projects import FUNDING_SOURCES, ORGANISATION_KINDS, Organisation, P
 from ledger.reference import ReferenceData, load_reference
 from ledger.settings import Settings
 from ledger.signing import SigningKey, VerifierKey
-from ledger.stores import persistence_env
+from ledger.stores import first_version_after, persistence_env, position_of
 from ledger.verify import advance_directory
 from ledger.volunteers import Volunteer, volunteer_id
 
@@ -106,12 +106,14 @@ class Ledger(Application[str]):
         self.new_id = new_id or (lambda: uuid.uuid4().hex)
         self._directory: Directory | None = None
         self._directory_lock = threading.RLock()
+        self._revocation_positions: dict[str, int] = {}
+        self._first_after_revocation: dict[tuple[str, int], tuple[int | None, int | None]] = {}
         super().__init__(env=persistence_env(self.database_url))
 
     # --- infrastructure --------------------------------------------------------------------------
 
     def construct_mapper(self) -> SigningMapper:
-        return SigningMapper(key_lookup=self._key_lookup)
+        return SigningMapper(key_lookup=self._key_lookup, signed_after_revocation=self._signed_after_revocation)
 
     def today(self) -> date:
         return self.clock().astimezone(CHINA_STANDARD_TIME).date()
@@ -153,6 +155,22 @@ class Ledger(Application[str]):
                 self._catch_up_directory()
                 record = self._directory.key(key_id) if self._directory else None
             return record
+
+    def _signed_after_revocation(self, stream: str, version: int, record: KeyRecord) -> bool:
+        """Was (stream, version) stored after the log position that revoked ``record``'s key?
+
+        Both facts are immutable once known, so they are cached; only a stream with no event
+        after the revocation yet is asked again, and only for versions newer than it had."""
+        key_id = record.key.key_id
+        revoked_at = self._revocation_positions.get(key_id)
+        if revoked_at is None:
+            revoked_at = position_of(self.recorder, DIRECTORY_ID, record.revoked_version) or 0
+            self._revocation_positions[key_id] = revoked_at
+        first, last = self._first_after_revocation.get((stream, revoked_at), (None, None))
+        if first is None and (last is None or version > last):
+            first, last = first_version_after(self.recorder, stream, revoked_at)
+            self._first_after_revocation[(stream, revoked_at)] = (first, last)
+        return first is not None and version >= first
 
     # --- authority -------------------------------------------------------------------------------
 
@@ -211,6 +229,9 @@ class Ledger(Application[str]):
     def _save(self, actor: Actor, ident: str, *aggregates: Any) -> Recorded:
         with signing_as(actor.key):
             recordings = self.save(*aggregates)
+        if any(isinstance(a, Directory) for a in aggregates):
+            with self._directory_lock:
+                self._catch_up_directory()
         return Recorded(
             ident=ident,
             positions=tuple(r.notification.id for r in recordings),
@@ -226,6 +247,9 @@ class Ledger(Application[str]):
     # --- loading ---------------------------------------------------------------------------------
 
     def _get(self, stream: str, kind: str, ident: str, field_name: str) -> Any:
+        with self._directory_lock:
+            # Revocations written by any process since the last look count for this load.
+            self._catch_up_directory()
         try:
             return self.repository.get(stream)
         except AggregateNotFoundError:

@@ -33,9 +33,14 @@ def signing_as(key: SigningKey) -> Iterator[None]:
 class SigningMapper(Mapper[str]):
     """Maps domain events to signed notes and back (see ``ledger.envelope``)."""
 
-    def __init__(self, key_lookup: Callable[[str], KeyRecord | None]):
+    def __init__(
+        self,
+        key_lookup: Callable[[str], KeyRecord | None],
+        signed_after_revocation: Callable[[str, int, KeyRecord], bool],
+    ):
         super().__init__(transcoder=JSONTranscoder())
         self.key_lookup = key_lookup
+        self.signed_after_revocation = signed_after_revocation
 
     def to_stored_event(self, domain_event) -> StoredEvent:  # type: ignore[override]
         key = _SIGNER.get()
@@ -72,8 +77,8 @@ class SigningMapper(Mapper[str]):
             raise TamperedEvent(stream, version, f"signed by unknown key {sealed.key_id}")
         if not sealed.signed_by(record.key):
             raise TamperedEvent(stream, version, "signature does not verify")
-        if not record.valid_at(sealed.timestamp):
-            raise TamperedEvent(stream, version, f"key {sealed.key_id} was not valid at {sealed.timestamp.isoformat()}")
+        if record.revoked_version is not None and self.signed_after_revocation(stream, version, record):
+            raise TamperedEvent(stream, version, f"signed by key {sealed.key_id} after it was revoked")
         return self.build(sealed.type_name, stream, version, sealed.timestamp, sealed.payload, cls)
 
     @staticmethod

@@ -38,13 +38,13 @@ class KeyRecord:
     key: VerifierKey
     """The public key."""
     added_at: datetime
-    """When the key was added; events signed earlier are not its."""
+    """Recording time of the event that added the key."""
     revoked_at: datetime | None = None
-    """When the key was revoked or rotated out; events signed from then on are refused."""
+    """Recording time of the event that revoked it or rotated it out."""
     revoked_reason: str | None = None
-
-    def valid_at(self, moment: datetime) -> bool:
-        return self.added_at <= moment and (self.revoked_at is None or moment < self.revoked_at)
+    revoked_version: int | None = None
+    """Version of the directory event that revoked the key; its log position is where the key
+    stops counting (positions, not writers' clocks, decide)."""
 
 
 @dataclass
@@ -105,7 +105,7 @@ class Directory(LedgerAggregate):
         key: str
 
         def apply(self, directory: Directory) -> None:
-            directory._revoke(self.old_key_id, "rotated", self.timestamp)
+            directory._revoke(self.old_key_id, "rotated", self.timestamp, self.originator_version)
             directory._add_key(self.principal, self.key, self.timestamp)
 
     class KeyRevoked(LedgerAggregate.Event):
@@ -113,7 +113,7 @@ class Directory(LedgerAggregate):
         reason: str
 
         def apply(self, directory: Directory) -> None:
-            directory._revoke(self.key_id, self.reason, self.timestamp)
+            directory._revoke(self.key_id, self.reason, self.timestamp, self.originator_version)
 
     @event(Founded)
     def __init__(self, ledger_name: str, root_handle: str, root_name: str, root_key: str) -> None:
@@ -205,7 +205,8 @@ class Directory(LedgerAggregate):
         self.keys[key.key_id] = KeyRecord(handle, key, at)
         self.principals[handle].keys.append(key.key_id)
 
-    def _revoke(self, key_id: str, reason: str, at: datetime) -> None:
+    def _revoke(self, key_id: str, reason: str, at: datetime, version: int) -> None:
         record = self.keys[key_id]
         record.revoked_at = at
         record.revoked_reason = reason
+        record.revoked_version = version
