@@ -177,8 +177,15 @@ class Ledger(Application[str]):
     def authorise(
         self, actor: Actor, *roles: str, foundation: str | None = None, organisation: str | None = None
     ) -> Principal:
-        """The acting principal, if their key is current and they hold one of ``roles`` in scope."""
-        directory = self.directory()
+        """The acting principal, if their key is current and they hold one of ``roles`` in scope.
+
+        ``organisation`` scopes recorders: a principal acting only through the recorder role
+        records and corrects for their own organisation (谁组织谁记录、谁记录谁证明)."""
+        with self._directory_lock:
+            self._catch_up_directory()
+            directory = self._directory
+        if directory is None:
+            raise NotFound("ledger", "directory", field="ledger")
         record = directory.key(actor.key.key_id)
         if record is None or record.principal != actor.handle:
             raise UnknownKey(
@@ -193,7 +200,8 @@ class Ledger(Application[str]):
                 field="actor",
             )
         principal = directory.principal(actor.handle)
-        if not any(principal.has(r) for r in roles):
+        granted = [r for r in roles if principal.has(r)]
+        if not granted:
             raise NotAuthorised(
                 f"{actor.handle} needs the role {' or '.join(roles)}",
                 f"{actor.handle} 需要 {' 或 '.join(roles)} 角色",
@@ -205,13 +213,14 @@ class Ledger(Application[str]):
                 f"{actor.handle} 隶属 {principal.foundation}，无权操作 {foundation} 的账目",
                 field="actor",
             )
-        if organisation is not None and principal.has(RECORDER) and not principal.has(ACCOUNTANT):
-            if principal.organisation != organisation:
-                raise NotAuthorised(
-                    f"{actor.handle} records for {principal.organisation}, not {organisation} (谁组织谁记录)",
-                    f"{actor.handle} 只能为 {principal.organisation} 记录，不能为 {organisation} 记录（谁组织谁记录）",
-                    field="organisation",
-                )
+        if organisation is not None and granted == [RECORDER] and principal.organisation != organisation:
+            raise NotAuthorised(
+                f"{actor.handle} records for {principal.organisation}, not {organisation}: the organising "
+                "body records and corrects its own hours (谁组织谁记录、谁记录谁证明)",
+                f"{actor.handle} 只能为 {principal.organisation} 记录，不能为 {organisation} 记录或更正"
+                "（谁组织谁记录、谁记录谁证明）",
+                field="organisation",
+            )
         return principal
 
     # --- saving ----------------------------------------------------------------------------------
@@ -648,13 +657,6 @@ class Ledger(Application[str]):
         self.reference.domain(domain)
         host = self.organisation(organisation)
         self.authorise(actor, RECORDER, organisation=organisation)
-        principal = self.directory().principal(actor.handle)
-        if principal.organisation != organisation:
-            raise NotAuthorised(
-                f"hours are recorded by the organising body's recorder; {actor.handle} is not {organisation}'s",
-                f"谁组织谁记录：{actor.handle} 不是 {organisation} 的记录人",
-                field="organisation",
-            )
         town = street_town or host.street_town
         self.reference.street_town(town)
         day = self._business_date(on, "on")
@@ -731,12 +733,6 @@ class Ledger(Application[str]):
     def _reverse_hours(self, actor: Actor, original: Any, reverses: dict, reason: str) -> Recorded:
         volunteer = self.volunteer(original.originator_id.split(":", 1)[1])
         self.authorise(actor, RECORDER, organisation=original.organisation)
-        if self.directory().principal(actor.handle).organisation != original.organisation:
-            raise NotAuthorised(
-                f"only {original.organisation}'s recorder corrects its records (谁记录谁证明)",
-                f"谁记录谁证明：只有 {original.organisation} 的记录人可以更正",
-                field="actor",
-            )
         volunteer.reverse_service(record=original.record, reverses=reverses, reason=reason)
         return self._save(actor, original.record, volunteer)
 

@@ -152,7 +152,8 @@ def seed_demo(ledger: Ledger, key_dir: Path, *, scale: int = 1, seed: int = 2023
             day = start + timedelta(days=rng.randint(0, 364))
         day = min(day, end)
         town = rng.choice(towns)
-        donor_type = rng.choices(["resident", "business", "stationed_unit", "foundation"], [70, 15, 10, 5])[0]
+        donor_type = rng.choices(["resident", "business", "stationed_unit", "foundation", "government"],
+                                 [70, 15, 9, 4, 2])[0]
         if donor_type == "resident":
             name = rng.choice(SURNAMES) + rng.choice(GIVEN) + (rng.choice(GIVEN) if rng.random() < 0.6 else "")
             amount = rng.choice([2000, 5000, 9900, 10000, 20000, 50000, 99900, 100000])
@@ -162,9 +163,12 @@ def seed_demo(ledger: Ledger, key_dir: Path, *, scale: int = 1, seed: int = 2023
         elif donor_type == "stationed_unit":
             name = rng.choice(STATIONED_UNITS)
             amount = rng.choice([300000, 500000, 800000])
-        else:
+        elif donor_type == "foundation":
             name = "上海某慈善基金会"
             amount = rng.choice([2000000, 5000000])
+        else:
+            name = f"{ledger.reference.street_town(town).name_zh}办事处"
+            amount = rng.choice([1000000, 2000000])
         in_kind = donor_type == "business" and rng.random() < 0.2
         fund = f"SF-{town}" if rng.random() < 0.75 else "GENERAL"
         named = rng.random() < 0.9

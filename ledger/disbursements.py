@@ -6,7 +6,7 @@ from __future__ import annotations
 from eventsourcing.domain import event
 
 from ledger.aggregate import LedgerAggregate
-from ledger.errors import InvalidInput, InvalidState, MakerChecker
+from ledger.errors import AlreadyReversed, InvalidInput, InvalidState, MakerChecker
 
 DISBURSEMENT_KINDS = ("project", "allowance", "management", "fundraising")
 """A project payment by milestone (项目款), a social-worker talent allowance (社工专业人才津贴),
@@ -80,6 +80,8 @@ class Disbursement(LedgerAggregate):
         self._paid(paid_by=paid_by, paid_on=paid_on)
 
     def mark_reversed(self, *, reason: str) -> None:
+        if self.status == REVERSED:
+            raise AlreadyReversed(f"disbursement {self.number} was already reversed", f"拨付 {self.number} 已冲正")
         self._check_status(PAID, "reverse")
         self._reversed(reason=reason)
 

@@ -79,6 +79,8 @@ def open_sealed(state: bytes, *, stream: str, version: int, topic: str) -> Signe
             raise EnvelopeError("signed text is not in canonical form")
     except TypeError as exc:
         raise EnvelopeError(str(exc)) from None
+    if type(body["version"]) is not int or not isinstance(body["stream"], str) or not isinstance(body["type"], str):
+        raise EnvelopeError("stream and type must be strings and version an integer")
     if body["stream"] != stream:
         raise EnvelopeError(f"signed for stream {body['stream']!r} but stored under {stream!r}")
     if body["version"] != version:
