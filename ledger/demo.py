@@ -202,13 +202,14 @@ def seed_demo(ledger: Ledger, key_dir: Path, *, scale: int = 1, seed: int = 2023
     projects: list[tuple[str, str, int, str]] = []
     for town in towns:
         special = ledger.fund(f"SF-{town}")
-        for k in range(2 * scale):
-            if k % 2 == 0:
+        for k in range(3 * scale):
+            if k % 3 == 0:
                 domain, source, fund = rng.choice(special.domains), "fund", special.code
+                budget = rng.choice([3000000, 5000000, 8000000, 12000000])
             else:
                 domain, source, fund = rng.choice(domains), "government_purchase", f"GOV-{town}"
+                budget = rng.choice([12000000, 20000000, 30000000])
             code = f"P-{town}-{k + 1:02d}"
-            budget = rng.choice([3000000, 5000000, 8000000, 12000000])
             org = rng.choice(orgs_by_town[town])
             theme = rng.choice(PROJECT_THEMES[domain])
             p_start = start + timedelta(days=rng.randint(15, 120))
