@@ -540,13 +540,14 @@ class Ledger(Application[str]):
     def request_disbursement(
         self, actor: Actor, fund: str, amount: int, *, kind: str = "project", project: str | None = None,
         payee: str | None = None, milestone: str | None = None, domain: str | None = None,
-        street_town: str | None = None, purpose: str = "",
+        street_town: str | None = None, purpose: str = "", on: date | None = None,
     ) -> Recorded:
         """Request a payment out of a fund; it is checked now and again when paid."""
         _check_amount(amount)
         if kind not in DISBURSEMENT_KINDS:
             raise InvalidInput("kind", f"choose from {', '.join(DISBURSEMENT_KINDS)}")
         _require_text(purpose, "purpose")
+        requested_on = self._business_date(on, "on")
         source = self.fund(fund)
         self.authorise(actor, ACCOUNTANT, foundation=source.foundation)
         source.check_open()
@@ -573,22 +574,26 @@ class Ledger(Application[str]):
         if kind in ("management", "fundraising"):
             source.check_unrestricted_spend(kind)
         else:
-            source.check_use(domain=domain, street_town=street_town, on=self.today())
+            source.check_use(domain=domain, street_town=street_town, on=requested_on)
         source.check_covers(amount)
         number = self.new_id()
         disbursement = Disbursement(
             number=number, fund=fund, kind=kind, project=project, payee=(payee or "").strip(), amount=amount,
             milestone=_clean(milestone), domain=domain, street_town=street_town, purpose=purpose.strip(),
-            requested_by=actor.handle,
+            requested_by=actor.handle, requested_on=requested_on.isoformat(),
         )
         return self._create(actor, number, disbursement, "disbursement", "number")
 
-    def approve_disbursement(self, actor: Actor, number: str, *, approval_ref: str) -> Recorded:
+    def approve_disbursement(
+        self, actor: Actor, number: str, *, approval_ref: str, on: date | None = None
+    ) -> Recorded:
+        approved_on = self._business_date(on, "on").isoformat()
+
         def body() -> Recorded:
             disbursement = self.disbursement(number)
             source = self.fund(disbursement.fund)
             self.authorise(actor, APPROVER, foundation=source.foundation)
-            disbursement.approve(approver=actor.handle, approval_ref=approval_ref)
+            disbursement.approve(approver=actor.handle, approval_ref=approval_ref, approved_on=approved_on)
             source.check_covers(disbursement.amount)
             return self._save(actor, number, disbursement)
 
@@ -611,8 +616,8 @@ class Ledger(Application[str]):
             disbursement = self.disbursement(number)
             source = self.fund(disbursement.fund)
             self.authorise(actor, ACCOUNTANT, foundation=source.foundation)
-            disbursement.check_payable()
             paid_on = self._business_date(on, "on")
+            disbursement.check_payable(paid_on.isoformat())
             touched: list[Any] = [disbursement, source]
             target = disbursement.project or disbursement.street_town or source.code
             if disbursement.kind == "project":

@@ -234,12 +234,13 @@ def seed_demo(ledger: Ledger, key_dir: Path, *, scale: int = 1, seed: int = 2023
             if ledger.fund(fund).balance < amount:
                 break
             request = ledger.request_disbursement(acct, fund, amount, project=code, milestone=milestone,
-                                                  purpose=f"{code} {milestone}款")
+                                                  purpose=f"{code} {milestone}款", on=pay_day - timedelta(days=7))
             if rng.random() < 0.05:
                 ledger.reject_disbursement(approver, request.ident, reason="材料不全，请补充中期评估报告")
                 counts["rejected"] += 1
                 break
-            ledger.approve_disbursement(approver, request.ident, approval_ref=f"审批-{pay_day:%Y%m}-{request.ident[:6]}")
+            ledger.approve_disbursement(approver, request.ident, approval_ref=f"审批-{pay_day:%Y%m}-{request.ident[:6]}",
+                                        on=pay_day - timedelta(days=3))
             paid = ledger.pay_disbursement(cast.accountant2, request.ident, on=pay_day)
             payments.append(paid.positions[0])
             counts["payments"] += 1
@@ -253,13 +254,14 @@ def seed_demo(ledger: Ledger, key_dir: Path, *, scale: int = 1, seed: int = 2023
         for town in towns[: 3 + scale]:
             request = ledger.request_disbursement(
                 acct, "GENERAL", 150000, kind="allowance", payee=f"{town}社工站持证社工", domain="community_governance",
-                street_town=town, purpose="社工专业人才津贴")
-            ledger.approve_disbursement(approver, request.ident, approval_ref=f"津贴-{day:%Y%m}")
+                street_town=town, purpose="社工专业人才津贴", on=day - timedelta(days=5))
+            ledger.approve_disbursement(approver, request.ident, approval_ref=f"津贴-{day:%Y%m}",
+                                        on=day - timedelta(days=2))
             ledger.pay_disbursement(cast.accountant2, request.ident, on=day)
             counts["allowances"] += 1
     request = ledger.request_disbursement(acct, "GENERAL", 1200000, kind="management", payee="基金会办公室",
-                                          purpose="年度审计与办公费用")
-    ledger.approve_disbursement(approver, request.ident, approval_ref="秘书处-管理费-01")
+                                          purpose="年度审计与办公费用", on=end - timedelta(days=30))
+    ledger.approve_disbursement(approver, request.ident, approval_ref="秘书处-管理费-01", on=end - timedelta(days=25))
     ledger.pay_disbursement(cast.accountant2, request.ident, on=end - timedelta(days=20))
     counts["management"] += 1
 

@@ -30,7 +30,7 @@ class Disbursement(LedgerAggregate):
     def __init__(
         self, number: str, fund: str, kind: str, project: str | None, payee: str, amount: int,
         milestone: str | None, domain: str | None, street_town: str | None, purpose: str,
-        requested_by: str,
+        requested_by: str, requested_on: str,
     ) -> None:
         self.number = number
         self.fund = fund
@@ -43,13 +43,16 @@ class Disbursement(LedgerAggregate):
         self.street_town = street_town
         self.purpose = purpose
         self.requested_by = requested_by
+        self.requested_on = requested_on
+        self.approved_on: str | None = None
         self.status = REQUESTED
         self.approved_by: str | None = None
         self.approval_ref: str | None = None
 
-    def approve(self, *, approver: str, approval_ref: str) -> None:
-        """Rule 2: the approver is a different person from the requester."""
+    def approve(self, *, approver: str, approval_ref: str, approved_on: str) -> None:
+        """Rule 2: the approver is a different person from the requester, deciding after the request."""
         self._check_status(REQUESTED, "approve")
+        self._check_not_before(approved_on, self.requested_on, "requested")
         if approver == self.requested_by:
             raise MakerChecker(
                 f"{approver} requested disbursement {self.number} and cannot also approve it",
@@ -58,7 +61,7 @@ class Disbursement(LedgerAggregate):
             )
         if not approval_ref.strip():
             raise InvalidInput("approval_ref", "an approval needs its reference number", "审批须填写批文号")
-        self._approved(approved_by=approver, approval_ref=approval_ref.strip())
+        self._approved(approved_by=approver, approval_ref=approval_ref.strip(), approved_on=approved_on)
 
     def reject(self, *, approver: str, reason: str) -> None:
         self._check_status(REQUESTED, "reject")
@@ -72,11 +75,13 @@ class Disbursement(LedgerAggregate):
             raise InvalidInput("reason", "a rejection needs a reason", "驳回须说明原因")
         self._rejected(rejected_by=approver, reason=reason.strip())
 
-    def check_payable(self) -> None:
+    def check_payable(self, paid_on: str | None = None) -> None:
         self._check_status(APPROVED, "pay")
+        if paid_on is not None:
+            self._check_not_before(paid_on, self.approved_on, "approved")
 
     def mark_paid(self, *, paid_by: str, paid_on: str) -> None:
-        self.check_payable()
+        self.check_payable(paid_on)
         self._paid(paid_by=paid_by, paid_on=paid_on)
 
     def mark_reversed(self, *, reason: str) -> None:
@@ -84,6 +89,14 @@ class Disbursement(LedgerAggregate):
             raise AlreadyReversed(f"disbursement {self.number} was already reversed", f"拨付 {self.number} 已冲正")
         self._check_status(PAID, "reverse")
         self._reversed(reason=reason)
+
+    def _check_not_before(self, day: str, earlier: str | None, what: str) -> None:
+        """Rule 2 in time: nothing is approved before it was requested or paid before it was approved."""
+        if earlier is not None and day < earlier:
+            raise InvalidInput(
+                "on", f"{day} is before disbursement {self.number} was {what} ({earlier})",
+                f"{day} 早于拨付 {self.number} 的{'申请' if what == 'requested' else '审批'}日期 {earlier}",
+            )
 
     def _check_status(self, wanted: str, verb: str) -> None:
         if self.status != wanted:
@@ -93,10 +106,11 @@ class Disbursement(LedgerAggregate):
             )
 
     @event("Approved")
-    def _approved(self, approved_by: str, approval_ref: str) -> None:
+    def _approved(self, approved_by: str, approval_ref: str, approved_on: str) -> None:
         self.status = APPROVED
         self.approved_by = approved_by
         self.approval_ref = approval_ref
+        self.approved_on = approved_on
 
     @event("Rejected")
     def _rejected(self, rejected_by: str, reason: str) -> None:

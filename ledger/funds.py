@@ -259,6 +259,7 @@ class Fund(LedgerAggregate):
 
     def reverse(self, *, entry: str, reverses: dict, original_postings: list, reason: str) -> None:
         """Append the reversal (冲正) of one of this fund's money events."""
+        self.check_open()  # money reversed into a closed fund could never leave it again
         if entry in self.reversed_entries:
             raise AlreadyReversed(f"entry {entry} of fund {self.code} was already reversed", f"分录 {entry} 已冲正")
         postings = acc.balanced(acc.negated(original_postings))

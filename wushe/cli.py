@@ -456,19 +456,25 @@ def disbursement_request(
     milestone: Annotated[Optional[str], typer.Option()] = None,
     domain: Annotated[Optional[str], typer.Option()] = None,
     street_town: Annotated[Optional[str], typer.Option()] = None,
+    on: Annotated[Optional[str], typer.Option("--date", help="Request date (default today).")] = None,
     actor: AsOption = None,
 ) -> None:
     """Request a disbursement; a different person must approve it."""
     _done("disbursement request", state.ledger.request_disbursement(
         state.actor(actor), fund, _amount(amount), kind=kind, project=project, payee=payee, milestone=milestone,
-        domain=domain, street_town=street_town, purpose=purpose))
+        domain=domain, street_town=street_town, purpose=purpose, on=_date(on, "--date")))
 
 
 @disb_app.command("approve")
 @handles_errors
-def disbursement_approve(number: str, approval_ref: Annotated[str, typer.Option()], actor: AsOption = None) -> None:
+def disbursement_approve(
+    number: str, approval_ref: Annotated[str, typer.Option()],
+    on: Annotated[Optional[str], typer.Option("--date", help="Approval date (default today).")] = None,
+    actor: AsOption = None,
+) -> None:
     """Approve a disbursement (not your own request)."""
-    _done("approval", state.ledger.approve_disbursement(state.actor(actor), number, approval_ref=approval_ref))
+    _done("approval", state.ledger.approve_disbursement(state.actor(actor), number, approval_ref=approval_ref,
+                                                        on=_date(on, "--date")))
 
 
 @disb_app.command("reject")
