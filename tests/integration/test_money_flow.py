@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from contextlib import contextmanager
 from datetime import date, time
 
 import pytest
@@ -18,80 +17,19 @@ from ledger.errors import (
     NotReversible,
 )
 from ledger.verify import check_log
-
-TOWN = "xianxiaxincun"
-
-
-# --- a small vocabulary ----------------------------------------------------------------------------
-
-
-def open_general(c, code: str, **kw):
-    return c.ledger.open_fund(c.accountant, code, f"{code} 基金", "CNCF", street_town=TOWN, **kw)
-
-
-def open_restricted(c, code: str, **kw):
-    return open_general(c, code, kind="special", restricted=True, purpose="仙霞新村养老服务专项",
-                        domains=["elderly_care"], street_towns=[TOWN], **kw)
-
-
-def donate(c, code: str, fen: int, **kw):
-    kw.setdefault("donor_type", "resident")
-    return c.ledger.record_donation(c.accountant, code, fen, **kw)
-
-
-def project(c, code: str, budget: int = 100_000):
-    return c.ledger.register_project(
-        c.accountant, code, f"项目 {code}", street_town=TOWN, domain="elderly_care", organisation="LELING",
-        budget=budget, funding_source="fund", approval_ref="长民〔2026〕7号", starts_on=date(2026, 1, 1),
-        ends_on=date(2026, 12, 31),
-    )
-
-
-def pay(c, fund: str, fen: int, **kw):
-    """Request, approve (by the second person) and pay; returns the pay command's Recorded."""
-    kw.setdefault("purpose", "助老服务")
-    number = c.ledger.request_disbursement(c.accountant, fund, fen, **kw).ident
-    c.ledger.approve_disbursement(c.approver, number, approval_ref="批复-1")
-    return c.ledger.pay_disbursement(c.accountant, number)
-
-
-def balance(c, code: str) -> int:
-    return c.ledger.fund(code).balance
-
-
-def all_events(c):
-    """(stored, decoded) for the whole log, in order."""
-    return [(n, c.ledger.mapper.to_domain_event(n)) for n in c.ledger.log_positions()]
-
-
-def postings_by_account(c) -> dict[str, int]:
-    totals: dict[str, int] = defaultdict(int)
-    for _, event in all_events(c):
-        for p in getattr(event, "postings", None) or []:
-            totals[p["account"]] += p["amount"]
-    return totals
-
-
-def topic_at(c, position: int) -> str:
-    stored, _ = c.ledger.read_position(position)
-    return stored.topic
-
-
-@contextmanager
-def nothing_written(c, funds=(), projects=(), disbursements=()):
-    def state():
-        ledger = c.ledger
-        return (
-            ledger.recorder.max_notification_id(),
-            {f: ledger.fund(f).balance for f in funds},
-            {p: ledger.project(p).paid for p in projects},
-            {d: ledger.disbursement(d).status for d in disbursements},
-        )
-
-    before = state()
-    yield
-    assert state() == before
-
+from vocabulary import (
+    TOWN,
+    all_events,
+    balance,
+    donate,
+    nothing_written,
+    open_general,
+    open_restricted,
+    pay,
+    postings_by_account,
+    project,
+    topic_at,
+)
 
 # --- money in ------------------------------------------------------------------------------------
 
@@ -100,8 +38,9 @@ def test_donation_and_grant_raise_the_balance(cast):
     open_general(cast, "GEN")
     first = donate(cast, "GEN", 123_450, method="cash", donor_name="张三", donor_public=True)
     donate(cast, "GEN", 50_000, method="in_kind", in_kind_description="轮椅 2 台", donor_type="business")
-    cast.ledger.record_grant(cast.accountant, "GEN", 200_000, source="welfare_lottery", payer="长宁区民政局",
-                             document_ref="长民〔2026〕3号")
+    cast.ledger.record_grant(
+        cast.accountant, "GEN", 200_000, source="welfare_lottery", payer="长宁区民政局", document_ref="长民〔2026〕3号"
+    )
     assert balance(cast, "GEN") == 373_450
     assert len(first.positions) == 1
     stored, event = cast.ledger.read_position(first.positions[0])
@@ -178,7 +117,9 @@ def test_project_disbursement_request_approve_pay(cast):
     p1 = cast.ledger.project("P1")
     assert (p1.paid, p1.remaining, p1.payments) == (25_000, 35_000, {number: 25_000})
     assert sorted(topic_at(cast, p) for p in paid.positions) == [
-        "Disbursement.Paid", "Fund.Paid", "Project.PaymentRecorded"
+        "Disbursement.Paid",
+        "Fund.Paid",
+        "Project.PaymentRecorded",
     ]
     assert postings_by_account(cast)["Expenses:Programs:P1"] == 25_000
 
@@ -198,8 +139,16 @@ def test_allowance_and_management_disbursements(cast):
     open_restricted(cast, "SPEC")
     donate(cast, "GEN", 100_000)
     donate(cast, "SPEC", 100_000)
-    pay(cast, "SPEC", 3_000, kind="allowance", payee="王社工", domain="elderly_care", street_town=TOWN,
-        purpose="社工专业人才津贴")
+    pay(
+        cast,
+        "SPEC",
+        3_000,
+        kind="allowance",
+        payee="王社工",
+        domain="elderly_care",
+        street_town=TOWN,
+        purpose="社工专业人才津贴",
+    )
     pay(cast, "GEN", 2_000, kind="management", payee="长宁区社区基金会", purpose="办公费")
     pay(cast, "GEN", 1_000, kind="fundraising", payee="长宁区社区基金会", purpose="募捐物料")
     assert (balance(cast, "GEN"), balance(cast, "SPEC")) == (97_000, 97_000)
@@ -227,8 +176,7 @@ def _mixed_sequence(c):
     pay(c, "SPEC", 20_000, project="P1")
     paid = pay(c, "SPEC2", 8_000, project="P1")
     pay(c, "GEN", 3_000, kind="management", payee="行政")
-    pay(c, "SPEC2", 1_000, kind="allowance", payee="王社工", domain="elderly_care", street_town=TOWN,
-        purpose="津贴")
+    pay(c, "SPEC2", 1_000, kind="allowance", payee="王社工", domain="elderly_care", street_town=TOWN, purpose="津贴")
     mistaken = donate(c, "SPEC", 6_000)
     c.ledger.reverse(c.accountant, mistaken.positions[0], reason="重复录入")
     fund_paid = next(p for p in paid.positions if topic_at(c, p) == "Fund.Paid")
@@ -322,7 +270,9 @@ def test_reverse_a_paid_project_disbursement(cast):
     assert cast.ledger.project("P1").payments == {}
     assert cast.ledger.disbursement(number).status == "reversed"
     assert sorted(topic_at(cast, p) for p in reversal.positions) == [
-        "Disbursement.Reversed", "Fund.Reversed", "Project.PaymentReversed"
+        "Disbursement.Reversed",
+        "Fund.Reversed",
+        "Project.PaymentReversed",
     ]
     assert postings_by_account(cast)["Expenses:Programs:P1"] == 0
 
@@ -344,8 +294,10 @@ def test_reversing_a_paid_disbursement_twice_is_already_reversed(cast):
     paid = pay(cast, "GEN", 30_000, project="P1")
     fund_paid = next(p for p in paid.positions if topic_at(cast, p) == "Fund.Paid")
     cast.ledger.reverse(cast.accountant, fund_paid, reason="承接方退回")
-    with nothing_written(cast, funds=["GEN"], projects=["P1"], disbursements=[paid.ident]), \
-            pytest.raises(AlreadyReversed):
+    with (
+        nothing_written(cast, funds=["GEN"], projects=["P1"], disbursements=[paid.ident]),
+        pytest.raises(AlreadyReversed),
+    ):
         cast.ledger.reverse(cast.accountant, fund_paid, reason="再次冲正")
 
 
@@ -353,8 +305,16 @@ def test_reverse_a_volunteer_session_frees_the_slot(cast):
     cast.ledger.register_volunteer(cast.recorder, "V001", "李四", TOWN, registered_on=date(2026, 1, 5))
 
     def session(start, end):
-        return cast.ledger.record_hours(cast.recorder, "V001", organisation="LELING", domain="elderly_care",
-                                        on=date(2026, 3, 1), start=start, end=end, content="陪伴独居老人")
+        return cast.ledger.record_hours(
+            cast.recorder,
+            "V001",
+            organisation="LELING",
+            domain="elderly_care",
+            on=date(2026, 3, 1),
+            start=start,
+            end=end,
+            content="陪伴独居老人",
+        )
 
     wrong = session(time(9, 0), time(12, 0))
     with pytest.raises(NotAuthorised):

@@ -3,7 +3,6 @@ error (with its stable ``rule`` and the offending ``field``) and writes nothing 
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import date, time, timedelta
 
 import pytest
@@ -30,85 +29,19 @@ from ledger.errors import (
 from ledger.settings import Settings
 from ledger.signing import SigningKey
 from ledger.verify import check_log
-
-TOWN = "xianxiaxincun"
-"""LELING's street-town; the restricted funds below serve it and elderly care only."""
-
-
-# --- a small vocabulary ----------------------------------------------------------------------------
-
-
-def open_general(c, code: str, foundation: str = "CNCF", actor: Actor | None = None, **kw):
-    return c.ledger.open_fund(actor or c.accountant, code, f"{code} 基金", foundation, street_town=TOWN, **kw)
-
-
-def open_restricted(c, code: str, **kw):
-    spec = dict(kind="special", restricted=True, purpose="仙霞新村养老服务专项", domains=["elderly_care"],
-                street_towns=[TOWN], agreement_ref="协议-2026-01")
-    spec.update(kw)
-    return open_general(c, code, **spec)
-
-
-def donate(c, code: str, fen: int, actor: Actor | None = None, **kw):
-    return c.ledger.record_donation(actor or c.accountant, code, fen, donor_type="resident", **kw)
-
-
-def project(c, code: str, *, budget: int = 100_000, domain: str = "elderly_care", street_town: str = TOWN,
-            milestones=None):
-    return c.ledger.register_project(
-        c.accountant, code, f"项目 {code}", street_town=street_town, domain=domain, organisation="LELING",
-        budget=budget, funding_source="fund", approval_ref="长民〔2026〕7号", starts_on=date(2026, 1, 1),
-        ends_on=date(2026, 12, 31), milestones=milestones,
-    )
-
-
-def request(c, fund: str, fen: int, actor: Actor | None = None, **kw) -> str:
-    kw.setdefault("purpose", "助老服务")
-    return c.ledger.request_disbursement(actor or c.accountant, fund, fen, **kw).ident
-
-
-def approved(c, fund: str, fen: int, **kw) -> str:
-    number = request(c, fund, fen, **kw)
-    c.ledger.approve_disbursement(c.approver, number, approval_ref="批复-1")
-    return number
-
-
-def register_volunteer(c, number: str = "V001"):
-    return c.ledger.register_volunteer(c.recorder, number, "李四", TOWN, registered_on=date(2026, 1, 5))
-
-
-def hours(c, start: time, end: time, *, on: date = date(2026, 3, 1), actor: Actor | None = None,
-          volunteer: str = "V001", organisation: str = "LELING"):
-    return c.ledger.record_hours(
-        actor or c.recorder, volunteer, organisation=organisation, domain="elderly_care", on=on,
-        start=start, end=end, content="陪伴独居老人",
-    )
-
-
-@contextmanager
-def nothing_written(c, funds=(), projects=(), disbursements=(), volunteers=()):
-    """Assert the log did not grow and no balance, paid total, status or session changed."""
-
-    def state():
-        ledger = c.ledger
-        return (
-            ledger.recorder.max_notification_id(),
-            {f: ledger.fund(f).balance for f in funds},
-            {p: ledger.project(p).paid for p in projects},
-            {d: ledger.disbursement(d).status for d in disbursements},
-            {v: dict(ledger.volunteer(v).sessions) for v in volunteers},
-        )
-
-    before = state()
-    yield
-    assert state() == before
-
-
-def assert_named(err, rule: str, field: str | None) -> None:
-    assert err.value.rule == rule
-    assert err.value.field == field
-    assert err.value.message and err.value.message_zh
-
+from vocabulary import (
+    TOWN,
+    approved,
+    assert_named,
+    donate,
+    hours,
+    nothing_written,
+    open_general,
+    open_restricted,
+    project,
+    register_volunteer,
+    request,
+)
 
 # --- rule 1: no overdraft --------------------------------------------------------------------------
 
@@ -132,8 +65,10 @@ def test_overdraft_refused_at_pay_time(cast):
     second = approved(cast, "GEN", 6_000, project="P1")  # each fits the balance on its own
     cast.ledger.pay_disbursement(cast.accountant, first)
     assert cast.ledger.fund("GEN").balance == 4_000
-    with nothing_written(cast, funds=["GEN"], projects=["P1"], disbursements=[first, second]), \
-            pytest.raises(InsufficientFunds) as err:
+    with (
+        nothing_written(cast, funds=["GEN"], projects=["P1"], disbursements=[first, second]),
+        pytest.raises(InsufficientFunds) as err,
+    ):
         cast.ledger.pay_disbursement(cast.accountant, second)
     assert_named(err, "no-overdraft", "amount")
     assert cast.ledger.disbursement(second).status == "approved"
@@ -204,8 +139,10 @@ def test_restricted_fund_pays_only_within_its_dates_in_shanghai_time(cast):
     with freeze_time("2031-06-30 15:30:00", tick=True):  # 23:30 on 30 June in Shanghai: still in term
         cast.ledger.pay_disbursement(cast.accountant, early)
     with freeze_time("2031-06-30 16:30:00", tick=True):  # 00:30 on 1 July in Shanghai: term is over
-        with nothing_written(cast, funds=["TERM"], projects=["P1"], disbursements=[late]), \
-                pytest.raises(FundRestricted) as err:
+        with (
+            nothing_written(cast, funds=["TERM"], projects=["P1"], disbursements=[late]),
+            pytest.raises(FundRestricted) as err,
+        ):
             cast.ledger.pay_disbursement(cast.accountant, late)
         assert_named(err, "restricted-purpose", "date")
         assert cast.ledger.fund("TERM").balance == 49_000
@@ -313,8 +250,10 @@ def test_payments_together_over_budget_refused_at_pay_time(cast):
     first = approved(cast, "GEN", 60_000, project="P1")
     second = approved(cast, "GEN", 60_000, project="P1")
     cast.ledger.pay_disbursement(cast.accountant, first)
-    with nothing_written(cast, funds=["GEN"], projects=["P1"], disbursements=[second]), \
-            pytest.raises(BudgetExceeded) as err:
+    with (
+        nothing_written(cast, funds=["GEN"], projects=["P1"], disbursements=[second]),
+        pytest.raises(BudgetExceeded) as err,
+    ):
         cast.ledger.pay_disbursement(cast.accountant, second)
     assert_named(err, "within-budget", "amount")
     assert cast.ledger.project("P1").paid == 60_000
@@ -358,8 +297,10 @@ def test_paying_an_unapproved_disbursement_is_refused(cast):
     donate(cast, "GEN", 10_000)
     project(cast, "P1")
     number = request(cast, "GEN", 1_000, project="P1")
-    with nothing_written(cast, funds=["GEN"], projects=["P1"], disbursements=[number]), \
-            pytest.raises(InvalidState) as err:
+    with (
+        nothing_written(cast, funds=["GEN"], projects=["P1"], disbursements=[number]),
+        pytest.raises(InvalidState) as err,
+    ):
         cast.ledger.pay_disbursement(cast.accountant, number)
     assert_named(err, "invalid-state", None)
 
@@ -371,8 +312,10 @@ def test_paying_a_rejected_disbursement_is_refused(cast):
     number = request(cast, "GEN", 1_000, project="P1")
     cast.ledger.reject_disbursement(cast.approver, number, reason="材料不全")
     assert cast.ledger.disbursement(number).status == "rejected"
-    with nothing_written(cast, funds=["GEN"], projects=["P1"], disbursements=[number]), \
-            pytest.raises(InvalidState) as err:
+    with (
+        nothing_written(cast, funds=["GEN"], projects=["P1"], disbursements=[number]),
+        pytest.raises(InvalidState) as err,
+    ):
         cast.ledger.pay_disbursement(cast.accountant, number)
     assert err.value.rule == "invalid-state"
     with nothing_written(cast, disbursements=[number]), pytest.raises(InvalidState):
@@ -385,8 +328,7 @@ def test_a_disbursement_is_paid_once(cast):
     project(cast, "P1")
     number = approved(cast, "GEN", 1_000, project="P1")
     cast.ledger.pay_disbursement(cast.accountant, number)
-    with nothing_written(cast, funds=["GEN"], projects=["P1"], disbursements=[number]), \
-            pytest.raises(InvalidState):
+    with nothing_written(cast, funds=["GEN"], projects=["P1"], disbursements=[number]), pytest.raises(InvalidState):
         cast.ledger.pay_disbursement(cast.accountant, number)
     assert cast.ledger.fund("GEN").balance == 9_000
 
@@ -436,13 +378,17 @@ def test_adjacent_sessions_and_other_days_accepted(cast):
     hours(cast, time(22, 0), time(0, 0), on=date(2026, 3, 2))  # runs to midnight
     sessions = sorted(cast.ledger.volunteer("V001").sessions.values())
     assert [(d, s, e) for d, s, e, _ in sessions] == [
-        ("2026-03-01", 540, 600), ("2026-03-01", 600, 660), ("2026-03-02", 540, 600), ("2026-03-02", 1320, 1440),
+        ("2026-03-01", 540, 600),
+        ("2026-03-01", 600, 660),
+        ("2026-03-02", 540, 600),
+        ("2026-03-02", 1320, 1440),
     ]
 
 
 def test_recorder_of_another_organisation_refused(cast):
-    cast.ledger.register_organisation(cast.root, "ANGEL", "天使志愿队", "social_organisation", "hongqiao",
-                                      registered_on=date(2022, 1, 1))
+    cast.ledger.register_organisation(
+        cast.root, "ANGEL", "天使志愿队", "social_organisation", "hongqiao", registered_on=date(2022, 1, 1)
+    )
     stranger = cast.actor("rec-angel", ["recorder"], organisation="ANGEL")
     register_volunteer(cast)
     with nothing_written(cast, volunteers=["V001"]), pytest.raises(NotAuthorised) as err:
@@ -640,9 +586,19 @@ def test_two_recorders_cannot_book_overlapping_sessions_together(cast, database_
     register_volunteer(cast)
     elsewhere = Ledger(Settings(data_dir=tmp_path / "elsewhere"), database_url=database_url)
     try:
-        _interleave(cast.ledger, lambda: elsewhere.record_hours(
-            cast.recorder, "V001", organisation="LELING", domain="elderly_care", on=date(2026, 3, 1),
-            start=time(9, 0), end=time(11, 0), content="助浴"))
+        _interleave(
+            cast.ledger,
+            lambda: elsewhere.record_hours(
+                cast.recorder,
+                "V001",
+                organisation="LELING",
+                domain="elderly_care",
+                on=date(2026, 3, 1),
+                start=time(9, 0),
+                end=time(11, 0),
+                content="助浴",
+            ),
+        )
         with pytest.raises(HoursOverlap):
             hours(cast, time(10, 0), time(12, 0))
     finally:
