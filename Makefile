@@ -28,6 +28,7 @@ test: $(STAMP)
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 bench: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[dev,bench]"
 	@if ls bench/*.py >/dev/null 2>&1; then for b in bench/*.py; do $(BIN)/python $$b || exit 1; done; \
 	else echo "no benchmarks yet"; fi
 

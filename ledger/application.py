@@ -108,7 +108,7 @@ class Ledger(Application[str]):
         self._directory_lock = threading.RLock()
         self._revocation_positions: dict[str, int] = {}
         self._first_after_revocation: dict[tuple[str, int], tuple[int | None, int | None]] = {}
-        super().__init__(env=persistence_env(self.database_url))
+        super().__init__(env=persistence_env(self.database_url, self.settings.aggregate_cache))
 
     # --- infrastructure --------------------------------------------------------------------------
 

@@ -75,10 +75,11 @@ def open_sealed(state: bytes, *, stream: str, version: int, topic: str) -> Signe
     if not isinstance(body, dict) or set(body) != {"payload", "stream", "timestamp", "type", "version"}:
         raise EnvelopeError("signed JSON does not have exactly payload, stream, timestamp, type, version")
     try:
-        if canonical_json(body) + b"\n" != note.text:
-            raise EnvelopeError("signed text is not in canonical form")
-    except TypeError as exc:
-        raise EnvelopeError(str(exc)) from None
+        canonical = canonical_json(body)
+    except (TypeError, ValueError, OverflowError) as exc:  # floats, integers beyond 2**53, lone surrogates
+        raise EnvelopeError(f"signed JSON cannot be canonical: {exc}") from None
+    if canonical + b"\n" != note.text:
+        raise EnvelopeError("signed text is not in canonical form")
     if type(body["version"]) is not int or not isinstance(body["stream"], str) or not isinstance(body["type"], str):
         raise EnvelopeError("stream and type must be strings and version an integer")
     if body["stream"] != stream:

@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     """A district's reference data (TOML); unset means the embedded Changning file."""
     ledger_name: str = "wushe.changning"
     """The ledger's name, written into the genesis event."""
+    aggregate_cache: int = 1000
+    """How many aggregates a process keeps in memory (0: none, every load replays its stream)."""
     actor: str | None = None
     """Default principal handle for CLI commands (``--as`` overrides it)."""
 

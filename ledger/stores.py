@@ -56,10 +56,13 @@ class CheckedPostgresFactory(PostgresFactory):
                     )
 
 
-def persistence_env(database_url: str) -> dict[str, str]:
-    """eventsourcing environment variables for a ``sqlite:///…`` or ``postgresql://…`` URL."""
+def persistence_env(database_url: str, aggregate_cache: int = 0) -> dict[str, str]:
+    """eventsourcing environment variables for a ``sqlite:///…`` or ``postgresql://…`` URL.
+
+    ``aggregate_cache`` keeps that many aggregates in memory; each load then reads and verifies
+    only the events stored since (eventsourcing's fast-forward), instead of the whole stream."""
     parts = urlsplit(database_url)
-    common = {"ORIGINATOR_ID_TYPE": "text", "AGGREGATE_CACHE_MAXSIZE": ""}
+    common = {"ORIGINATOR_ID_TYPE": "text", "AGGREGATE_CACHE_MAXSIZE": str(aggregate_cache) if aggregate_cache else ""}
     if parts.scheme == "sqlite":
         path = unquote(parts.path)
         if parts.netloc or not path or path == "/":
