@@ -2,26 +2,76 @@
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
+import asyncio
+import logging
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from api.routes import health, public
-from ledger.application import Ledger
+from api.routes import health, log, public
+from ledger.application import Actor, Ledger
+from ledger.checkpoints import CheckpointError
 from ledger.errors import LedgerError
+from ledger.merkle_log import ProofRangeError
+from ledger.receipts import ReceiptError
 from ledger.settings import Settings
+from ledger.signing import read_signing_key
 from projections.live import DistrictView
+
+logger = logging.getLogger("wushe")
+
+
+def problem(status: int, rule: str, title_zh: str, detail_zh: str, detail_en: str, field: str | None = None):
+    """An RFC 9457 problem document, in Chinese and English."""
+    body = {"type": f"https://wushe.example/problems/{rule}", "title": title_zh, "status": status,
+            "detail": detail_zh, "detail_en": detail_en, "rule": rule}
+    if field:
+        body["field"] = field
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def _load_log_actor(ledger: Ledger, settings: Settings) -> Actor | None:
+    """The log key from the key directory, if this server holds it."""
+    try:
+        origin = ledger.origin
+        return Actor(origin, read_signing_key(settings.resolved_key_dir, origin))
+    except (LedgerError, OSError, ValueError):
+        return None
+
+
+async def _checkpoint_schedule(app: FastAPI) -> None:
+    """Sign a checkpoint every ``checkpoint_interval`` seconds if the log has grown."""
+    settings: Settings = app.state.settings
+    while True:
+        await asyncio.sleep(settings.checkpoint_interval)
+        actor = app.state.log_actor or _load_log_actor(app.state.ledger, settings)
+        app.state.log_actor = actor
+        if actor is None:
+            continue
+        try:
+            await asyncio.to_thread(app.state.ledger.sign_checkpoint, actor)
+        except Exception:  # a failed round is logged and retried next time, never fatal to the server
+            logger.exception("scheduled checkpoint failed")
 
 
 def create_app(settings: Settings | None = None, *, ledger: Ledger | None = None) -> FastAPI:
     """Build the app around a ledger (opened from settings unless one is given)."""
+    settings = settings or (ledger.settings if ledger else Settings())
     owned = ledger is None
-    ledger = ledger or Ledger(settings or Settings())
+    ledger = ledger or Ledger(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        task = None
+        if settings.checkpoint_interval > 0:
+            task = asyncio.create_task(_checkpoint_schedule(app))
         yield
+        if task is not None:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
         if owned:
             ledger.close()
 
@@ -31,24 +81,36 @@ def create_app(settings: Settings | None = None, *, ledger: Ledger | None = None
         version="0.1.0",
         lifespan=lifespan,
     )
+    app.state.settings = settings
     app.state.ledger = ledger
     app.state.district = DistrictView(ledger)
+    app.state.log_actor = _load_log_actor(ledger, settings)
 
     @app.exception_handler(LedgerError)
     async def ledger_error(request: Request, exc: LedgerError) -> JSONResponse:
-        """Domain errors as RFC 9457 problem documents, in Chinese and English."""
-        body = {
-            "type": f"https://wushe.example/problems/{exc.rule}",
-            "title": exc.title_zh,
-            "status": exc.status,
-            "detail": exc.message_zh,
-            "detail_en": exc.message,
-            "rule": exc.rule,
-        }
-        if exc.field:
-            body["field"] = exc.field
-        return JSONResponse(body, status_code=exc.status, media_type="application/problem+json")
+        return problem(exc.status, exc.rule, exc.title_zh, exc.message_zh, exc.message, exc.field)
+
+    @app.exception_handler(ProofRangeError)
+    async def proof_range(request: Request, exc: ProofRangeError) -> JSONResponse:
+        return problem(422, "beyond-log", "超出日志范围", f"超出日志范围：{exc}", str(exc))
+
+    @app.exception_handler(ReceiptError)
+    async def receipt_error(request: Request, exc: ReceiptError) -> JSONResponse:
+        return problem(409, "receipt-unavailable", "无法出具收据", f"无法出具收据：{exc}", str(exc))
+
+    @app.exception_handler(CheckpointError)
+    async def checkpoint_error(request: Request, exc: CheckpointError) -> JSONResponse:
+        return problem(409, "checkpoint", "检查点错误", f"检查点错误：{exc}", str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        fields = [".".join(str(p) for p in e.get("loc", ())[1:]) or str(e.get("loc", ("request",))[0]) for e in errors]
+        detail = "; ".join(f"{f}: {e.get('msg', '')}" for f, e in zip(fields, errors))
+        return problem(422, "invalid-input", "输入无效", f"输入无效：{detail}", detail, fields[0] if fields else None)
 
     app.include_router(health.router)
     app.include_router(public.router)
+    app.include_router(log.router)
+    app.include_router(log.pages)
     return app

@@ -34,6 +34,7 @@ from ledger.principals import (
     ACCOUNTANT,
     APPROVER,
     DIRECTORY_ID,
+    LOG,
     RECORDER,
     ROOT,
     Directory,
@@ -44,6 +45,8 @@ from ledger.projects import FUNDING_SOURCES, ORGANISATION_KINDS, Organisation, P
 from ledger.reference import ReferenceData, load_reference
 from ledger.settings import Settings
 from ledger.signing import SigningKey, VerifierKey
+from ledger.checkpoints import Checkpoint, CheckpointStore, StoredCheckpoint, sign_checkpoint
+from ledger.merkle_log import MerkleLog
 from ledger.stores import first_version_after, persistence_env, position_of
 from ledger.verify import advance_directory
 from ledger.volunteers import Volunteer, volunteer_id
@@ -109,6 +112,8 @@ class Ledger(Application[str]):
         self._revocation_positions: dict[str, int] = {}
         self._first_after_revocation: dict[tuple[str, int], tuple[int | None, int | None]] = {}
         super().__init__(env=persistence_env(self.database_url, self.settings.aggregate_cache))
+        self.merkle = MerkleLog(self.recorder)
+        self.checkpoints = CheckpointStore(self.recorder)
 
     # --- infrastructure --------------------------------------------------------------------------
 
@@ -748,6 +753,33 @@ class Ledger(Application[str]):
             ):
                 return event
         raise NotFound("entry", entry, field="position")
+
+    # --- the verifiable log ------------------------------------------------------------------
+
+    @property
+    def origin(self) -> str:
+        """The log's origin line: the ledger name written into the genesis event."""
+        with self._directory_lock:
+            self._catch_up_directory()
+            if self._directory is None:
+                raise NotFound("ledger", "directory", field="ledger")
+            return self._directory.ledger_name
+
+    def sign_checkpoint(self, actor: Actor) -> StoredCheckpoint:
+        """Bring the Merkle tree up to the log's head and sign a checkpoint of it with the log key,
+        unless the latest checkpoint already covers the whole log."""
+        self.authorise(actor, LOG)
+        if actor.handle != self.origin:
+            raise NotAuthorised(f"checkpoints are signed by the key named {self.origin!r}",
+                                f"检查点须由名为 {self.origin!r} 的日志密钥签名", field="actor")
+        size = self.merkle.sync()
+        latest = self.checkpoints.latest()
+        if latest is not None and latest.checkpoint.size >= size:
+            return latest
+        checkpoint = Checkpoint(self.origin, size, self.merkle.root(size))
+        self.checkpoints.add(sign_checkpoint(checkpoint, actor.key), checkpoint)
+        # Another process may have signed this size first; either way this one is now kept.
+        return self.checkpoints.at(size) or self.checkpoints.latest()  # type: ignore[return-value]
 
     # --- reading the log -------------------------------------------------------------------------
 

@@ -18,11 +18,14 @@ from typing import Any
 from ledger.application import Actor, Ledger
 from ledger.errors import LedgerError
 from ledger.signing import SigningKey, read_signing_key
+from ledger.witness import Witness
 
 DEMO_END = date(2026, 10, 31)
 """The demo year ends here (or today, if earlier), so the data does not drift with the calendar."""
 
 FOUNDATION = "CNCF"
+DEMO_WITNESS = "mca.changning.example/witness"
+"""The demo's witness: the district civil affairs bureau (区民政局), cosigning each checkpoint."""
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉萍红建文辉力鹏飞斌宇浩凯秀云琳晨"
 COMMUNITIES = ["一居委", "二居委", "三居委", "四居委", "五居委", "六居委"]
@@ -72,10 +75,24 @@ def seed_demo(ledger: Ledger, key_dir: Path, *, scale: int = 1, seed: int = 2023
     counts: Counter[str] = Counter()
     root_handle = next(h for h, p in ledger.directory().principals.items() if "root" in p.roles)
     root = Actor(root_handle, read_signing_key(key_dir, root_handle))
+    log_actor = Actor(ledger.origin, read_signing_key(key_dir, ledger.origin))
+    witness_dir = key_dir.parent / "witness"
+    Witness.create(witness_dir, DEMO_WITNESS)
+    witness = Witness(witness_dir, DEMO_WITNESS)
+    log_key = ledger.directory().active_keys(ledger.origin)[-1].key
+
+    def checkpoint_and_witness() -> None:
+        """The log's schedule in miniature: a signed checkpoint, cosigned by the district's witness."""
+        stored = ledger.sign_checkpoint(log_actor)
+        checkpoint, line = witness.cosign(stored.note, log_key, ledger.merkle.consistency_proof)
+        ledger.checkpoints.add_cosignature(checkpoint.size, witness.key.verifier.key_id, line)
+        counts["checkpoints"] += 1
     towns = [t.code for t in ledger.reference.street_towns]
     domains = [d.code for d in ledger.reference.domains]
 
     def say(message: str) -> None:
+        if counts:
+            checkpoint_and_witness()
         if progress is not None:
             progress.print(f"  · {message}")
 
@@ -316,5 +333,6 @@ def seed_demo(ledger: Ledger, key_dir: Path, *, scale: int = 1, seed: int = 2023
         recorder = cast.recorders[event.organisation]
         ledger.reverse(recorder, position, reason="签到时间登记错误，冲正 Wrong sign-in time")
         counts["corrections"] += 1
+    checkpoint_and_witness()
     counts["events"] = ledger.recorder.max_notification_id() or 0
     return dict(counts)

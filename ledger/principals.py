@@ -23,10 +23,12 @@ ACCOUNTANT = "accountant"
 APPROVER = "approver"
 RECORDER = "recorder"
 AUDITOR = "auditor"
-ROLES = (ROOT, ACCOUNTANT, APPROVER, RECORDER, AUDITOR)
+LOG = "log"
+ROLES = (ROOT, ACCOUNTANT, APPROVER, RECORDER, AUDITOR, LOG)
 """Roles: root (keys and principals), accountant (会计, records money), approver (审批, the
 second person on disbursements), organisation recorder (志愿服务记录人, hours for one
-organisation), auditor (审计, reads everything)."""
+organisation), auditor (审计, reads everything), log (the ledger's own key, named after the
+log's origin, that signs checkpoints)."""
 
 
 @dataclass

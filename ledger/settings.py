@@ -21,8 +21,13 @@ class Settings(BaseSettings):
     """Directory of private key files (``<handle>.key``, mode 0600); unset means ``<data_dir>/keys``."""
     reference_file: Path | None = None
     """A district's reference data (TOML); unset means the embedded Changning file."""
-    ledger_name: str = "wushe.changning"
-    """The ledger's name, written into the genesis event."""
+    ledger_name: str = "wushe.example/changning"
+    """The ledger's name, written into the genesis event: the origin line of its checkpoints and
+    the name of the log key that signs them (a schema-less URL, as C2SP recommends)."""
+    public_url: str = "http://127.0.0.1:8000"
+    """Where the public pages are served; receipts' QR codes link here."""
+    checkpoint_interval: int = 300
+    """Seconds between scheduled checkpoints while `wushe serve` runs (0: only on demand)."""
     aggregate_cache: int = 1000
     """How many aggregates a process keeps in memory (0: none, every load replays its stream)."""
     actor: str | None = None

@@ -25,7 +25,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
 ALG_ED25519 = 0x01
-"""Signature type byte of Ed25519 keys in the note key formats."""
+"""Signature type byte of Ed25519 note keys (events and checkpoints)."""
+
+ALG_COSIGNATURE = 0x04
+"""Signature type byte of Ed25519 witness keys (C2SP tlog-cosignature/v1)."""
+
+_ALGS = (ALG_ED25519, ALG_COSIGNATURE)
 
 SIG_PREFIX = "— "
 """An em dash (U+2014) and a space open every signature line."""
@@ -61,9 +66,9 @@ def check_key_name(name: str) -> str:
     return name
 
 
-def key_hash(name: str, public_key: bytes) -> bytes:
-    """The 4-byte key hash of C2SP signed-note: SHA-256(name || 0x0A || 0x01 || public key)[:4]."""
-    return hashlib.sha256(name.encode() + b"\n" + bytes([ALG_ED25519]) + public_key).digest()[:4]
+def key_hash(name: str, public_key: bytes, alg: int = ALG_ED25519) -> bytes:
+    """The 4-byte key hash of C2SP signed-note: SHA-256(name || 0x0A || type || public key)[:4]."""
+    return hashlib.sha256(name.encode() + b"\n" + bytes([alg]) + public_key).digest()[:4]
 
 
 @dataclass(frozen=True)
@@ -74,10 +79,12 @@ class VerifierKey:
     """Key name: the handle of the principal who holds the key."""
     public_key: bytes
     """The 32-byte raw Ed25519 public key."""
+    alg: int = ALG_ED25519
+    """0x01 for signing notes, 0x04 for witness cosignatures."""
 
     @cached_property
     def hash(self) -> bytes:
-        return key_hash(self.name, self.public_key)
+        return key_hash(self.name, self.public_key, self.alg)
 
     @property
     def key_id(self) -> str:
@@ -87,7 +94,7 @@ class VerifierKey:
     @property
     def vkey(self) -> str:
         """The verifier key string ``<name>+<hash>+<base64(0x01 || key)>``."""
-        blob = base64.b64encode(bytes([ALG_ED25519]) + self.public_key).decode()
+        blob = base64.b64encode(bytes([self.alg]) + self.public_key).decode()
         return f"{self.key_id}+{blob}"
 
     @cached_property
@@ -110,9 +117,12 @@ class VerifierKey:
             raw = base64.b64decode(blob, validate=True)
         except (ValueError, binascii.Error) as exc:
             raise NoteFormatError(f"not a verifier key: {text[:40]!r}") from exc
-        if len(raw) != 33 or raw[0] != ALG_ED25519:
+        if len(raw) != 33 or raw[0] not in _ALGS:
             raise NoteFormatError("verifier key is not a 32-byte Ed25519 key")
-        key = cls(check_key_name(name), raw[1:])
+        try:
+            key = cls(check_key_name(name), raw[1:], raw[0])
+        except ValueError as exc:
+            raise NoteFormatError(str(exc)) from None
         if key.hash.hex() != hash_hex:
             raise NoteFormatError(f"verifier key hash mismatch for {name!r}")
         return key
@@ -126,12 +136,14 @@ class SigningKey:
     """Key name: the handle of the principal who holds the key."""
     seed: bytes
     """The 32-byte Ed25519 private seed."""
+    alg: int = ALG_ED25519
+    """0x01 for signing notes, 0x04 for witness cosignatures."""
 
     @classmethod
-    def generate(cls, name: str) -> SigningKey:
+    def generate(cls, name: str, alg: int = ALG_ED25519) -> SigningKey:
         private = Ed25519PrivateKey.generate()
         seed = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-        return cls(check_key_name(name), seed)
+        return cls(check_key_name(name), seed, alg)
 
     @cached_property
     def _private(self) -> Ed25519PrivateKey:
@@ -139,7 +151,7 @@ class SigningKey:
 
     @cached_property
     def verifier(self) -> VerifierKey:
-        return VerifierKey(self.name, self._private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+        return VerifierKey(self.name, self._private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw), self.alg)
 
     @property
     def key_id(self) -> str:
@@ -156,7 +168,7 @@ class SigningKey:
     @property
     def skey(self) -> str:
         """The private key string ``PRIVATE+KEY+<name>+<hash>+<base64(0x01 || seed)>``."""
-        blob = base64.b64encode(bytes([ALG_ED25519]) + self.seed).decode()
+        blob = base64.b64encode(bytes([self.alg]) + self.seed).decode()
         return f"PRIVATE+KEY+{self.key_id}+{blob}"
 
     @classmethod
@@ -166,9 +178,9 @@ class SigningKey:
             raw = base64.b64decode(blob, validate=True)
         except (ValueError, binascii.Error) as exc:
             raise NoteFormatError("not a private key file") from exc
-        if (private, keyword) != ("PRIVATE", "KEY") or len(raw) != 33 or raw[0] != ALG_ED25519:
+        if (private, keyword) != ("PRIVATE", "KEY") or len(raw) != 33 or raw[0] not in _ALGS:
             raise NoteFormatError("not an Ed25519 private key file")
-        key = cls(check_key_name(name), raw[1:])
+        key = cls(check_key_name(name), raw[1:], raw[0])
         if key.verifier.hash.hex() != hash_hex:
             raise NoteFormatError(f"private key hash mismatch for {name!r}")
         return key
@@ -176,22 +188,22 @@ class SigningKey:
     def write(self, directory: Path) -> Path:
         """Write ``<name>.key`` (mode 0600) and ``<name>.pub`` into ``directory``; returns the key path."""
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = directory / f"{_file_stem(self.name)}.key"
+        path = directory / f"{key_file_stem(self.name)}.key"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(self.skey + "\n")
         os.chmod(path, 0o600)
-        (directory / f"{_file_stem(self.name)}.pub").write_text(self.verifier.vkey + "\n")
+        (directory / f"{key_file_stem(self.name)}.pub").write_text(self.verifier.vkey + "\n")
         return path
 
 
-def _file_stem(name: str) -> str:
+def key_file_stem(name: str) -> str:
     return name.replace("/", "_").replace(":", "_")
 
 
 def read_signing_key(directory: Path, name: str) -> SigningKey:
     """Load ``<name>.key`` from a key directory, refusing files readable by others."""
-    path = directory / f"{_file_stem(name)}.key"
+    path = directory / f"{key_file_stem(name)}.key"
     if not path.exists():
         raise FileNotFoundError(f"no private key for {name!r} in {directory}")
     if path.stat().st_mode & 0o077:
@@ -208,7 +220,8 @@ class Signature:
     key_hash: bytes
     """The 4-byte key hash."""
     signature: bytes
-    """The 64-byte Ed25519 signature."""
+    """What follows the key hash: a 64-byte Ed25519 signature, or for a witness cosignature an
+    8-byte big-endian timestamp and then the signature."""
 
     @property
     def key_id(self) -> str:
@@ -252,7 +265,7 @@ def parse_note(data: bytes) -> Note:
             raw = base64.b64decode(blob, validate=True)
         except (ValueError, binascii.Error) as exc:
             raise NoteFormatError(f"malformed signature line {line[:40]!r}") from exc
-        if len(raw) != 68:
-            raise NoteFormatError(f"signature of {name!r} is not 4 + 64 bytes")
+        if len(raw) not in (68, 76):
+            raise NoteFormatError(f"signature of {name!r} is neither 4 + 64 nor 4 + 8 + 64 bytes")
         signatures.append(Signature(name, raw[:4], raw[4:]))
     return Note(text, tuple(signatures))

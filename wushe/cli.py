@@ -8,6 +8,7 @@ English and exit non-zero; nothing is half-written, because each command is one 
 from __future__ import annotations
 
 import functools
+import json
 import sys
 from datetime import date, time
 from pathlib import Path
@@ -21,9 +22,12 @@ from rich.table import Table
 from ledger.application import Actor, Ledger, Recorded
 from ledger.errors import LedgerError
 from ledger.money import format_cny, parse_amount
-from ledger.principals import ROLES
+from ledger.principals import LOG, ROLES
 from ledger.settings import Settings
-from ledger.signing import NoteFormatError, SigningKey, VerifierKey, read_signing_key
+from ledger.signing import NoteFormatError, SigningKey, VerifierKey, key_file_stem, read_signing_key
+from ledger.checkpoints import CheckpointError
+from ledger.merkle_log import ProofRangeError
+from ledger.receipts import ReceiptError
 from ledger.stores import UnsafeDatabase, display_url
 
 app = typer.Typer(help="Wushe Ledger (五社账本): signed ledger of charity funds and volunteer hours.",
@@ -38,7 +42,11 @@ project_app = typer.Typer(help="Projects (项目).", no_args_is_help=True)
 disb_app = typer.Typer(help="Disbursements, maker-checker (拨付).", no_args_is_help=True)
 volunteer_app = typer.Typer(help="Volunteers (志愿者).", no_args_is_help=True)
 hours_app = typer.Typer(help="Volunteer hours (志愿服务记录).", no_args_is_help=True)
+proof_app = typer.Typer(help="Merkle proofs from the log (证明).", no_args_is_help=True)
+witness_app = typer.Typer(help="Witness cosigning of checkpoints (见证).", no_args_is_help=True)
+verify_app = typer.Typer(help="Offline verification (离线校验).", no_args_is_help=True)
 for sub, name in [
+    (proof_app, "proof"), (witness_app, "witness"), (verify_app, "verify"),
     (keys_app, "keys"), (principal_app, "principal"), (org_app, "org"), (fund_app, "fund"),
     (donation_app, "donation"), (grant_app, "grant"), (project_app, "project"), (disb_app, "disbursement"),
     (volunteer_app, "volunteer"), (hours_app, "hours"),
@@ -98,8 +106,10 @@ def handles_errors(command):
         except LedgerError as exc:
             where = f" [{exc.field}]" if exc.field else ""
             _fail(f"{exc.message_zh}\n  {exc.message}\n  (rule: {exc.rule}{where})")
-        except (FileNotFoundError, PermissionError, NoteFormatError) as exc:
+        except (FileNotFoundError, FileExistsError, PermissionError, NoteFormatError) as exc:
             _fail(str(exc), 2)
+        except (ProofRangeError, CheckpointError, ReceiptError) as exc:
+            _fail(str(exc))
         except UnsafeDatabase as exc:
             _fail(str(exc), 3)
 
@@ -169,9 +179,15 @@ def init(
         key = SigningKey.generate(root_handle)
         key.write(key_dir)
     recorded = ledger.found(root_handle, root_name, key)
+    log_key = SigningKey.generate(ledger.origin)
+    ledger.register_principal(Actor(root_handle, key), ledger.origin, "账本日志 ledger log", [LOG],
+                              key=log_key.verifier)
+    log_key.write(key_dir)
     out.print(f"[green]账本已创建 ledger founded[/] at {display_url(ledger.database_url)}")
     out.print(f"root key {key.key_id} written to {key_dir}/{root_handle}.key (0600)")
     out.print(f"genesis event log #{recorded.positions[0]}; root verifier key: {key.verifier.vkey}", highlight=False)
+    out.print(f"log key (signs checkpoints; give it to everyone who verifies receipts): {log_key.verifier.vkey}",
+              highlight=False)
 
 
 @keys_app.command("create")
@@ -571,6 +587,180 @@ def log(
                       highlight=False)
         _fail(f"{failures} of {total} events fail verification 有 {failures} 个事件校验失败")
     out.print(f"[green]all {total} events signed and valid 全部 {total} 个事件签名有效[/]")
+
+
+# --- the verifiable log: checkpoints, proofs, receipts, witnesses ------------------------------
+
+
+def _log_actor(handle: str | None) -> Actor:
+    return state.actor(handle or state.ledger.origin)
+
+
+def _log_key_option(value: str | None, origin: str | None) -> VerifierKey:
+    """A verifier key given inline, as a file, or found as <origin>.pub in the key directory."""
+    if value is None:
+        if origin is None:
+            raise typer.BadParameter("give the ledger's log key", param_hint="--log-key")
+        path = state.settings.resolved_key_dir / f"{key_file_stem(origin)}.pub"
+        if not path.exists():
+            raise typer.BadParameter(f"no {path}; give the ledger's log key", param_hint="--log-key")
+        value = str(path)
+    text = Path(value).read_text() if "+" not in value and Path(value).exists() else value
+    return VerifierKey.from_vkey(text)
+
+
+@app.command()
+@handles_errors
+def checkpoint(actor: Annotated[Optional[str], typer.Option("--as", help="Log key handle (default: the origin).")] = None) -> None:
+    """Extend the Merkle tree to the log's head and sign a checkpoint (检查点)."""
+    stored = state.ledger.sign_checkpoint(_log_actor(actor))
+    out.print(f"[green]checkpoint 检查点[/] size {stored.checkpoint.size} (signed {stored.signed_at})")
+    sys.stdout.write(stored.note.decode())
+
+
+@proof_app.command("inclusion")
+@handles_errors
+def proof_inclusion(
+    position: Annotated[int, typer.Argument(help="Log position of the event.")],
+    size: Annotated[Optional[int], typer.Option(help="Tree size (default: the latest checkpoint's).")] = None,
+) -> None:
+    """The inclusion proof of the event at a log position."""
+    import base64
+
+    ledger = state.ledger
+    ledger.merkle.sync()
+    leaf = ledger.merkle.leaf_index_of(position)
+    if leaf is None:
+        _fail(f"no event at log position {position} 日志中无此序号")
+    if size is None:
+        latest = ledger.checkpoints.latest()
+        size = latest.checkpoint.size if latest else ledger.merkle.size()
+    proof = ledger.merkle.inclusion_proof(leaf, size)
+    out.print(json.dumps({"position": position, "leaf_index": leaf, "tree_size": size,
+                          "root_hash": base64.b64encode(ledger.merkle.root(size)).decode(),
+                          "inclusion_proof": [base64.b64encode(h).decode() for h in proof]}, indent=2),
+              highlight=False)
+
+
+@proof_app.command("consistency")
+@handles_errors
+def proof_consistency(old_size: int, new_size: int) -> None:
+    """The consistency proof between two tree sizes."""
+    import base64
+
+    ledger = state.ledger
+    ledger.merkle.sync()
+    proof = ledger.merkle.consistency_proof(old_size, new_size)
+    out.print(json.dumps({"old_size": old_size, "new_size": new_size,
+                          "old_root": base64.b64encode(ledger.merkle.root(old_size)).decode(),
+                          "new_root": base64.b64encode(ledger.merkle.root(new_size)).decode(),
+                          "consistency_proof": [base64.b64encode(h).decode() for h in proof]}, indent=2),
+              highlight=False)
+
+
+@app.command()
+@handles_errors
+def receipt(
+    position: Annotated[int, typer.Argument(help="Log position of a donation, service record or any event.")],
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="Write the JSON receipt here.")] = None,
+    html: Annotated[Optional[Path], typer.Option(help="Also write a printable page with a QR code.")] = None,
+    actor: Annotated[Optional[str], typer.Option("--as", help="Log key handle (default: the origin).")] = None,
+) -> None:
+    """A receipt (捐赠收据) or volunteer certificate (志愿服务记录证明) that verifies offline."""
+    from ledger.receipts import issue_receipt
+
+    document = issue_receipt(state.ledger, position, _log_actor(actor))
+    _write_receipt(document, out_file, html)
+
+
+def _write_receipt(document: dict, out_file: Path | None, html: Path | None) -> None:
+    text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    if out_file is None:
+        sys.stdout.write(text)
+    else:
+        out_file.write_text(text)
+        out.print(f"receipt 收据 written to {out_file}")
+    if html is not None:
+        from api.receipt_page import render_receipt_page
+        from ledger.receipts import verify_receipt
+
+        log_key = state.ledger.directory().active_keys(state.ledger.origin)[-1].key
+        html.write_text(render_receipt_page(document, verify_receipt(document, log_key), state.settings.public_url))
+        out.print(f"printable page 打印页 written to {html}")
+
+
+@verify_app.command("receipt")
+def verify_receipt_command(
+    file: Annotated[Path, typer.Argument(help="A receipt or certificate JSON file.")],
+    log_key: Annotated[Optional[str], typer.Option(help="The ledger's log verifier key, or a file holding it.")] = None,
+) -> None:
+    """Check a receipt or certificate offline, with the ledger's log key alone."""
+    from ledger.money import format_cny
+    from ledger.receipts import ReceiptError, verify_receipt
+
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        _fail(f"cannot read {file}: {exc.strerror}", 2)
+    try:
+        origin = json.loads(data).get("origin")
+    except (ValueError, AttributeError):
+        origin = None
+    try:
+        key = _log_key_option(log_key, origin if isinstance(origin, str) else None)
+        verified = verify_receipt(data, key)
+    except (ReceiptError, NoteFormatError) as exc:
+        _fail(f"NOT VERIFIED 校验失败: {exc}")
+    payload = verified.record.payload
+    out.print(f"[green]verified 校验通过[/]: {verified.kind} in the log of {verified.origin} at position "
+              f"{verified.position} (leaf {verified.leaf_index}) under checkpoint of size {verified.checkpoint.size}, "
+              f"signed by {verified.signer}", highlight=False)
+    if "amount" in payload:
+        out.print(f"  amount 金额 {format_cny(payload['amount'])}")
+    if verified.volunteer is not None:
+        out.print(f"  volunteer 志愿者 {verified.volunteer['name']} ({verified.volunteer['number']}): "
+                  f"{payload['date']} {payload['start']}–{payload['end']}, {payload['content']}", highlight=False)
+    if verified.cosigners:
+        out.print(f"  witnessed by 见证方: {', '.join(verified.cosigners)}")
+
+
+@witness_app.command("init")
+@handles_errors
+def witness_init(
+    name: Annotated[str, typer.Argument(help="Witness name, e.g. mca.changning.example/witness")],
+    directory: Annotated[Path, typer.Option("--dir", help="The witness's own directory.")] = Path(".wushe-witness"),
+) -> None:
+    """Create a witness key (type 0x04) in the witness's own directory."""
+    from ledger.witness import Witness
+
+    vkey = Witness.create(directory, name)
+    out.print(f"witness key written to {directory}; publish its verifier key:\n{vkey.vkey}", highlight=False)
+
+
+@witness_app.command("cosign")
+@handles_errors
+def witness_cosign(
+    name: Annotated[str, typer.Argument(help="Witness name (its key file in --dir).")],
+    directory: Annotated[Path, typer.Option("--dir", help="The witness's own directory.")] = Path(".wushe-witness"),
+    log_key: Annotated[Optional[str], typer.Option(help="The ledger's log verifier key, or a file holding it.")] = None,
+) -> None:
+    """Cosign the ledger's latest checkpoint after checking it extends the last one cosigned."""
+    from ledger.checkpoints import CheckpointError
+    from ledger.witness import Witness
+
+    ledger = state.ledger
+    witness = Witness(directory, name)
+    latest = ledger.checkpoints.latest()
+    if latest is None:
+        _fail("the ledger has no checkpoint yet; run `wushe checkpoint` 尚无检查点")
+    try:
+        cp, line = witness.cosign(latest.note, _log_key_option(log_key, ledger.origin),
+                                  ledger.merkle.consistency_proof)
+    except CheckpointError as exc:
+        _fail(f"refused to cosign 拒绝见证: {exc}")
+    if witness.key.verifier.key_id not in latest.cosigners:
+        ledger.checkpoints.add_cosignature(cp.size, witness.key.verifier.key_id, line)
+    out.print(f"[green]cosigned 已见证[/] checkpoint of size {cp.size} as {witness.key.verifier.key_id}")
 
 
 # --- demo and serve ------------------------------------------------------------------------------

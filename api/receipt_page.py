@@ -1,0 +1,33 @@
+"""The printable receipt or certificate page, with a QR code carrying its short verification link."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import segno
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from ledger.money import format_cny
+from ledger.receipts import VerifiedReceipt
+
+_env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape())
+_env.filters["cny"] = format_cny
+
+
+def mask_name(name: str | None, public: bool) -> str:
+    """A donor's or volunteer's name as shown publicly: 张** unless they consented."""
+    if not name:
+        return "匿名 anonymous"
+    return name if public else name[0] + "*" * max(1, len(name) - 1)
+
+
+def render_receipt_page(receipt: dict, verified: VerifiedReceipt, public_url: str) -> str:
+    """HTML for printing: what was recorded, where it sits in the log, and a QR code to check it."""
+    link = public_url.rstrip("/") + receipt["verify_path"]
+    qr = segno.make(link, error="m").svg_inline(scale=4, dark="#111", light="#fff")
+    payload = verified.record.payload
+    return _env.get_template("receipt.html").render(
+        receipt=receipt, verified=verified, payload=payload, link=link, qr=qr,
+        donor=mask_name(payload.get("donor_name"), bool(payload.get("donor_public"))),
+        volunteer=verified.volunteer,
+    )

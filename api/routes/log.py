@@ -1,0 +1,171 @@
+"""The verifiable log over HTTP: checkpoints, inclusion and consistency proofs, leaves, receipts."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+
+from api.deps import LedgerDep, log_actor
+from api.receipt_page import render_receipt_page
+from ledger.checkpoints import StoredCheckpoint
+from ledger.errors import NotFound
+from ledger.merkle_log import ProofRangeError
+from ledger.receipts import issue_receipt, verify_receipt
+
+router = APIRouter(prefix="/api/v1/log", tags=["log"])
+pages = APIRouter(tags=["receipts"])
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+class CheckpointOut(BaseModel):
+    origin: str
+    tree_size: int
+    root_hash: str = Field(description="Base64 RFC 9162 root hash")
+    note: str = Field(description="The C2SP signed note: checkpoint text, log signature, witness cosignatures")
+    signed_at: str
+    cosigners: list[str]
+
+
+class InclusionOut(BaseModel):
+    leaf_index: int
+    position: int = Field(description="Log position (notification id) of the event")
+    tree_size: int
+    root_hash: str
+    inclusion_proof: list[str] = Field(description="Base64 hashes, from the leaf upwards (RFC 9162 §2.1.3)")
+
+
+class ConsistencyOut(BaseModel):
+    first: int
+    second: int
+    first_root: str
+    second_root: str
+    consistency_proof: list[str] = Field(description="Base64 hashes (RFC 9162 §2.1.4)")
+
+
+class LeafOut(BaseModel):
+    leaf_index: int
+    position: int
+    leaf_hash: str
+    event: str = Field(description="Base64 of the stored event bytes: the leaf data")
+
+
+def _checkpoint(stored: StoredCheckpoint) -> CheckpointOut:
+    cp = stored.checkpoint
+    return CheckpointOut(origin=cp.origin, tree_size=cp.size, root_hash=_b64(cp.root), note=stored.note.decode(),
+                         signed_at=stored.signed_at, cosigners=list(stored.cosigners))
+
+
+@router.get("/checkpoint", response_model=CheckpointOut)
+def latest_checkpoint(ledger: LedgerDep) -> CheckpointOut:
+    """The latest signed checkpoint."""
+    stored = ledger.checkpoints.latest()
+    if stored is None:
+        raise NotFound("checkpoint", "latest", field="tree_size")
+    return _checkpoint(stored)
+
+
+@router.get("/checkpoints", response_model=list[int])
+def checkpoint_sizes(ledger: LedgerDep) -> list[int]:
+    """The tree sizes of every checkpoint ever signed, oldest first."""
+    return ledger.checkpoints.sizes()
+
+
+@router.get("/checkpoints/{tree_size}", response_model=CheckpointOut)
+def checkpoint_at(ledger: LedgerDep, tree_size: int) -> CheckpointOut:
+    """The checkpoint signed at a tree size."""
+    stored = ledger.checkpoints.at(tree_size)
+    if stored is None:
+        raise NotFound("checkpoint of tree size", str(tree_size), field="tree_size")
+    return _checkpoint(stored)
+
+
+def _size(ledger, tree_size: int | None) -> int:
+    ledger.merkle.sync()
+    if tree_size is not None:
+        return tree_size
+    latest = ledger.checkpoints.latest()
+    return latest.checkpoint.size if latest else ledger.merkle.size()
+
+
+@router.get("/inclusion", response_model=InclusionOut)
+def inclusion(
+    ledger: LedgerDep,
+    leaf_index: Annotated[int | None, Query(ge=0, description="Leaf index; or give position")] = None,
+    position: Annotated[int | None, Query(ge=1, description="Log position of the event")] = None,
+    tree_size: Annotated[int | None, Query(ge=1, description="Default: the latest checkpoint's size")] = None,
+) -> InclusionOut:
+    """The inclusion proof of one leaf in the tree of a given size."""
+    size = _size(ledger, tree_size)
+    if (leaf_index is None) == (position is None):
+        raise ProofRangeError("give exactly one of leaf_index and position")
+    if leaf_index is None:
+        leaf_index = ledger.merkle.leaf_index_of(position)
+        if leaf_index is None:
+            raise NotFound("event at log position", str(position), field="position")
+    proof = ledger.merkle.inclusion_proof(leaf_index, size)
+    found = ledger.merkle.leaf_at(leaf_index)
+    return InclusionOut(leaf_index=leaf_index, position=found[0], tree_size=size,
+                        root_hash=_b64(ledger.merkle.root(size)), inclusion_proof=[_b64(h) for h in proof])
+
+
+@router.get("/consistency", response_model=ConsistencyOut)
+def consistency(
+    ledger: LedgerDep,
+    first: Annotated[int, Query(ge=0, description="The older tree size")],
+    second: Annotated[int, Query(ge=0, description="The newer tree size")],
+) -> ConsistencyOut:
+    """The consistency proof that the tree of size ``second`` extends the one of size ``first``."""
+    ledger.merkle.sync()
+    proof = ledger.merkle.consistency_proof(first, second)
+    return ConsistencyOut(first=first, second=second, first_root=_b64(ledger.merkle.root(first)),
+                          second_root=_b64(ledger.merkle.root(second)), consistency_proof=[_b64(h) for h in proof])
+
+
+@router.get("/leaves/{leaf_index}", response_model=LeafOut)
+def leaf(ledger: LedgerDep, leaf_index: int) -> LeafOut:
+    """One leaf: the stored bytes of an event, as hashed into the tree."""
+    ledger.merkle.sync()
+    found = ledger.merkle.leaf_at(leaf_index) if leaf_index >= 0 else None
+    if found is None:
+        raise NotFound("leaf", str(leaf_index), field="leaf_index")
+    stored, _ = ledger.read_position(found[0])
+    return LeafOut(leaf_index=leaf_index, position=found[0], leaf_hash=_b64(found[1]),
+                   event=_b64(bytes(stored.state)))
+
+
+@router.get("/receipts/{position}")
+def receipt(request: Request, ledger: LedgerDep, position: int) -> dict:
+    """The receipt (or volunteer certificate) of the event at a log position: verifiable offline."""
+    return issue_receipt(ledger, position, log_actor(request))
+
+
+def _page(request: Request, ledger, position: int) -> HTMLResponse:
+    document = issue_receipt(ledger, position, log_actor(request))
+    log_key = ledger.directory().active_keys(ledger.origin)[-1].key
+    settings = request.app.state.settings
+    return HTMLResponse(render_receipt_page(document, verify_receipt(document, log_key), settings.public_url))
+
+
+@pages.get("/receipts/{position}", response_class=HTMLResponse, include_in_schema=False)
+def receipt_page(request: Request, ledger: LedgerDep, position: int) -> HTMLResponse:
+    return _page(request, ledger, position)
+
+
+@pages.get("/v/{reference}", response_class=HTMLResponse, include_in_schema=False)
+def short_link(request: Request, ledger: LedgerDep, reference: str) -> HTMLResponse:
+    """The QR code's link: leaf index and the first bytes of the leaf hash, checked before showing."""
+    index_text, _, prefix = reference.partition("-")
+    if not index_text.isdigit() or not prefix:
+        raise NotFound("receipt link", reference, field="reference")
+    ledger.merkle.sync()
+    found = ledger.merkle.leaf_at(int(index_text))
+    if found is None or not found[1].hex().startswith(prefix.lower()):
+        raise NotFound("receipt link", reference, field="reference")
+    return _page(request, ledger, found[0])

@@ -1,0 +1,185 @@
+"""The persisted Merkle tree over the event log: one leaf per stored event (its signed bytes
+exactly as stored), in log order, in the same database as the events.
+
+Every perfect subtree (a power-of-two run of leaves, aligned) is stored once when it completes,
+so appending a leaf writes O(log n) rows at most (amortised two), and the hash of any range a
+proof or root needs — for any past tree size — is a fold over at most log n stored subtrees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError
+
+from ledger import merkle
+from ledger.sidetables import SideTables
+
+LEAVES = "wushe_merkle_leaves"
+NODES = "wushe_merkle_nodes"
+_LOCK = "wushe_merkle_log"
+
+
+class ProofRangeError(ValueError):
+    """A proof or root asked for beyond the tree, or with a malformed index or size."""
+
+
+class MerkleLog:
+    """The tree over one ledger's log."""
+
+    def __init__(self, recorder: Any, *, batch: int = 2000) -> None:
+        self.recorder = recorder
+        self.tables = SideTables(recorder)
+        self.batch = batch
+        self._create_tables()
+
+    def _create_tables(self) -> None:
+        t = self.tables
+        with t.transaction(commit=True, lock=_LOCK) as cursor:
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {t.table(LEAVES)} ("
+                f"leaf_index {t.bigint} PRIMARY KEY, position {t.bigint} NOT NULL UNIQUE, hash {t.blob} NOT NULL)"
+            )
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {t.table(NODES)} ("
+                f"level INTEGER NOT NULL, node_index {t.bigint} NOT NULL, hash {t.blob} NOT NULL, "
+                "PRIMARY KEY (level, node_index))"
+            )
+
+    # --- appending -------------------------------------------------------------------------------
+
+    def size(self) -> int:
+        row = self.tables.fetchone(f"SELECT COUNT(*) FROM {self.tables.table(LEAVES)}")
+        return int(row[0]) if row else 0
+
+    def sync(self) -> int:
+        """Append a leaf for every event stored since the last sync; returns the tree size.
+
+        Safe to run from several processes: appends are serialised, and a loser retries."""
+        while True:
+            try:
+                appended, size = self._append_batch()
+            except IntegrityError:
+                continue  # another process appended the same leaves first
+            if appended < self.batch:
+                return size
+
+    def _append_batch(self) -> tuple[int, int]:
+        t = self.tables
+        with t.transaction(commit=True, lock=_LOCK) as cursor:
+            cursor.execute(f"SELECT COUNT(*), MAX(position) FROM {t.table(LEAVES)}")
+            size, last_position = cursor.fetchone()
+            size, last_position = int(size or 0), int(last_position or 0)
+            stored = self.recorder.select_notifications(start=last_position + 1, limit=self.batch)
+            if not stored:
+                return 0, size
+            frontier = self._frontier(cursor, size)
+            leaves, nodes = [], []
+            for n in stored:
+                index = size
+                leaf = merkle.leaf_hash(bytes(n.state))
+                leaves.append((index, n.id, leaf))
+                frontier.append((0, leaf))
+                size += 1
+                # Completed perfect subtrees merge up the right edge: the last two share a level.
+                level = 0
+                while len(frontier) >= 2 and frontier[-1][0] == frontier[-2][0]:
+                    (_, right), (_, left) = frontier.pop(), frontier.pop()
+                    level += 1
+                    parent = merkle.node_hash(left, right)
+                    frontier.append((level, parent))
+                    nodes.append((level, index >> level, parent))
+            cursor.executemany(f"INSERT INTO {t.table(LEAVES)} (leaf_index, position, hash) VALUES (?, ?, ?)", leaves)
+            cursor.executemany(f"INSERT INTO {t.table(NODES)} (level, node_index, hash) VALUES (?, ?, ?)", nodes)
+            return len(stored), size
+
+    def _frontier(self, cursor: Any, size: int) -> list[tuple[int, bytes]]:
+        """(level, hash) of the perfect subtrees that make up a tree of ``size`` leaves, left to right."""
+        parts = merkle.perfect_parts(0, size)
+        hashes = self._subtree_hashes(parts, cursor)
+        return [((end - start).bit_length() - 1, hashes[(start, end)]) for start, end in parts]
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    def _subtree_hashes(self, parts: Sequence[tuple[int, int]], cursor: Any = None) -> dict[tuple[int, int], bytes]:
+        """Hashes of perfect subtrees, fetched in two queries."""
+        leaves = sorted({start for start, end in parts if end - start == 1})
+        nodes = sorted({((end - start).bit_length() - 1, start >> ((end - start).bit_length() - 1))
+                        for start, end in parts if end - start > 1})
+        found: dict[tuple[int, int], bytes] = {}
+        t = self.tables
+
+        def run(statement: str, params: Sequence[Any]) -> list[tuple]:
+            if cursor is not None:
+                cursor.execute(statement, params)
+                return cursor.fetchall()
+            return t.fetchall(statement, params)
+
+        for chunk in _chunks(leaves, 500):
+            marks = ",".join("?" * len(chunk))
+            for index, digest in run(f"SELECT leaf_index, hash FROM {t.table(LEAVES)} WHERE leaf_index IN ({marks})",
+                                     chunk):
+                found[(int(index), int(index) + 1)] = bytes(digest)
+        for chunk in _chunks(nodes, 250):
+            where = " OR ".join("(level = ? AND node_index = ?)" for _ in chunk)
+            params = [v for pair in chunk for v in pair]
+            for level, index, digest in run(f"SELECT level, node_index, hash FROM {t.table(NODES)} WHERE {where}",
+                                            params):
+                width = 1 << int(level)
+                found[(int(index) * width, int(index) * width + width)] = bytes(digest)
+        missing = [p for p in parts if p not in found]
+        if missing:
+            raise ProofRangeError(f"subtrees {missing[:3]} are not in the tree (is it synced?)")
+        return found
+
+    def _range_hashes(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+        decomposed = [merkle.perfect_parts(start, end) for start, end in ranges]
+        hashes = self._subtree_hashes([p for parts in decomposed for p in parts])
+        return [merkle.fold([hashes[p] for p in parts]) for parts in decomposed]
+
+    def root(self, size: int) -> bytes:
+        """The root hash of the tree when it had ``size`` leaves."""
+        self._check_size(size)
+        if size == 0:
+            return merkle.EMPTY_ROOT
+        return self._range_hashes([(0, size)])[0]
+
+    def inclusion_proof(self, leaf_index: int, size: int) -> list[bytes]:
+        self._check_size(size)
+        if isinstance(leaf_index, bool) or not isinstance(leaf_index, int) or not 0 <= leaf_index < size:
+            raise ProofRangeError(f"leaf index {leaf_index} is not in a tree of {size} leaves")
+        return self._range_hashes(merkle.inclusion_ranges(leaf_index, size))
+
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        self._check_size(new_size)
+        if isinstance(old_size, bool) or not isinstance(old_size, int) or not 0 <= old_size <= new_size:
+            raise ProofRangeError(f"old size {old_size} must be between 0 and the new size {new_size}")
+        if old_size in (0, new_size):
+            return []
+        return self._range_hashes(merkle.consistency_ranges(old_size, new_size))
+
+    def leaf_at(self, leaf_index: int) -> tuple[int, bytes] | None:
+        """(log position, leaf hash) of a leaf."""
+        row = self.tables.fetchone(
+            f"SELECT position, hash FROM {self.tables.table(LEAVES)} WHERE leaf_index = ?", (leaf_index,)
+        )
+        return None if row is None else (int(row[0]), bytes(row[1]))
+
+    def leaf_index_of(self, position: int) -> int | None:
+        """The leaf index of the event at a log position (None until synced, or no such event)."""
+        row = self.tables.fetchone(
+            f"SELECT leaf_index FROM {self.tables.table(LEAVES)} WHERE position = ?", (position,)
+        )
+        return None if row is None else int(row[0])
+
+    def _check_size(self, size: int) -> None:
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise ProofRangeError(f"tree size {size!r} must be a whole number")
+        current = self.size()
+        if size > current:
+            raise ProofRangeError(f"tree size {size} is beyond the log's {current} leaves")
+
+
+def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]

@@ -1,0 +1,216 @@
+"""Receipts (捐赠收据) and volunteer service certificates (志愿服务记录证明) that anyone can
+verify offline with the ledger's log key alone.
+
+A receipt is one JSON document holding, under one signed checkpoint, the recorded event's stored
+bytes with their inclusion proof, the directory event that registered the key that signed it
+(so the signature can be checked without the server), and for a certificate the volunteer's
+registration. ``docs/verification.md`` gives the format byte by byte.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger import merkle
+from ledger.checkpoints import Checkpoint, CheckpointError, open_checkpoint
+from ledger.envelope import EnvelopeError, SignedEvent, open_sealed
+from ledger.signing import NoteFormatError, VerifierKey, parse_note
+
+FORMAT = "wushe-receipt/v1"
+KINDS = {"Fund.DonationReceived": "donation", "Volunteer.ServiceRecorded": "volunteer-service"}
+
+
+class ReceiptError(ValueError):
+    """A receipt that is malformed, or that does not verify; the message says exactly why."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def issue_receipt(ledger: Any, position: int, log_actor: Any) -> dict:
+    """The receipt of the event at ``position`` under the latest checkpoint, signing a new
+    checkpoint with the log key if the latest one does not yet contain the event."""
+    ledger.read_position(position)  # refuses unknown positions and events that do not verify
+    ledger.merkle.sync()
+    leaf_index = ledger.merkle.leaf_index_of(position)
+    latest = ledger.checkpoints.latest()
+    if latest is None or leaf_index is None or latest.checkpoint.size <= leaf_index:
+        if log_actor is None:
+            raise ReceiptError("no checkpoint covers this event yet; the next scheduled checkpoint will")
+        latest = ledger.sign_checkpoint(log_actor)
+    return build_receipt(ledger, position, latest.note, latest.checkpoint)
+
+
+def build_receipt(ledger: Any, position: int, checkpoint_note: bytes, checkpoint: Checkpoint) -> dict:
+    """The receipt of the event at ``position`` under a checkpoint whose tree contains it."""
+    stored, _ = ledger.read_position(position)
+    leaf_index = ledger.merkle.leaf_index_of(position)
+    if leaf_index is None or leaf_index >= checkpoint.size:
+        raise ReceiptError(f"log position {position} is not under the checkpoint of size {checkpoint.size}")
+    record = _entry(ledger, "record", leaf_index, checkpoint.size)
+    sealed = open_sealed(stored.state, stream=str(stored.originator_id), version=stored.originator_version,
+                         topic=stored.topic)
+    entries = [record, _entry(ledger, "signer-key", _key_leaf(ledger, sealed.key_id), checkpoint.size)]
+    if stored.topic == "Volunteer.ServiceRecorded":
+        registered = ledger.merkle.leaf_index_of(_position(ledger, str(stored.originator_id), 1))
+        entries.append(_entry(ledger, "volunteer", registered, checkpoint.size))
+    head = ledger.merkle.leaf_at(leaf_index)
+    return {
+        "format": FORMAT,
+        "kind": KINDS.get(stored.topic, "event"),
+        "origin": checkpoint.origin,
+        "position": position,
+        "leaf_index": leaf_index,
+        "tree_size": checkpoint.size,
+        "checkpoint": checkpoint_note.decode(),
+        "entries": entries,
+        "verify_path": f"/v/{leaf_index}-{head[1].hex()[:16]}",
+    }
+
+
+def _entry(ledger: Any, role: str, leaf_index: int | None, size: int) -> dict:
+    if leaf_index is None:
+        raise ReceiptError(f"the {role} event is not in the Merkle tree yet")
+    position, _ = ledger.merkle.leaf_at(leaf_index)
+    stored, _ = ledger.read_position(position)
+    return {
+        "role": role,
+        "leaf_index": leaf_index,
+        "stream": str(stored.originator_id),
+        "version": stored.originator_version,
+        "type": stored.topic,
+        "event": _b64(bytes(stored.state)),
+        "inclusion_proof": [_b64(h) for h in ledger.merkle.inclusion_proof(leaf_index, size)],
+    }
+
+
+def _position(ledger: Any, stream: str, version: int) -> int:
+    from ledger.stores import position_of
+
+    found = position_of(ledger.recorder, stream, version)
+    if found is None:
+        raise ReceiptError(f"{stream} v{version} is not in the log")
+    return found
+
+
+def _key_leaf(ledger: Any, key_id: str) -> int | None:
+    """The leaf of the directory event that introduced ``key_id``."""
+    for stored in ledger.recorder.select_events("directory"):
+        payload = json.loads(parse_note(bytes(stored.state)).text)["payload"]
+        vkey = payload.get("key") or payload.get("root_key")
+        if vkey and VerifierKey.from_vkey(vkey).key_id == key_id:
+            return ledger.merkle.leaf_index_of(_position(ledger, "directory", stored.originator_version))
+    return None
+
+
+# --- offline verification --------------------------------------------------------------------
+
+
+@dataclass
+class VerifiedReceipt:
+    """What a receipt proves."""
+
+    kind: str
+    origin: str
+    position: int
+    leaf_index: int
+    checkpoint: Checkpoint
+    record: SignedEvent
+    signer: str
+    """Key id of the principal who signed the record."""
+    volunteer: dict | None = None
+    """The volunteer's registration payload, for a certificate."""
+    cosigners: list[str] = field(default_factory=list)
+
+
+def verify_receipt(data: bytes | str | dict, log_key: VerifierKey) -> VerifiedReceipt:
+    """Check a receipt with nothing but the log key; raise ReceiptError naming what fails."""
+    try:
+        return _verify(_load(data), log_key)
+    except NoteFormatError as exc:
+        raise ReceiptError(f"a key in the receipt is malformed: {exc}") from None
+
+
+def _verify(receipt: dict, log_key: VerifierKey) -> VerifiedReceipt:
+    try:
+        checkpoint, note = open_checkpoint(receipt["checkpoint"].encode(), log_key)
+    except CheckpointError as exc:
+        raise ReceiptError(f"checkpoint: {exc}") from None
+    if checkpoint.origin != receipt["origin"] or checkpoint.size != receipt["tree_size"]:
+        raise ReceiptError("the receipt's origin or tree size differs from its checkpoint")
+    opened: dict[str, tuple[dict, SignedEvent]] = {}
+    for entry in receipt["entries"]:
+        role = entry["role"]
+        data_bytes = _unb64(entry["event"], f"{role} event")
+        proof = [_unb64(h, f"{role} proof") for h in entry["inclusion_proof"]]
+        if not merkle.verify_inclusion(data_bytes, entry["leaf_index"], checkpoint.size, proof, checkpoint.root):
+            raise ReceiptError(f"the {role} event is not in the log at leaf {entry['leaf_index']} under this checkpoint")
+        try:
+            sealed = open_sealed(data_bytes, stream=entry["stream"], version=entry["version"], topic=entry["type"])
+        except EnvelopeError as exc:
+            raise ReceiptError(f"the {role} event is malformed: {exc}") from None
+        opened[role] = (entry, sealed)
+    if set(opened) - {"record", "signer-key", "volunteer"} or not {"record", "signer-key"} <= set(opened):
+        raise ReceiptError("a receipt has a record, a signer-key and, for a certificate, a volunteer entry")
+    record_entry, record = opened["record"]
+    if record_entry["leaf_index"] != receipt["leaf_index"]:
+        raise ReceiptError("the record's leaf index differs from the receipt's")
+    _, key_event = opened["signer-key"]
+    vkey = key_event.payload.get("key") or key_event.payload.get("root_key")
+    if key_event.stream != "directory" or not vkey:
+        raise ReceiptError("the signer-key entry is not a directory event that adds a key")
+    signer = VerifierKey.from_vkey(vkey)
+    if signer.key_id != record.key_id or not record.signed_by(signer):
+        raise ReceiptError("the record is not signed by the key the log registered")
+    volunteer = None
+    if record.type_name == "Volunteer.ServiceRecorded":
+        if "volunteer" not in opened:
+            raise ReceiptError("a certificate carries the volunteer's registration")
+        _, registration = opened["volunteer"]
+        if registration.stream != record.stream or registration.type_name != "Volunteer.Registered":
+            raise ReceiptError("the volunteer entry is not this volunteer's registration")
+        volunteer = registration.payload
+    cosigners = [s.key_id for s in note.signatures if s.name != log_key.name]
+    return VerifiedReceipt(
+        kind=KINDS.get(record.type_name, "event"), origin=checkpoint.origin, position=receipt["position"],
+        leaf_index=receipt["leaf_index"], checkpoint=checkpoint, record=record, signer=signer.key_id,
+        volunteer=volunteer, cosigners=cosigners,
+    )
+
+
+def _load(data: bytes | str | dict) -> dict:
+    try:
+        receipt = json.loads(data) if isinstance(data, bytes | str) else data
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ReceiptError(f"not JSON: {exc}") from None
+    if not isinstance(receipt, dict) or receipt.get("format") != FORMAT:
+        raise ReceiptError(f"not a {FORMAT} document")
+    required = {"origin": str, "position": int, "leaf_index": int, "tree_size": int, "checkpoint": str,
+                "entries": list}
+    for name, kind in required.items():
+        if type(receipt.get(name)) is not kind:
+            raise ReceiptError(f"field {name!r} is missing or not a {kind.__name__}")
+    for entry in receipt["entries"]:
+        if not isinstance(entry, dict) or not all(
+            type(entry.get(k)) is t for k, t in
+            {"role": str, "leaf_index": int, "stream": str, "version": int, "type": str, "event": str,
+             "inclusion_proof": list}.items()
+        ) or not all(isinstance(h, str) for h in entry["inclusion_proof"]):
+            raise ReceiptError("an entry is missing role, leaf_index, stream, version, type, event or inclusion_proof")
+    if len({e["role"] for e in receipt["entries"]}) != len(receipt["entries"]):
+        raise ReceiptError("an entry role appears twice")
+    return receipt
+
+
+def _unb64(text: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (ValueError, binascii.Error):
+        raise ReceiptError(f"{what} is not base64") from None
+
+

@@ -1,0 +1,84 @@
+"""Tables of the ledger's own beside eventsourcing's (the Merkle tree, checkpoints, cosignatures),
+in the same database, written in either SQL dialect through the recorder's own connections."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError as StoreIntegrityError
+from eventsourcing.postgres import PostgresApplicationRecorder
+
+
+class SideTables:
+    """Runs the ledger's SQL (written with ``?`` placeholders and ``{table}`` names) on the store."""
+
+    def __init__(self, recorder: Any) -> None:
+        self.recorder = recorder
+        self.datastore = recorder.datastore
+        self.postgres = isinstance(recorder, PostgresApplicationRecorder)
+        self.blob = "BYTEA" if self.postgres else "BLOB"
+        self.bigint = "BIGINT" if self.postgres else "INTEGER"
+
+    def table(self, name: str) -> str:
+        if self.postgres:
+            schema = self.datastore.schema.replace('"', '""')
+            return f'"{schema}"."{name}"'
+        return name
+
+    def sql(self, statement: str) -> str:
+        return statement.replace("?", "%s") if self.postgres else statement
+
+    @contextmanager
+    def transaction(self, *, commit: bool, lock: str | None = None) -> Iterator[Cursor]:
+        """A transaction; ``lock`` names a PostgreSQL advisory lock held until it ends (SQLite
+        allows one writer at a time anyway)."""
+        try:
+            with self.datastore.transaction(commit=commit) as cursor:
+                wrapped = Cursor(cursor, self)
+                if lock and self.postgres:
+                    wrapped.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (lock,))
+                yield wrapped
+        except StoreIntegrityError:
+            raise
+        except Exception as exc:  # map the drivers' integrity errors onto one type
+            if type(exc).__name__ in ("IntegrityError", "UniqueViolation"):
+                raise StoreIntegrityError(exc) from exc
+            raise
+
+    def fetchall(self, statement: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self.transaction(commit=False) as cursor:
+            cursor.execute(statement, params)
+            return cursor.fetchall()
+
+    def fetchone(self, statement: str, params: Sequence[Any] = ()) -> tuple | None:
+        rows = self.fetchall(statement, params)
+        return rows[0] if rows else None
+
+
+class Cursor:
+    """A cursor that takes ``?`` placeholders and returns rows as tuples in both dialects."""
+
+    def __init__(self, cursor: Any, tables: SideTables) -> None:
+        self._cursor = cursor
+        self._tables = tables
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
+        self._cursor.execute(self._tables.sql(statement), tuple(params))
+
+    def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self._cursor.executemany(self._tables.sql(statement), [tuple(r) for r in rows])
+
+    def fetchall(self) -> list[tuple]:
+        return [_as_tuple(r) for r in self._cursor.fetchall()]
+
+    def fetchone(self) -> tuple | None:
+        row = self._cursor.fetchone()
+        return None if row is None else _as_tuple(row)
+
+
+def _as_tuple(row: Any) -> tuple:
+    values = row.values() if isinstance(row, dict) else row
+    return tuple(bytes(v) if isinstance(v, memoryview) else v for v in values)

@@ -1,0 +1,82 @@
+"""A witness (见证方), for example the district civil affairs bureau: it cosigns a checkpoint only
+after checking that it extends, by a valid consistency proof, the last checkpoint it cosigned —
+so the ledger cannot show different histories to different people without being caught."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ledger import merkle
+from ledger.checkpoints import Checkpoint, CheckpointError, cosignature_line, open_checkpoint
+from ledger.signing import ALG_COSIGNATURE, SigningKey, VerifierKey, read_signing_key
+
+
+class WitnessRefusal(CheckpointError):
+    """The witness will not cosign: the checkpoint is not a consistent extension of what it saw."""
+
+
+class Witness:
+    """A witness key and the last checkpoint it cosigned for each log, kept in one directory."""
+
+    def __init__(self, directory: Path, name: str) -> None:
+        self.directory = directory
+        self.key = read_signing_key(directory, name)
+        if self.key.alg != ALG_COSIGNATURE:
+            raise CheckpointError(f"{name} is not a witness key (signature type 0x04)")
+        self.state_file = directory / "witness-state.json"
+
+    @staticmethod
+    def create(directory: Path, name: str) -> VerifierKey:
+        """Generate a witness key (type 0x04) in ``directory``; returns its verifier key."""
+        if (directory / f"{name}.key").exists():
+            raise FileExistsError(f"{directory}/{name}.key already exists")
+        key = SigningKey.generate(name, ALG_COSIGNATURE)
+        key.write(directory)
+        return key.verifier
+
+    def last_cosigned(self, origin: str) -> Checkpoint | None:
+        state = self._state().get(origin)
+        if state is None:
+            return None
+        return Checkpoint(origin, state["size"], base64.b64decode(state["root"]))
+
+    def cosign(
+        self, note: bytes, log_key: VerifierKey, consistency: Callable[[int, int], list[bytes]],
+        now: Callable[[], float] = time.time,
+    ) -> tuple[Checkpoint, str]:
+        """Check ``note`` and return (its checkpoint, the cosignature line). ``consistency(old, new)``
+        fetches a proof from the log; it is checked here, never trusted."""
+        checkpoint, _ = open_checkpoint(note, log_key)
+        previous = self.last_cosigned(checkpoint.origin)
+        if previous is not None:
+            if checkpoint.size < previous.size:
+                raise WitnessRefusal(
+                    f"the log went back from size {previous.size} to {checkpoint.size}: refusing to cosign")
+            if checkpoint.size == previous.size and checkpoint.root != previous.root:
+                raise WitnessRefusal(f"two different roots for size {checkpoint.size}: the log forked")
+            if checkpoint.size > previous.size and previous.size > 0:
+                proof = consistency(previous.size, checkpoint.size)
+                if not merkle.verify_consistency(previous.size, checkpoint.size, previous.root, checkpoint.root, proof):
+                    raise WitnessRefusal(
+                        f"size {checkpoint.size} is not consistent with size {previous.size} cosigned before: "
+                        "the history was rewritten")
+        line = cosignature_line(checkpoint.text, self.key, int(now()))
+        self._remember(checkpoint)
+        return checkpoint, line
+
+    def _state(self) -> dict:
+        if not self.state_file.exists():
+            return {}
+        return json.loads(self.state_file.read_text())
+
+    def _remember(self, checkpoint: Checkpoint) -> None:
+        state = self._state()
+        state[checkpoint.origin] = {"size": checkpoint.size, "root": base64.b64encode(checkpoint.root).decode()}
+        temporary = self.state_file.with_suffix(".tmp")
+        temporary.write_text(json.dumps(state, indent=2, sort_keys=True))
+        os.replace(temporary, self.state_file)
