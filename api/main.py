@@ -106,7 +106,7 @@ def create_app(settings: Settings | None = None, *, ledger: Ledger | None = None
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         fields = [".".join(str(p) for p in e.get("loc", ())[1:]) or str(e.get("loc", ("request",))[0]) for e in errors]
-        detail = "; ".join(f"{f}: {e.get('msg', '')}" for f, e in zip(fields, errors))
+        detail = "; ".join(f"{f}: {e.get('msg', '')}" for f, e in zip(fields, errors, strict=False))
         return problem(422, "invalid-input", "输入无效", f"输入无效：{detail}", detail, fields[0] if fields else None)
 
     app.include_router(health.router)

@@ -8,7 +8,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone, UTC
 from typing import Any, TypeVar
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -60,7 +60,7 @@ T = TypeVar("T")
 
 
 def system_clock() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -569,9 +569,8 @@ class Ledger(Application[str]):
             if project is not None:
                 raise InvalidInput("project", f"a {kind} disbursement names no project")
             _require_text(payee or "", "payee")
-            if kind == "allowance":
-                if domain is None or street_town is None:
-                    raise InvalidInput("street_town", "an allowance names its street-town and domain")
+            if kind == "allowance" and (domain is None or street_town is None):
+                raise InvalidInput("street_town", "an allowance names its street-town and domain")
             if domain is not None:
                 self.reference.domain(domain)
             if street_town is not None:

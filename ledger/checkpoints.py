@@ -14,7 +14,7 @@ import binascii
 import re
 import struct
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError
@@ -207,4 +207,4 @@ class CheckpointStore:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

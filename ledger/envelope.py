@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Any
 
 from ledger.signing import Note, NoteFormatError, SigningKey, Signature, VerifierKey, canonical_json, make_note, parse_note
@@ -30,7 +30,7 @@ def seal(*, stream: str, version: int, type_name: str, timestamp: datetime, payl
     body = {
         "payload": payload,
         "stream": stream,
-        "timestamp": timestamp.astimezone(timezone.utc).isoformat(),
+        "timestamp": timestamp.astimezone(UTC).isoformat(),
         "type": type_name,
         "version": version,
     }

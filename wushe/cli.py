@@ -12,7 +12,7 @@ import json
 import sys
 from datetime import date, time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -88,7 +88,7 @@ class State:
 
 state = State()
 
-AsOption = Annotated[Optional[str], typer.Option("--as", help="Acting principal's handle (or WUSHE_ACTOR).")]
+AsOption = Annotated[str | None, typer.Option("--as", help="Acting principal's handle (or WUSHE_ACTOR).")]
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -146,9 +146,9 @@ def _done(what: str, recorded: Recorded) -> None:
 @app.callback()
 def main_options(
     ctx: typer.Context,
-    data_dir: Annotated[Optional[Path], typer.Option(help="Data directory (WUSHE_DATA_DIR).")] = None,
-    database_url: Annotated[Optional[str], typer.Option(help="sqlite:///… or postgresql://… (WUSHE_DATABASE_URL).")] = None,
-    key_dir: Annotated[Optional[Path], typer.Option(help="Private key directory (WUSHE_KEY_DIR).")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Data directory (WUSHE_DATA_DIR).")] = None,
+    database_url: Annotated[str | None, typer.Option(help="sqlite:///… or postgresql://… (WUSHE_DATABASE_URL).")] = None,
+    key_dir: Annotated[Path | None, typer.Option(help="Private key directory (WUSHE_KEY_DIR).")] = None,
 ) -> None:
     updates = {k: v for k, v in {"data_dir": data_dir, "database_url": database_url, "key_dir": key_dir}.items() if v}
     state.reset(Settings(**updates))
@@ -217,7 +217,7 @@ def keys_list() -> None:
 
 @keys_app.command("add")
 @handles_errors
-def keys_add(handle: str, vkey: Annotated[Optional[str], typer.Option(help="Verifier key; default: HANDLE.pub in the key directory.")] = None, actor: AsOption = None) -> None:
+def keys_add(handle: str, vkey: Annotated[str | None, typer.Option(help="Verifier key; default: HANDLE.pub in the key directory.")] = None, actor: AsOption = None) -> None:
     """Register a public key for HANDLE (root only)."""
     key = VerifierKey.from_vkey(vkey or (state.settings.resolved_key_dir / f"{handle}.pub").read_text())
     _done("key", state.ledger.add_key(state.actor(actor), handle, key))
@@ -250,8 +250,8 @@ def principal_add(
     handle: str,
     name: Annotated[str, typer.Option(help="Display name.")],
     role: Annotated[list[str], typer.Option(help=f"Role, repeatable: {', '.join(ROLES)}.")],
-    foundation: Annotated[Optional[str], typer.Option(help="Foundation code (accountants, approvers).")] = None,
-    organisation: Annotated[Optional[str], typer.Option(help="Organisation code (recorders).")] = None,
+    foundation: Annotated[str | None, typer.Option(help="Foundation code (accountants, approvers).")] = None,
+    organisation: Annotated[str | None, typer.Option(help="Organisation code (recorders).")] = None,
     actor: AsOption = None,
 ) -> None:
     """Register a principal and generate their key in the key directory (root only)."""
@@ -284,9 +284,9 @@ def org_register(
     name: Annotated[str, typer.Option()],
     kind: Annotated[str, typer.Option(help="social_organisation, foundation, community_foundation, social_work_station")],
     street_town: Annotated[str, typer.Option()],
-    community: Annotated[Optional[str], typer.Option(help="Neighbourhood committee (居委).")] = None,
-    credit_code: Annotated[Optional[str], typer.Option(help="Unified social credit code.")] = None,
-    registered_on: Annotated[Optional[str], typer.Option()] = None,
+    community: Annotated[str | None, typer.Option(help="Neighbourhood committee (居委).")] = None,
+    credit_code: Annotated[str | None, typer.Option(help="Unified social credit code.")] = None,
+    registered_on: Annotated[str | None, typer.Option()] = None,
     actor: AsOption = None,
 ) -> None:
     """Register an organisation."""
@@ -304,12 +304,12 @@ def fund_open(
     special: Annotated[bool, typer.Option("--special", help="A special community fund (专项基金); implies --restricted.")] = False,
     restricted: Annotated[bool, typer.Option("--restricted", help="Restricted net assets (限定性).")] = False,
     purpose: Annotated[str, typer.Option(help="Written purpose (用途).")] = "",
-    street_town: Annotated[Optional[str], typer.Option(help="Home street-town.")] = None,
-    domain: Annotated[Optional[list[str]], typer.Option(help="Allowed domain, repeatable.")] = None,
-    allowed_street_town: Annotated[Optional[list[str]], typer.Option(help="Allowed street-town, repeatable.")] = None,
-    valid_from: Annotated[Optional[str], typer.Option()] = None,
-    valid_until: Annotated[Optional[str], typer.Option()] = None,
-    agreement_ref: Annotated[Optional[str], typer.Option(help="Agreement reference (协议编号).")] = None,
+    street_town: Annotated[str | None, typer.Option(help="Home street-town.")] = None,
+    domain: Annotated[list[str] | None, typer.Option(help="Allowed domain, repeatable.")] = None,
+    allowed_street_town: Annotated[list[str] | None, typer.Option(help="Allowed street-town, repeatable.")] = None,
+    valid_from: Annotated[str | None, typer.Option()] = None,
+    valid_until: Annotated[str | None, typer.Option()] = None,
+    agreement_ref: Annotated[str | None, typer.Option(help="Agreement reference (协议编号).")] = None,
     actor: AsOption = None,
 ) -> None:
     """Open a fund or special fund."""
@@ -344,7 +344,7 @@ def fund_close(code: str, reason: Annotated[str, typer.Option()], actor: AsOptio
 def fund_allocate(
     from_fund: Annotated[str, typer.Option("--from")], to_fund: Annotated[str, typer.Option("--to")],
     amount: Annotated[str, typer.Option(help="Yuan, e.g. 1200.50")], reason: Annotated[str, typer.Option()],
-    on: Annotated[Optional[str], typer.Option("--date")] = None, actor: AsOption = None,
+    on: Annotated[str | None, typer.Option("--date")] = None, actor: AsOption = None,
 ) -> None:
     """Allocate unrestricted money between funds (调拨)."""
     _done("allocation", state.ledger.allocate(state.actor(actor), from_fund, to_fund, _amount(amount),
@@ -356,7 +356,7 @@ def fund_allocate(
 def fund_release(
     fund: Annotated[str, typer.Option("--fund")], to_fund: Annotated[str, typer.Option("--to")],
     amount: Annotated[str, typer.Option()], basis: Annotated[str, typer.Option(help="Agreement or rule (依据).")],
-    on: Annotated[Optional[str], typer.Option("--date")] = None, actor: AsOption = None,
+    on: Annotated[str | None, typer.Option("--date")] = None, actor: AsOption = None,
 ) -> None:
     """Release a restriction: restricted money into an unrestricted fund (解除限定)."""
     _done("release", state.ledger.release_restriction(state.actor(actor), fund, to_fund, _amount(amount),
@@ -372,13 +372,13 @@ def donation_record(
     fund: Annotated[str, typer.Option()],
     amount: Annotated[str, typer.Option(help="Yuan, at most two places, e.g. 50 or 1200.50")],
     donor_type: Annotated[str, typer.Option(help="resident, business, stationed_unit, foundation, government")],
-    donor_name: Annotated[Optional[str], typer.Option()] = None,
+    donor_name: Annotated[str | None, typer.Option()] = None,
     public: Annotated[bool, typer.Option("--public", help="Donor consents to be named publicly.")] = False,
     method: Annotated[str, typer.Option(help="cash, transfer, in_kind")] = "transfer",
-    in_kind: Annotated[Optional[str], typer.Option(help="Description of goods given in kind.")] = None,
-    received_on: Annotated[Optional[str], typer.Option("--date")] = None,
-    street_town: Annotated[Optional[str], typer.Option()] = None,
-    note: Annotated[Optional[str], typer.Option()] = None,
+    in_kind: Annotated[str | None, typer.Option(help="Description of goods given in kind.")] = None,
+    received_on: Annotated[str | None, typer.Option("--date")] = None,
+    street_town: Annotated[str | None, typer.Option()] = None,
+    note: Annotated[str | None, typer.Option()] = None,
     actor: AsOption = None,
 ) -> None:
     """Record a donation into a fund."""
@@ -395,9 +395,9 @@ def grant_record(
     amount: Annotated[str, typer.Option()],
     source: Annotated[str, typer.Option(help="government_purchase, venture_philanthropy, welfare_lottery, district_special_fund")],
     payer: Annotated[str, typer.Option(help="Paying body.")],
-    document_ref: Annotated[Optional[str], typer.Option()] = None,
-    received_on: Annotated[Optional[str], typer.Option("--date")] = None,
-    street_town: Annotated[Optional[str], typer.Option()] = None,
+    document_ref: Annotated[str | None, typer.Option()] = None,
+    received_on: Annotated[str | None, typer.Option("--date")] = None,
+    street_town: Annotated[str | None, typer.Option()] = None,
     actor: AsOption = None,
 ) -> None:
     """Record income from government purchase, venture philanthropy, welfare lottery or the district fund."""
@@ -422,8 +422,8 @@ def project_register(
     approval_ref: Annotated[str, typer.Option(help="Approval reference (批文号).")],
     starts_on: Annotated[str, typer.Option()],
     ends_on: Annotated[str, typer.Option()],
-    community: Annotated[Optional[str], typer.Option()] = None,
-    milestone: Annotated[Optional[list[str]], typer.Option(help="NAME=AMOUNT, repeatable.")] = None,
+    community: Annotated[str | None, typer.Option()] = None,
+    milestone: Annotated[list[str] | None, typer.Option(help="NAME=AMOUNT, repeatable.")] = None,
     actor: AsOption = None,
 ) -> None:
     """Register an approved project."""
@@ -444,7 +444,7 @@ def project_register(
 @handles_errors
 def project_evaluate(
     code: str, score: Annotated[int, typer.Option(help="Percent satisfied, 0–100.")],
-    respondents: Annotated[int, typer.Option()], surveyed_on: Annotated[Optional[str], typer.Option("--date")] = None,
+    respondents: Annotated[int, typer.Option()], surveyed_on: Annotated[str | None, typer.Option("--date")] = None,
     actor: AsOption = None,
 ) -> None:
     """Record residents' satisfaction with a project (满意度)."""
@@ -467,12 +467,12 @@ def disbursement_request(
     fund: Annotated[str, typer.Option()], amount: Annotated[str, typer.Option()],
     purpose: Annotated[str, typer.Option()],
     kind: Annotated[str, typer.Option(help="project, allowance, management, fundraising")] = "project",
-    project: Annotated[Optional[str], typer.Option()] = None,
-    payee: Annotated[Optional[str], typer.Option()] = None,
-    milestone: Annotated[Optional[str], typer.Option()] = None,
-    domain: Annotated[Optional[str], typer.Option()] = None,
-    street_town: Annotated[Optional[str], typer.Option()] = None,
-    on: Annotated[Optional[str], typer.Option("--date", help="Request date (default today).")] = None,
+    project: Annotated[str | None, typer.Option()] = None,
+    payee: Annotated[str | None, typer.Option()] = None,
+    milestone: Annotated[str | None, typer.Option()] = None,
+    domain: Annotated[str | None, typer.Option()] = None,
+    street_town: Annotated[str | None, typer.Option()] = None,
+    on: Annotated[str | None, typer.Option("--date", help="Request date (default today).")] = None,
     actor: AsOption = None,
 ) -> None:
     """Request a disbursement; a different person must approve it."""
@@ -485,7 +485,7 @@ def disbursement_request(
 @handles_errors
 def disbursement_approve(
     number: str, approval_ref: Annotated[str, typer.Option()],
-    on: Annotated[Optional[str], typer.Option("--date", help="Approval date (default today).")] = None,
+    on: Annotated[str | None, typer.Option("--date", help="Approval date (default today).")] = None,
     actor: AsOption = None,
 ) -> None:
     """Approve a disbursement (not your own request)."""
@@ -502,7 +502,7 @@ def disbursement_reject(number: str, reason: Annotated[str, typer.Option()], act
 
 @disb_app.command("pay")
 @handles_errors
-def disbursement_pay(number: str, on: Annotated[Optional[str], typer.Option("--date")] = None,
+def disbursement_pay(number: str, on: Annotated[str | None, typer.Option("--date")] = None,
                      actor: AsOption = None) -> None:
     """Pay an approved disbursement."""
     _done("payment", state.ledger.pay_disbursement(state.actor(actor), number, on=_date(on, "--date")))
@@ -516,7 +516,7 @@ def disbursement_pay(number: str, on: Annotated[Optional[str], typer.Option("--d
 def volunteer_register(
     number: str, name: Annotated[str, typer.Option()], street_town: Annotated[str, typer.Option()],
     public: Annotated[bool, typer.Option("--public", help="Consents to be named publicly.")] = False,
-    registered_on: Annotated[Optional[str], typer.Option()] = None, actor: AsOption = None,
+    registered_on: Annotated[str | None, typer.Option()] = None, actor: AsOption = None,
 ) -> None:
     """Register a volunteer."""
     _done("volunteer", state.ledger.register_volunteer(state.actor(actor), number, name, street_town,
@@ -531,7 +531,7 @@ def hours_record(
     domain: Annotated[str, typer.Option()], on: Annotated[str, typer.Option("--date")],
     start: Annotated[str, typer.Option(help="HH:MM")], end: Annotated[str, typer.Option(help="HH:MM (24:00 allowed)")],
     content: Annotated[str, typer.Option(help="Service content (服务内容).")],
-    street_town: Annotated[Optional[str], typer.Option()] = None, actor: AsOption = None,
+    street_town: Annotated[str | None, typer.Option()] = None, actor: AsOption = None,
 ) -> None:
     """Record a volunteer's service session (by the organising body's recorder)."""
     _done("service record", state.ledger.record_hours(
@@ -611,7 +611,7 @@ def _log_key_option(value: str | None, origin: str | None) -> VerifierKey:
 
 @app.command()
 @handles_errors
-def checkpoint(actor: Annotated[Optional[str], typer.Option("--as", help="Log key handle (default: the origin).")] = None) -> None:
+def checkpoint(actor: Annotated[str | None, typer.Option("--as", help="Log key handle (default: the origin).")] = None) -> None:
     """Extend the Merkle tree to the log's head and sign a checkpoint (检查点)."""
     stored = state.ledger.sign_checkpoint(_log_actor(actor))
     out.print(f"[green]checkpoint 检查点[/] size {stored.checkpoint.size} (signed {stored.signed_at})")
@@ -622,7 +622,7 @@ def checkpoint(actor: Annotated[Optional[str], typer.Option("--as", help="Log ke
 @handles_errors
 def proof_inclusion(
     position: Annotated[int, typer.Argument(help="Log position of the event.")],
-    size: Annotated[Optional[int], typer.Option(help="Tree size (default: the latest checkpoint's).")] = None,
+    size: Annotated[int | None, typer.Option(help="Tree size (default: the latest checkpoint's).")] = None,
 ) -> None:
     """The inclusion proof of the event at a log position."""
     import base64
@@ -662,9 +662,9 @@ def proof_consistency(old_size: int, new_size: int) -> None:
 @handles_errors
 def receipt(
     position: Annotated[int, typer.Argument(help="Log position of a donation, service record or any event.")],
-    out_file: Annotated[Optional[Path], typer.Option("--out", help="Write the JSON receipt here.")] = None,
-    html: Annotated[Optional[Path], typer.Option(help="Also write a printable page with a QR code.")] = None,
-    actor: Annotated[Optional[str], typer.Option("--as", help="Log key handle (default: the origin).")] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write the JSON receipt here.")] = None,
+    html: Annotated[Path | None, typer.Option(help="Also write a printable page with a QR code.")] = None,
+    actor: Annotated[str | None, typer.Option("--as", help="Log key handle (default: the origin).")] = None,
 ) -> None:
     """A receipt (捐赠收据) or volunteer certificate (志愿服务记录证明) that verifies offline."""
     from ledger.receipts import issue_receipt
@@ -692,7 +692,7 @@ def _write_receipt(document: dict, out_file: Path | None, html: Path | None) -> 
 @verify_app.command("receipt")
 def verify_receipt_command(
     file: Annotated[Path, typer.Argument(help="A receipt or certificate JSON file.")],
-    log_key: Annotated[Optional[str], typer.Option(help="The ledger's log verifier key, or a file holding it.")] = None,
+    log_key: Annotated[str | None, typer.Option(help="The ledger's log verifier key, or a file holding it.")] = None,
 ) -> None:
     """Check a receipt or certificate offline, with the ledger's log key alone."""
     from ledger.money import format_cny
@@ -742,7 +742,7 @@ def witness_init(
 def witness_cosign(
     name: Annotated[str, typer.Argument(help="Witness name (its key file in --dir).")],
     directory: Annotated[Path, typer.Option("--dir", help="The witness's own directory.")] = Path(".wushe-witness"),
-    log_key: Annotated[Optional[str], typer.Option(help="The ledger's log verifier key, or a file holding it.")] = None,
+    log_key: Annotated[str | None, typer.Option(help="The ledger's log verifier key, or a file holding it.")] = None,
 ) -> None:
     """Cosign the ledger's latest checkpoint after checking it extends the last one cosigned."""
     from ledger.checkpoints import CheckpointError
