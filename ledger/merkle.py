@@ -58,7 +58,7 @@ def inclusion_ranges(index: int, size: int) -> list[Range]:
 def consistency_ranges(old_size: int, new_size: int) -> list[Range]:
     """The ranges whose hashes form the consistency proof from ``old_size`` to ``new_size``
     (RFC 9162 §2.1.4.1, SUBPROOF unrolled), in proof order."""
-    if isinstance(old_size, bool) or isinstance(new_size, bool):
+    if not (_whole(old_size) and _whole(new_size)):
         raise TypeError("sizes are integers")
     if not 0 < old_size <= new_size:
         raise ValueError(f"need 0 < old size ({old_size}) <= new size ({new_size})")
@@ -133,16 +133,18 @@ def consistency_proof(leaves: Sequence[bytes], old_size: int) -> list[bytes]:
 
 def verify_inclusion(leaf_data: bytes, index: int, tree_size: int, proof: Sequence[bytes], root: bytes) -> bool:
     """True when ``proof`` shows ``leaf_data`` at ``index`` in the tree of ``tree_size`` with ``root``."""
+    if not isinstance(leaf_data, bytes) or not isinstance(proof, list | tuple):
+        return False
     return root_from_inclusion(leaf_hash(leaf_data), index, tree_size, proof) == root
 
 
 def root_from_inclusion(leaf: bytes, index: int, tree_size: int, proof: Sequence[bytes]) -> bytes | None:
     """The root an inclusion proof implies for a leaf hash, or None if the proof is malformed."""
-    if not (isinstance(index, int) and isinstance(tree_size, int)) or not 0 <= index < tree_size:
+    if not (_whole(index) and _whole(tree_size)) or not 0 <= index < tree_size:
         return None
     fn, sn, r = index, tree_size - 1, leaf
     for p in proof:
-        if len(p) != HASH_SIZE or sn == 0:
+        if not _is_hash(p) or sn == 0:
             return None
         if fn & 1 or fn == sn:
             r = node_hash(p, r)
@@ -162,9 +164,11 @@ def verify_consistency(
 ) -> bool:
     """True when ``proof`` shows the tree of ``new_size`` with ``new_root`` extends the one of
     ``old_size`` with ``old_root``."""
-    if not (isinstance(old_size, int) and isinstance(new_size, int)) or not 0 <= old_size <= new_size:
+    if not isinstance(proof, list | tuple):
         return False
-    if any(len(p) != HASH_SIZE for p in proof):
+    if not (_whole(old_size) and _whole(new_size)) or not 0 <= old_size <= new_size:
+        return False
+    if not all(_is_hash(p) for p in proof) or not (_is_hash(old_root) and _is_hash(new_root)):
         return False
     if old_size == new_size:
         return not proof and old_root == new_root
@@ -199,8 +203,17 @@ def verify_consistency(
     return sn == 0 and fr == old_root and sr == new_root
 
 
+def _whole(value: object) -> bool:
+    """An int and not a bool: True must never pass for leaf 1."""
+    return type(value) is int
+
+
+def _is_hash(value: object) -> bool:
+    return isinstance(value, bytes) and len(value) == HASH_SIZE
+
+
 def _check_index(index: int, size: int) -> None:
-    if isinstance(index, bool) or not isinstance(index, int) or isinstance(size, bool) or not isinstance(size, int):
+    if not (_whole(index) and _whole(size)):
         raise TypeError("index and size are integers")
     if not 0 <= index < size:
         raise ValueError(f"leaf index {index} is outside a tree of {size} leaves")
