@@ -21,13 +21,18 @@ def mask_name(name: str | None, public: bool) -> str:
     return name if public else name[0] + "*" * max(1, len(name) - 1)
 
 
-def render_receipt_page(receipt: dict, verified: VerifiedReceipt, public_url: str) -> str:
-    """HTML for printing: what was recorded, where it sits in the log, and a QR code to check it."""
+def render_receipt_page(receipt: dict, verified: VerifiedReceipt, public_url: str, *, public: bool) -> str:
+    """HTML for printing: what was recorded, where it sits in the log, and a QR code to check it.
+
+    ``public`` pages (served to anyone) mask donors and volunteers who did not consent to be
+    named; the holder's own printout (``wushe receipt --html``) names them."""
     link = public_url.rstrip("/") + receipt["verify_path"]
     qr = segno.make(link, error="m").svg_inline(scale=4, dark="#111", light="#fff")
     payload = verified.record.payload
     return _env.get_template("receipt.html").render(
         receipt=receipt, verified=verified, payload=payload, link=link, qr=qr,
-        donor=mask_name(payload.get("donor_name"), bool(payload.get("donor_public"))),
+        donor=mask_name(payload.get("donor_name"), not public or bool(payload.get("donor_public"))),
         volunteer=verified.volunteer,
+        volunteer_name=mask_name((verified.volunteer or {}).get("name"),
+                                 not public or bool((verified.volunteer or {}).get("name_public"))),
     )

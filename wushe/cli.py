@@ -685,7 +685,8 @@ def _write_receipt(document: dict, out_file: Path | None, html: Path | None) -> 
         from ledger.receipts import verify_receipt
 
         log_key = state.ledger.directory().active_keys(state.ledger.origin)[-1].key
-        html.write_text(render_receipt_page(document, verify_receipt(document, log_key), state.settings.public_url))
+        html.write_text(render_receipt_page(document, verify_receipt(document, log_key), state.settings.public_url,
+                                            public=False))
         out.print(f"printable page 打印页 written to {html}")
 
 

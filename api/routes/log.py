@@ -1,4 +1,6 @@
-"""The verifiable log over HTTP: checkpoints, inclusion and consistency proofs, leaves, receipts."""
+"""The verifiable log over HTTP: checkpoints, inclusion and consistency proofs, and the public
+receipt pages. Proofs are hashes only; raw events (which carry donors' and volunteers' names) are
+not served publicly — the holder gets the JSON receipt from the foundation (``wushe receipt``)."""
 
 from __future__ import annotations
 
@@ -47,13 +49,6 @@ class ConsistencyOut(BaseModel):
     first_root: str
     second_root: str
     consistency_proof: list[str] = Field(description="Base64 hashes (RFC 9162 §2.1.4)")
-
-
-class LeafOut(BaseModel):
-    leaf_index: int
-    position: int
-    leaf_hash: str
-    event: str = Field(description="Base64 of the stored event bytes: the leaf data")
 
 
 def _checkpoint(stored: StoredCheckpoint) -> CheckpointOut:
@@ -128,29 +123,12 @@ def consistency(
                           second_root=_b64(ledger.merkle.root(second)), consistency_proof=[_b64(h) for h in proof])
 
 
-@router.get("/leaves/{leaf_index}", response_model=LeafOut)
-def leaf(ledger: LedgerDep, leaf_index: int) -> LeafOut:
-    """One leaf: the stored bytes of an event, as hashed into the tree."""
-    ledger.merkle.sync()
-    found = ledger.merkle.leaf_at(leaf_index) if leaf_index >= 0 else None
-    if found is None:
-        raise NotFound("leaf", str(leaf_index), field="leaf_index")
-    stored, _ = ledger.read_position(found[0])
-    return LeafOut(leaf_index=leaf_index, position=found[0], leaf_hash=_b64(found[1]),
-                   event=_b64(bytes(stored.state)))
-
-
-@router.get("/receipts/{position}")
-def receipt(request: Request, ledger: LedgerDep, position: int) -> dict:
-    """The receipt (or volunteer certificate) of the event at a log position: verifiable offline."""
-    return issue_receipt(ledger, position, log_actor(request))
-
-
 def _page(request: Request, ledger, position: int) -> HTMLResponse:
     document = issue_receipt(ledger, position, log_actor(request))
     log_key = ledger.directory().active_keys(ledger.origin)[-1].key
     settings = request.app.state.settings
-    return HTMLResponse(render_receipt_page(document, verify_receipt(document, log_key), settings.public_url))
+    return HTMLResponse(render_receipt_page(document, verify_receipt(document, log_key), settings.public_url,
+                                            public=True))
 
 
 @pages.get("/receipts/{position}", response_class=HTMLResponse, include_in_schema=False)
