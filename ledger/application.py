@@ -47,6 +47,7 @@ from ledger.settings import Settings
 from ledger.signing import SigningKey, VerifierKey
 from ledger.checkpoints import Checkpoint, CheckpointStore, StoredCheckpoint, sign_checkpoint
 from ledger.merkle_log import MerkleLog
+from ledger.sidetables import storable
 from ledger.stores import first_version_after, persistence_env, position_of
 from ledger.verify import advance_directory
 from ledger.volunteers import Volunteer, volunteer_id
@@ -687,6 +688,8 @@ class Ledger(Application[str]):
         """The stored event at a log position, verified and decoded."""
         if isinstance(position, bool) or not isinstance(position, int) or position < 1:
             raise InvalidInput("position", "a log position is a whole number from 1", "日志序号须为正整数")
+        if not storable(position):
+            raise NotFound("event at log position", str(position), field="position")
         found = self.recorder.select_notifications(start=position, limit=1)
         if not found or found[0].id != position:
             raise NotFound("event at log position", str(position), field="position")

@@ -31,7 +31,7 @@ from ledger.signing import (
     make_note,
     parse_note,
 )
-from ledger.sidetables import SideTables
+from ledger.sidetables import SideTables, storable
 
 CHECKPOINTS = "wushe_checkpoints"
 COSIGNATURES = "wushe_cosignatures"
@@ -169,12 +169,22 @@ class CheckpointStore:
             return False
         return True
 
-    def add_cosignature(self, size: int, witness_key_id: str, line: str) -> None:
+    def add_cosignature(self, checkpoint: Checkpoint, witness: VerifierKey, line: str) -> None:
+        """Keep a witness's cosignature line, once it verifies over a checkpoint kept here."""
+        kept = self.at(checkpoint.size)
+        if kept is None or kept.checkpoint != checkpoint:
+            raise CheckpointError(f"no checkpoint of size {checkpoint.size} with that root was signed here")
+        try:
+            signature = parse_note(checkpoint.text + b"\n" + line.encode()).signatures
+        except (NoteFormatError, UnicodeError):
+            raise CheckpointError("not a cosignature line") from None
+        if len(signature) != 1 or verify_cosignature(checkpoint.text, signature[0], witness) is None:
+            raise CheckpointError(f"the cosignature does not verify under {witness.key_id}")
         with self.tables.transaction(commit=True) as cursor:
             cursor.execute(
                 f"INSERT INTO {self.tables.table(COSIGNATURES)} (tree_size, witness, line, cosigned_at) "
                 "VALUES (?, ?, ?, ?)",
-                (size, witness_key_id, line, _now()),
+                (checkpoint.size, witness.key_id, line, _now()),
             )
 
     def latest(self) -> StoredCheckpoint | None:
@@ -182,6 +192,8 @@ class CheckpointStore:
         return None if row is None or row[0] is None else self.at(int(row[0]))
 
     def at(self, size: int) -> StoredCheckpoint | None:
+        if not storable(size):
+            return None
         t = self.tables
         row = t.fetchone(f"SELECT note, signed_at FROM {t.table(CHECKPOINTS)} WHERE tree_size = ?", (size,))
         if row is None:

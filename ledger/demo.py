@@ -17,7 +17,7 @@ from typing import Any
 
 from ledger.application import Actor, Ledger
 from ledger.errors import LedgerError
-from ledger.signing import SigningKey, read_signing_key
+from ledger.signing import SigningKey, key_file_stem, read_signing_key
 from ledger.witness import Witness
 
 DEMO_END = date(2026, 10, 31)
@@ -77,15 +77,19 @@ def seed_demo(ledger: Ledger, key_dir: Path, *, scale: int = 1, seed: int = 2023
     root = Actor(root_handle, read_signing_key(key_dir, root_handle))
     log_actor = Actor(ledger.origin, read_signing_key(key_dir, ledger.origin))
     witness_dir = key_dir.parent / "witness"
-    Witness.create(witness_dir, DEMO_WITNESS)
+    witness_vkey = Witness.create(witness_dir, DEMO_WITNESS)
     witness = Witness(witness_dir, DEMO_WITNESS)
+    # The ledger's own pages count this witness's cosignatures.
+    trusted = key_dir / "witnesses"
+    trusted.mkdir(exist_ok=True)
+    (trusted / f"{key_file_stem(DEMO_WITNESS)}.pub").write_text(witness_vkey.vkey + "\n")
     log_key = ledger.directory().active_keys(ledger.origin)[-1].key
 
     def checkpoint_and_witness() -> None:
         """The log's schedule in miniature: a signed checkpoint, cosigned by the district's witness."""
         stored = ledger.sign_checkpoint(log_actor)
         checkpoint, line = witness.cosign(stored.note, log_key, ledger.merkle.consistency_proof)
-        ledger.checkpoints.add_cosignature(checkpoint.size, witness.key.verifier.key_id, line)
+        ledger.checkpoints.add_cosignature(checkpoint, witness.key.verifier, line)
         counts["checkpoints"] += 1
     towns = [t.code for t in ledger.reference.street_towns]
     domains = [d.code for d in ledger.reference.domains]

@@ -14,7 +14,7 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError
 
 from ledger import merkle
-from ledger.sidetables import SideTables
+from ledger.sidetables import SideTables, storable
 
 LEAVES = "wushe_merkle_leaves"
 NODES = "wushe_merkle_nodes"
@@ -161,6 +161,8 @@ class MerkleLog:
 
     def leaf_at(self, leaf_index: int) -> tuple[int, bytes] | None:
         """(log position, leaf hash) of a leaf."""
+        if not storable(leaf_index):
+            return None
         row = self.tables.fetchone(
             f"SELECT position, hash FROM {self.tables.table(LEAVES)} WHERE leaf_index = ?", (leaf_index,)
         )
@@ -168,6 +170,8 @@ class MerkleLog:
 
     def leaf_index_of(self, position: int) -> int | None:
         """The leaf index of the event at a log position (None until synced, or no such event)."""
+        if not storable(position):
+            return None
         row = self.tables.fetchone(
             f"SELECT leaf_index FROM {self.tables.table(LEAVES)} WHERE position = ?", (position,)
         )

@@ -12,11 +12,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ledger import merkle
-from ledger.checkpoints import Checkpoint, CheckpointError, open_checkpoint
+from ledger.checkpoints import Checkpoint, CheckpointError, open_checkpoint, verify_cosignature
 from ledger.envelope import EnvelopeError, SignedEvent, open_sealed
 from ledger.signing import NoteFormatError, VerifierKey, parse_note
 
@@ -117,8 +118,9 @@ class VerifiedReceipt:
 
     kind: str
     origin: str
-    position: int
     leaf_index: int
+    """Proven: the record is this leaf of the log. (The receipt's ``position``, the store's
+    notification id, is a reference for people and is not part of any proof.)"""
     checkpoint: Checkpoint
     record: SignedEvent
     signer: str
@@ -126,17 +128,25 @@ class VerifiedReceipt:
     volunteer: dict | None = None
     """The volunteer's registration payload, for a certificate."""
     cosigners: list[str] = field(default_factory=list)
+    """Key ids of the trusted witnesses whose cosignatures verify."""
+    unchecked_signatures: int = 0
+    """Other signature lines on the checkpoint (witnesses not given as trusted): not checked."""
 
 
-def verify_receipt(data: bytes | str | dict, log_key: VerifierKey) -> VerifiedReceipt:
-    """Check a receipt with nothing but the log key; raise ReceiptError naming what fails."""
+def verify_receipt(
+    data: bytes | str | dict, log_key: VerifierKey, witnesses: Sequence[VerifierKey] = ()
+) -> VerifiedReceipt:
+    """Check a receipt with nothing but the log key (and, to count cosignatures, the witness keys
+    one trusts); raise ReceiptError naming what fails."""
     try:
-        return _verify(_load(data), log_key)
+        return _verify(_load(data), log_key, witnesses)
     except NoteFormatError as exc:
         raise ReceiptError(f"a key in the receipt is malformed: {exc}") from None
+    except UnicodeError:
+        raise ReceiptError("the receipt contains text that is not valid Unicode") from None
 
 
-def _verify(receipt: dict, log_key: VerifierKey) -> VerifiedReceipt:
+def _verify(receipt: dict, log_key: VerifierKey, witnesses: Sequence[VerifierKey]) -> VerifiedReceipt:
     try:
         checkpoint, note = open_checkpoint(receipt["checkpoint"].encode(), log_key)
     except CheckpointError as exc:
@@ -175,11 +185,13 @@ def _verify(receipt: dict, log_key: VerifierKey) -> VerifiedReceipt:
         if registration.stream != record.stream or registration.type_name != "Volunteer.Registered":
             raise ReceiptError("the volunteer entry is not this volunteer's registration")
         volunteer = registration.payload
-    cosigners = [s.key_id for s in note.signatures if s.name != log_key.name]
+    others = [s for s in note.signatures if s.name != log_key.name]
+    cosigners = sorted({w.key_id for s in others for w in witnesses
+                        if verify_cosignature(checkpoint.text, s, w) is not None})
     return VerifiedReceipt(
-        kind=KINDS.get(record.type_name, "event"), origin=checkpoint.origin, position=receipt["position"],
-        leaf_index=receipt["leaf_index"], checkpoint=checkpoint, record=record, signer=signer.key_id,
-        volunteer=volunteer, cosigners=cosigners,
+        kind=KINDS.get(record.type_name, "event"), origin=checkpoint.origin, leaf_index=receipt["leaf_index"],
+        checkpoint=checkpoint, record=record, signer=signer.key_id, volunteer=volunteer, cosigners=cosigners,
+        unchecked_signatures=len(others) - len(cosigners),
     )
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ledger.signing import VerifierKey
+
 
 class Settings(BaseSettings):
     """How a Wushe Ledger process finds its store, keys and reference data."""
@@ -28,6 +30,8 @@ class Settings(BaseSettings):
     """Where the public pages are served; receipts' QR codes link here."""
     checkpoint_interval: int = 300
     """Seconds between scheduled checkpoints while `wushe serve` runs (0: only on demand)."""
+    witness_keys: list[str] = []
+    """Verifier keys of the witnesses whose cosignatures count (besides ``<key_dir>/witnesses/*.pub``)."""
     aggregate_cache: int = 1000
     """How many aggregates a process keeps in memory (0: none, every load replays its stream)."""
     actor: str | None = None
@@ -40,3 +44,12 @@ class Settings(BaseSettings):
     @property
     def resolved_key_dir(self) -> Path:
         return self.key_dir or self.data_dir / "keys"
+
+
+def trusted_witnesses(settings: Settings) -> list[VerifierKey]:
+    """The witness keys a process trusts: from settings and from ``<key_dir>/witnesses/*.pub``."""
+    texts = list(settings.witness_keys)
+    folder = settings.resolved_key_dir / "witnesses"
+    if folder.is_dir():
+        texts += [p.read_text() for p in sorted(folder.glob("*.pub"))]
+    return [VerifierKey.from_vkey(t) for t in texts]

@@ -11,6 +11,14 @@ from eventsourcing.persistence import IntegrityError as StoreIntegrityError
 from eventsourcing.postgres import PostgresApplicationRecorder
 
 
+MAX_BIGINT = 2**63 - 1
+
+
+def storable(value: object) -> bool:
+    """A whole number both databases can compare with their 64-bit integer columns."""
+    return type(value) is int and -MAX_BIGINT <= value <= MAX_BIGINT
+
+
 class SideTables:
     """Runs the ledger's SQL (written with ``?`` placeholders and ``{table}`` names) on the store."""
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ledger import merkle
 from ledger.checkpoints import Checkpoint, CheckpointError, cosignature_line, open_checkpoint
-from ledger.signing import ALG_COSIGNATURE, SigningKey, VerifierKey, read_signing_key
+from ledger.signing import ALG_COSIGNATURE, SigningKey, VerifierKey, key_file_stem, read_signing_key
 
 
 class WitnessRefusal(CheckpointError):
@@ -33,8 +33,9 @@ class Witness:
     @staticmethod
     def create(directory: Path, name: str) -> VerifierKey:
         """Generate a witness key (type 0x04) in ``directory``; returns its verifier key."""
-        if (directory / f"{name}.key").exists():
-            raise FileExistsError(f"{directory}/{name}.key already exists")
+        path = directory / f"{key_file_stem(name)}.key"
+        if path.exists():
+            raise FileExistsError(f"{path} already exists: a witness keeps its key")
         key = SigningKey.generate(name, ALG_COSIGNATURE)
         key.write(directory)
         return key.verifier
@@ -60,7 +61,10 @@ class Witness:
             if checkpoint.size == previous.size and checkpoint.root != previous.root:
                 raise WitnessRefusal(f"two different roots for size {checkpoint.size}: the log forked")
             if checkpoint.size > previous.size and previous.size > 0:
-                proof = consistency(previous.size, checkpoint.size)
+                try:
+                    proof = consistency(previous.size, checkpoint.size)
+                except ValueError as exc:  # the log cannot prove what it signed
+                    raise WitnessRefusal(f"the log gave no consistency proof: {exc}") from None
                 if not merkle.verify_consistency(previous.size, checkpoint.size, previous.root, checkpoint.root, proof):
                     raise WitnessRefusal(
                         f"size {checkpoint.size} is not consistent with size {previous.size} cosigned before: "

@@ -23,7 +23,7 @@ from ledger.application import Actor, Ledger, Recorded
 from ledger.errors import LedgerError
 from ledger.money import format_cny, parse_amount
 from ledger.principals import LOG, ROLES
-from ledger.settings import Settings
+from ledger.settings import Settings, trusted_witnesses
 from ledger.signing import NoteFormatError, SigningKey, VerifierKey, key_file_stem, read_signing_key
 from ledger.checkpoints import CheckpointError
 from ledger.merkle_log import ProofRangeError
@@ -605,6 +605,11 @@ def _log_key_option(value: str | None, origin: str | None) -> VerifierKey:
         if not path.exists():
             raise typer.BadParameter(f"no {path}; give the ledger's log key", param_hint="--log-key")
         value = str(path)
+    return _vkey(value)
+
+
+def _vkey(value: str) -> VerifierKey:
+    """A verifier key given inline or as a file holding it."""
     text = Path(value).read_text() if "+" not in value and Path(value).exists() else value
     return VerifierKey.from_vkey(text)
 
@@ -685,8 +690,8 @@ def _write_receipt(document: dict, out_file: Path | None, html: Path | None) -> 
         from ledger.receipts import verify_receipt
 
         log_key = state.ledger.directory().active_keys(state.ledger.origin)[-1].key
-        html.write_text(render_receipt_page(document, verify_receipt(document, log_key), state.settings.public_url,
-                                            public=False))
+        verified = verify_receipt(document, log_key, trusted_witnesses(state.settings))
+        html.write_text(render_receipt_page(document, verified, state.settings.public_url, public=False))
         out.print(f"printable page 打印页 written to {html}")
 
 
@@ -694,6 +699,7 @@ def _write_receipt(document: dict, out_file: Path | None, html: Path | None) -> 
 def verify_receipt_command(
     file: Annotated[Path, typer.Argument(help="A receipt or certificate JSON file.")],
     log_key: Annotated[str | None, typer.Option(help="The ledger's log verifier key, or a file holding it.")] = None,
+    witness_key: Annotated[list[str] | None, typer.Option(help="A trusted witness's verifier key or file; repeatable.")] = None,
 ) -> None:
     """Check a receipt or certificate offline, with the ledger's log key alone."""
     from ledger.money import format_cny
@@ -709,13 +715,14 @@ def verify_receipt_command(
         origin = None
     try:
         key = _log_key_option(log_key, origin if isinstance(origin, str) else None)
-        verified = verify_receipt(data, key)
+        trusted = [_vkey(w) for w in witness_key or []] or trusted_witnesses(state.settings)
+        verified = verify_receipt(data, key, trusted)
     except (ReceiptError, NoteFormatError) as exc:
         _fail(f"NOT VERIFIED 校验失败: {exc}")
     payload = verified.record.payload
-    out.print(f"[green]verified 校验通过[/]: {verified.kind} in the log of {verified.origin} at position "
-              f"{verified.position} (leaf {verified.leaf_index}) under checkpoint of size {verified.checkpoint.size}, "
-              f"signed by {verified.signer}", highlight=False)
+    out.print(f"[green]verified 校验通过[/]: {verified.kind} is leaf {verified.leaf_index} of the log of "
+              f"{verified.origin}, under the checkpoint of size {verified.checkpoint.size}, signed by {verified.signer}"
+              f" (ledger reference #{json.loads(data)['position']}, not part of the proof)", highlight=False)
     if "amount" in payload:
         out.print(f"  amount 金额 {format_cny(payload['amount'])}")
     if verified.volunteer is not None:
@@ -723,6 +730,8 @@ def verify_receipt_command(
                   f"{payload['date']} {payload['start']}–{payload['end']}, {payload['content']}", highlight=False)
     if verified.cosigners:
         out.print(f"  witnessed by 见证方: {', '.join(verified.cosigners)}")
+    if verified.unchecked_signatures:
+        out.print(f"  {verified.unchecked_signatures} other cosignature(s) not checked: pass --witness-key to check them")
 
 
 @witness_app.command("init")
@@ -760,7 +769,7 @@ def witness_cosign(
     except CheckpointError as exc:
         _fail(f"refused to cosign 拒绝见证: {exc}")
     if witness.key.verifier.key_id not in latest.cosigners:
-        ledger.checkpoints.add_cosignature(cp.size, witness.key.verifier.key_id, line)
+        ledger.checkpoints.add_cosignature(cp, witness.key.verifier, line)
     out.print(f"[green]cosigned 已见证[/] checkpoint of size {cp.size} as {witness.key.verifier.key_id}")
 
 

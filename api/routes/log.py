@@ -14,9 +14,9 @@ from pydantic import BaseModel, Field
 from api.deps import LedgerDep, log_actor
 from api.receipt_page import render_receipt_page
 from ledger.checkpoints import StoredCheckpoint
-from ledger.errors import NotFound
-from ledger.merkle_log import ProofRangeError
+from ledger.errors import InvalidInput, NotFound
 from ledger.receipts import issue_receipt, verify_receipt
+from ledger.settings import trusted_witnesses
 
 router = APIRouter(prefix="/api/v1/log", tags=["log"])
 pages = APIRouter(tags=["receipts"])
@@ -99,7 +99,7 @@ def inclusion(
     """The inclusion proof of one leaf in the tree of a given size."""
     size = _size(ledger, tree_size)
     if (leaf_index is None) == (position is None):
-        raise ProofRangeError("give exactly one of leaf_index and position")
+        raise InvalidInput("position", "give exactly one of leaf_index and position", "须给出 leaf_index 或 position 之一")
     if leaf_index is None:
         leaf_index = ledger.merkle.leaf_index_of(position)
         if leaf_index is None:
@@ -127,8 +127,8 @@ def _page(request: Request, ledger, position: int) -> HTMLResponse:
     document = issue_receipt(ledger, position, log_actor(request))
     log_key = ledger.directory().active_keys(ledger.origin)[-1].key
     settings = request.app.state.settings
-    return HTMLResponse(render_receipt_page(document, verify_receipt(document, log_key), settings.public_url,
-                                            public=True))
+    verified = verify_receipt(document, log_key, trusted_witnesses(settings))
+    return HTMLResponse(render_receipt_page(document, verified, settings.public_url, public=True))
 
 
 @pages.get("/receipts/{position}", response_class=HTMLResponse, include_in_schema=False)
