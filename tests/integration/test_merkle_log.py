@@ -5,11 +5,10 @@ past, and a rewritten, deleted or reordered event no longer matches a checkpoint
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 
-import psycopg
 import pytest
 from eventsourcing.persistence import StoredEvent
+from rawsql import RawSQL
 
 from ledger import merkle
 from ledger.application import Actor, Ledger
@@ -18,7 +17,6 @@ from ledger.errors import NotAuthorised, UnknownKey
 from ledger.merkle_log import MerkleLog, ProofRangeError
 from ledger.settings import Settings
 from ledger.signing import SigningKey, parse_note
-from ledger.stores import is_postgres, persistence_env
 from ledger.witness import Witness, WitnessRefusal
 
 TOWN = "xianxiaxincun"
@@ -54,36 +52,8 @@ def leaf_data(ledger) -> list[bytes]:
     return [bytes(n.state) for n in stored(ledger)]
 
 
-class Raw:
-    """Direct SQL on the ledger's events table, behind the application's back."""
-
-    def __init__(self, ledger, database_url: str):
-        self.table = ledger.recorder.events_table_name
-        self.url = database_url
-        self.postgres = is_postgres(database_url)
-        self.pos = "notification_id" if self.postgres else "rowid"
-
-    def run(self, *statements: tuple[str, tuple]) -> list:
-        results = []
-        if self.postgres:
-            base, _, query = self.url.partition("?")
-            schema = query.split("schema=", 1)[1].split("&", 1)[0]
-            with psycopg.connect(base) as conn:
-                conn.execute(f'SET search_path TO "{schema}"')
-                for sql, params in statements:
-                    cur = conn.execute(sql.replace("?", "%s"), params)
-                    results.append(cur.fetchall() if cur.description else None)
-                conn.commit()
-        else:
-            conn = sqlite3.connect(persistence_env(self.url)["SQLITE_DBNAME"])
-            try:
-                with conn:
-                    for sql, params in statements:
-                        cur = conn.execute(sql, params)
-                        results.append(cur.fetchall() if cur.description else None)
-            finally:
-                conn.close()
-        return results
+class Raw(RawSQL):
+    """The events table, for rewriting, deleting and reordering rows."""
 
     def state(self, position: int) -> bytes:
         [[(state,)]] = self.run((f"SELECT state FROM {self.table} WHERE {self.pos} = ?", (position,)))

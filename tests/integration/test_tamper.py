@@ -3,58 +3,28 @@ on SQLite and PostgreSQL: edited bytes, moved rows, unregistered and revoked key
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import timedelta
 
-import psycopg
 import pytest
 from eventsourcing.persistence import StoredEvent
+from rawsql import RawSQL
 
 from ledger.application import Ledger
 from ledger.envelope import open_sealed, seal
 from ledger.errors import TamperedEvent
 from ledger.settings import Settings
 from ledger.signing import SigningKey
-from ledger.stores import is_postgres, persistence_env
 from ledger.verify import check_log
 
 TOWN = "xianxiaxincun"
 
 
-class RawStore:
-    """Direct SQL on the ledger's events table, behind the application's back."""
-
-    def __init__(self, ledger, database_url: str):
-        self.table = ledger.recorder.events_table_name
-        self.url = database_url
-        self.postgres = is_postgres(database_url)
-        self.position_column = "notification_id" if self.postgres else "rowid"
-
-    def _run(self, statements: list[tuple[str, tuple]]) -> list:
-        results = []
-        if self.postgres:
-            base, _, query = self.url.partition("?")
-            schema = query.split("schema=", 1)[1].split("&", 1)[0]
-            with psycopg.connect(base) as conn:
-                conn.execute(f'SET search_path TO "{schema}"')
-                for sql, params in statements:
-                    cur = conn.execute(sql.replace("?", "%s"), params)
-                    results.append(cur.fetchall() if cur.description else None)
-                conn.commit()
-        else:
-            conn = sqlite3.connect(persistence_env(self.url)["SQLITE_DBNAME"])
-            try:
-                with conn:
-                    for sql, params in statements:
-                        cur = conn.execute(sql, params)
-                        results.append(cur.fetchall() if cur.description else None)
-            finally:
-                conn.close()
-        return results
+class RawStore(RawSQL):
+    """The events table, for editing and moving rows."""
 
     def row(self, position: int) -> tuple[str, int, bytes]:
-        sql = f"SELECT originator_id, originator_version, state FROM {self.table} WHERE {self.position_column} = ?"
-        [(stream, version, state)] = self._run([(sql, (position,))])[0]
+        sql = f"SELECT originator_id, originator_version, state FROM {self.table} WHERE {self.pos} = ?"
+        [(stream, version, state)] = self.run((sql, (position,)))[0]
         return stream, version, bytes(state)
 
     def update(self, position: int, **values) -> None:
@@ -65,9 +35,9 @@ class RawStore:
         for position, values in changes:
             sets = ", ".join(f"{column} = ?" for column in values)
             statements.append(
-                (f"UPDATE {self.table} SET {sets} WHERE {self.position_column} = ?", (*values.values(), position))
+                (f"UPDATE {self.table} SET {sets} WHERE {self.pos} = ?", (*values.values(), position))
             )
-        self._run(statements)
+        self.run(*statements)
 
 
 @pytest.fixture
