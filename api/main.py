@@ -19,6 +19,7 @@ from ledger.receipts import ReceiptError
 from ledger.settings import Settings
 from ledger.signing import read_signing_key
 from projections.live import DistrictView
+from projections.runner import Projections
 
 logger = logging.getLogger("wushe")
 
@@ -83,7 +84,8 @@ def create_app(settings: Settings | None = None, *, ledger: Ledger | None = None
     )
     app.state.settings = settings
     app.state.ledger = ledger
-    app.state.district = DistrictView(ledger)
+    app.state.projections = Projections(ledger)
+    app.state.district = DistrictView(app.state.projections)
     app.state.log_actor = _load_log_actor(ledger, settings)
 
     @app.exception_handler(LedgerError)

@@ -1,33 +1,84 @@
-"""Serves the district totals, refolded from the verified log whenever the log has grown.
-
-Folding only the appended events, into tables, is the projection runner's job (a later step).
-"""
+"""District totals for the public pages, read from the views (brought up to the log's head first)."""
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass, field
 
-from ledger.application import Ledger
-from ledger.verify import verified_events
-from projections.district import DistrictTotals, district_totals
+from projections import funds, streettowns
+from projections.runner import Projections
+
+
+@dataclass
+class TownTotals:
+    """One street-town's figures; money in fen, time in minutes."""
+
+    income: int = 0
+    """Donations and grants received for the street-town, net of reversals."""
+    donations: int = 0
+    """Number of donations, net of reversals."""
+    spent: int = 0
+    """Disbursements paid for the street-town, net of reversals."""
+    fund_balance: int = 0
+    """Balance of the funds whose home is the street-town."""
+    volunteer_minutes: int = 0
+
+
+@dataclass
+class DistrictTotals:
+    towns: dict[str, TownTotals] = field(default_factory=dict)
+    restricted_balance: int = 0
+    unrestricted_balance: int = 0
+    events: int = 0
+    """The log position the figures are computed to."""
+
+    def town(self, code: str) -> TownTotals:
+        return self.towns.setdefault(code, TownTotals())
+
+    @property
+    def income(self) -> int:
+        return sum(t.income for t in self.towns.values())
+
+    @property
+    def spent(self) -> int:
+        return sum(t.spent for t in self.towns.values())
+
+    @property
+    def balance(self) -> int:
+        return self.restricted_balance + self.unrestricted_balance
+
+    @property
+    def volunteer_minutes(self) -> int:
+        return sum(t.volunteer_minutes for t in self.towns.values())
 
 
 class DistrictView:
-    """District totals, recomputed from the verified log when the log has grown."""
+    """District totals from the view tables; the runner folds any new events first."""
 
-    def __init__(self, ledger: Ledger) -> None:
-        self.ledger = ledger
+    def __init__(self, projections: Projections) -> None:
+        self.projections = projections
         self._lock = threading.Lock()
-        self._position = -1
-        self._totals = DistrictTotals()
 
     def current(self) -> DistrictTotals:
         with self._lock:
-            head = self.ledger.recorder.max_notification_id() or 0
-            if head != self._position:
-                stream = verified_events(self.ledger.log_positions())
-                self._totals = district_totals(
-                    (e.type_name, e.stream, e.version, e.payload) for _, e in stream
-                )
-                self._position = head
-            return self._totals
+            self.projections.run()
+        p = self.projections
+        totals = DistrictTotals(events=p.position())
+        for row in p.rows(streettowns.INCOME):
+            town = totals.town(row["street_town"])
+            town.income += row["amount"]
+            if row["source"].startswith("donation:"):
+                town.donations += row["count"]
+        for row in p.rows(streettowns.SPENDING):
+            totals.town(row["street_town"]).spent += row["amount"]
+        for row in p.rows(funds.FUNDS):
+            if row["restricted"]:
+                totals.restricted_balance += row["balance"]
+            else:
+                totals.unrestricted_balance += row["balance"]
+            if row["street_town"]:
+                totals.town(row["street_town"]).fund_balance += row["balance"]
+        for row in p.rows(streettowns.HOURS):
+            totals.town(row["street_town"]).volunteer_minutes += row["minutes"]
+        return totals
+

@@ -45,7 +45,9 @@ hours_app = typer.Typer(help="Volunteer hours (志愿服务记录).", no_args_is
 proof_app = typer.Typer(help="Merkle proofs from the log (证明).", no_args_is_help=True)
 witness_app = typer.Typer(help="Witness cosigning of checkpoints (见证).", no_args_is_help=True)
 verify_app = typer.Typer(help="Offline verification (离线校验).", no_args_is_help=True)
+projections_app = typer.Typer(help="Read models: status, run, rebuild (视图).", no_args_is_help=True)
 for sub, name in [
+    (projections_app, "projections"),
     (proof_app, "proof"), (witness_app, "witness"), (verify_app, "verify"),
     (keys_app, "keys"), (principal_app, "principal"), (org_app, "org"), (fund_app, "fund"),
     (donation_app, "donation"), (grant_app, "grant"), (project_app, "project"), (disb_app, "disbursement"),
@@ -771,6 +773,40 @@ def witness_cosign(
     if witness.key.verifier.key_id not in latest.cosigners:
         ledger.checkpoints.add_cosignature(cp, witness.key.verifier, line)
     out.print(f"[green]cosigned 已见证[/] checkpoint of size {cp.size} as {witness.key.verifier.key_id}")
+
+
+# --- projections ---------------------------------------------------------------------------------
+
+
+def _projections():
+    from projections.runner import Projections
+
+    return Projections(state.ledger)
+
+
+@projections_app.command("status")
+@handles_errors
+def projections_status() -> None:
+    """How far the views have folded the log, and how many events they lag."""
+    status = _projections().status()
+    out.print(f"views at log position {status.position} of {status.head}; lag {status.lag} event(s) "
+              f"视图已处理至 {status.position}，落后 {status.lag} 条")
+
+
+@projections_app.command("run")
+@handles_errors
+def projections_run() -> None:
+    """Fold every event stored since the last run into the views."""
+    done = _projections().run()
+    out.print(f"folded {done} event(s) 已处理 {done} 条事件")
+
+
+@projections_app.command("rebuild")
+@handles_errors
+def projections_rebuild() -> None:
+    """Empty the views and fold the whole log again."""
+    done = _projections().rebuild()
+    out.print(f"rebuilt the views from {done} event(s) 已从 {done} 条事件重建视图")
 
 
 # --- demo and serve ------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -20,14 +20,20 @@ class Health(BaseModel):
     events: int
     """Number of events in the log (its head position)."""
     initialised: bool
+    projections_position: int
+    """The last log position folded into the read models."""
+    projections_lag: int
+    """Events stored but not yet in the read models."""
 
 
 @router.get("/health", response_model=Health)
-def health(ledger: LedgerDep) -> Health | JSONResponse:
+def health(request: Request, ledger: LedgerDep) -> Health | JSONResponse:
     store = "postgresql" if is_postgres(ledger.database_url) else "sqlite"
     try:
         head = ledger.recorder.max_notification_id() or 0
         initialised = ledger.is_founded
+        views = request.app.state.projections.status()
     except Exception as exc:  # the store is down: say so with a 503, not a stack trace
         return JSONResponse({"status": "unavailable", "store": store, "detail": type(exc).__name__}, status_code=503)
-    return Health(status="ok" if initialised else "uninitialised", store=store, events=head, initialised=initialised)
+    return Health(status="ok" if initialised else "uninitialised", store=store, events=head, initialised=initialised,
+                  projections_position=views.position, projections_lag=views.lag)

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from api.deps import DistrictDep, LedgerDep
 from ledger.money import format_cny, to_decimal_string
-from projections.district import DISTRICT
+from projections.streettowns import DISTRICT
 
 router = APIRouter(tags=["public"])
 templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")

@@ -1,0 +1,108 @@
+"""What a view is: tables, and a pure fold from one verified event to row changes.
+
+A fold sees the event and may read rows the views already hold (a fund's street-town, the
+original of a reversal); it returns changes and writes nothing itself. The runner applies the
+changes and the log position in one transaction; tests apply them to an in-memory store.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+CHINA = timezone(timedelta(hours=8))
+
+
+@dataclass(frozen=True)
+class Event:
+    """A verified event as the folds see it."""
+
+    position: int
+    type: str
+    stream: str
+    version: int
+    timestamp: datetime
+    payload: dict[str, Any]
+
+    @property
+    def code(self) -> str:
+        """The stream's business code: ``fund:SF-x`` → ``SF-x``."""
+        return self.stream.split(":", 1)[1] if ":" in self.stream else self.stream
+
+    @property
+    def recorded_on(self) -> str:
+        """The Shanghai date the event was recorded."""
+        return self.timestamp.astimezone(CHINA).date().isoformat()
+
+
+@dataclass(frozen=True)
+class Table:
+    """A view table: key columns, counters (integers that changes add to) and attributes (set)."""
+
+    name: str
+    keys: tuple[str, ...]
+    counters: tuple[str, ...] = ()
+    attributes: tuple[str, ...] = ()
+    """Columns that changes overwrite: text (JSON for lists) unless named in ``integers``."""
+    integers: tuple[str, ...] = ()
+    """Key or attribute columns holding integers (counters always do)."""
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.keys + self.counters + self.attributes
+
+
+@dataclass(frozen=True)
+class Change:
+    """Add to a row's counters and/or set its attributes, creating the row if need be."""
+
+    table: str
+    key: tuple
+    add: dict[str, int] = field(default_factory=dict)
+    put: dict[str, Any] = field(default_factory=dict)
+
+
+Reader = Callable[[str, tuple], dict[str, Any] | None]
+"""Reads one row of a view table by key (None if absent)."""
+
+Fold = Callable[[Event, Reader], Iterable[Change]]
+
+
+def as_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def day_of(value: str | None, fallback: Event) -> str:
+    """A business date as stored (``YYYY-MM-DD``), or the recording date when there is none."""
+    if value:
+        date.fromisoformat(value)
+        return value
+    return fallback.recorded_on
+
+
+class MemoryStore:
+    """The views held in dictionaries: for tests, and for folding a log without a database."""
+
+    def __init__(self, tables: Iterable[Table]) -> None:
+        self.tables = {t.name: t for t in tables}
+        self.rows: dict[str, dict[tuple, dict[str, Any]]] = {name: {} for name in self.tables}
+
+    def read(self, table: str, key: tuple) -> dict[str, Any] | None:
+        row = self.rows[table].get(tuple(key))
+        return dict(row) if row is not None else None
+
+    def apply(self, changes: Iterable[Change]) -> None:
+        for change in changes:
+            table = self.tables[change.table]
+            row = self.rows[change.table].get(change.key)
+            if row is None:
+                row = {c: v for c, v in zip(table.keys, change.key, strict=True)}
+                row.update({c: 0 for c in table.counters})
+                row.update({c: None for c in table.attributes})
+                self.rows[change.table][change.key] = row
+            for column, amount in change.add.items():
+                row[column] += amount
+            row.update(change.put)
