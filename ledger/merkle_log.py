@@ -14,7 +14,7 @@ from typing import Any
 from eventsourcing.persistence import IntegrityError
 
 from ledger import merkle
-from ledger.sidetables import SideTables, storable
+from ledger.sidetables import SideTables, notifications_after, storable
 
 LEAVES = "wushe_merkle_leaves"
 NODES = "wushe_merkle_nodes"
@@ -71,7 +71,7 @@ class MerkleLog:
             cursor.execute(f"SELECT COUNT(*), MAX(position) FROM {t.table(LEAVES)}")
             size, last_position = cursor.fetchone()
             size, last_position = int(size or 0), int(last_position or 0)
-            stored = self.recorder.select_notifications(start=last_position + 1, limit=self.batch)
+            stored = notifications_after(cursor, last_position, self.batch)
             if not stored:
                 return 0, size
             frontier = self._frontier(cursor, size)

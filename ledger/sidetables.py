@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError as StoreIntegrityError
+from eventsourcing.persistence import Notification
 from eventsourcing.postgres import PostgresApplicationRecorder
 
 
@@ -38,15 +39,28 @@ class SideTables:
     def sql(self, statement: str) -> str:
         return statement.replace("?", "%s") if self.postgres else statement
 
+    @property
+    def events_table(self) -> str:
+        return self.table(self.recorder.events_table_name)
+
+    @property
+    def position_column(self) -> str:
+        """The events table's log position: PostgreSQL's notification_id, SQLite's rowid."""
+        return "notification_id" if self.postgres else "rowid"
+
     @contextmanager
     def transaction(self, *, commit: bool, lock: str | None = None) -> Iterator[Cursor]:
-        """A transaction; ``lock`` names a PostgreSQL advisory lock held until it ends (SQLite
-        allows one writer at a time anyway)."""
+        """A transaction. ``lock`` serialises writers before anything is read: a named advisory
+        lock on PostgreSQL; on SQLite the database write lock, taken up front (a transaction that
+        read first could not write after another connection's commit)."""
         try:
             with self.datastore.transaction(commit=commit) as cursor:
                 wrapped = Cursor(cursor, self)
                 if lock and self.postgres:
                     wrapped.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (lock,))
+                elif lock and commit:
+                    wrapped.execute("CREATE TABLE IF NOT EXISTS wushe_write_lock (held INTEGER)")
+                    wrapped.execute("UPDATE wushe_write_lock SET held = held WHERE 0")
                 yield wrapped
         except StoreIntegrityError:
             raise
@@ -63,6 +77,19 @@ class SideTables:
     def fetchone(self, statement: str, params: Sequence[Any] = ()) -> tuple | None:
         rows = self.fetchall(statement, params)
         return rows[0] if rows else None
+
+
+def notifications_after(cursor: Cursor, position: int, limit: int) -> list[Notification]:
+    """Stored events after a log position, in order, read inside the caller's transaction (a
+    second connection from the pool could wait forever on the one writer this one holds)."""
+    t = cursor._tables
+    cursor.execute(
+        f"SELECT {t.position_column}, originator_id, originator_version, topic, state FROM {t.events_table} "
+        f"WHERE {t.position_column} > ? ORDER BY {t.position_column} LIMIT ?",
+        (position, limit),
+    )
+    return [Notification(id=int(r[0]), originator_id=r[1], originator_version=int(r[2]), topic=r[3], state=bytes(r[4]))
+            for r in cursor.fetchall()]
 
 
 class Cursor:

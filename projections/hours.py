@@ -37,5 +37,6 @@ def fold(event: Event, read: Reader) -> Iterator[Change]:
             "day": p["date"], "minutes": p["minutes"], "reversed": None})
     elif event.type == "Volunteer.ServiceReversed":
         session = read(SESSIONS.name, (event.code, p["record"]))
-        yield from _session(event.code, session, -1, session["day"])
+        # Like money, a correction counts on the day it was made: published days stay as they were.
+        yield from _session(event.code, session, -1, event.recorded_on)
         yield Change(SESSIONS.name, (event.code, p["record"]), put={"reversed": event.recorded_on})

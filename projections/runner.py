@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.sidetables import Cursor, SideTables
+from ledger.sidetables import Cursor, SideTables, notifications_after
 from projections import corrections, funds, hours, projects, streettowns
 from projections.base import Change, Event, Table
 
@@ -69,10 +69,9 @@ class Projections:
     def status(self) -> Status:
         head = self.ledger.recorder.max_notification_id() or 0
         position = self.position()
-        lag = 0
-        if head > position:
-            lag = len(self.ledger.recorder.select_notifications(start=position + 1, limit=head - position))
-        return Status(position, head, lag)
+        t = self.tables
+        row = t.fetchone(f"SELECT COUNT(*) FROM {t.events_table} WHERE {t.position_column} > ?", (position,))
+        return Status(position, head, int(row[0]) if row else 0)
 
     def position(self) -> int:
         row = self.tables.fetchone(f"SELECT position FROM {self.tables.table(POSITION)} WHERE name = 'views'")
@@ -102,7 +101,7 @@ class Projections:
             cursor.execute(f"SELECT position FROM {self.tables.table(POSITION)} WHERE name = 'views'")
             row = cursor.fetchone()
             position = int(row[0]) if row else 0
-            stored = self.ledger.recorder.select_notifications(start=position + 1, limit=size)
+            stored = notifications_after(cursor, position, size)
             if not stored:
                 return 0
             read = _Reader(cursor, self.tables)

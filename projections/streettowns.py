@@ -3,6 +3,7 @@ and community social organisations per community against the plan's target."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 
 from projections import funds, hours
@@ -24,10 +25,13 @@ COMMUNITIES = Table("view_town_communities", keys=("street_town", "community"), 
 TABLES = (INCOME, SPENDING, FLOWS, DONORS, HOURS, ORGANISATIONS, COMMUNITIES)
 
 
-def _donor(payload: dict, entry: str) -> str:
-    """Who gave, as a counting key: the named donor, or each anonymous gift on its own."""
+def donor_key(payload: dict, entry: str) -> str:
+    """Who gave, as a counting key that names nobody: a hash of the donor's name (one person giving
+    as two donor types is still one donor), or each anonymous gift on its own."""
     name = payload.get("donor_name")
-    return f"{payload['donor_type']}:{name}" if name else f"anonymous:{entry}"
+    if not name:
+        return f"anonymous:{entry}"
+    return "named:" + hashlib.sha256(name.strip().encode()).hexdigest()[:20]
 
 
 def _money(town: str, cat: str, day: str, amount: int, sign: int) -> Iterator[Change]:
@@ -46,7 +50,7 @@ def fold(event: Event, read: Reader) -> Iterator[Change]:
         day = p.get("received_on") or p.get("paid_on")
         yield from _money(town, funds.category(event), day, p["amount"], +1)
         if event.type == "Fund.DonationReceived":
-            yield Change(DONORS.name, (town, _donor(p, p["entry"])), add={"gifts": 1})
+            yield Change(DONORS.name, (town, donor_key(p, p["entry"])), add={"gifts": 1})
     elif event.type == "Fund.Reversed":
         original = read(funds.ENTRIES.name, (event.code, p["entry"]))
         if original["type"] in ("Fund.DonationReceived", "Fund.GrantReceived", "Fund.Paid"):
@@ -69,7 +73,7 @@ def fold(event: Event, read: Reader) -> Iterator[Change]:
         if p["kind"] == "social_organisation":
             yield Change(COMMUNITIES.name, (p["street_town"], p["community"] or ""), add={"organisations": 1})
     if event.type == "Fund.DonationReceived":
-        yield Change(DONATIONS.name, (event.code, p["entry"]), put={"donor": _donor(p, p["entry"])})
+        yield Change(DONATIONS.name, (event.code, p["entry"]), put={"donor": donor_key(p, p["entry"])})
 
 
 DONATIONS = Table("view_town_donations", keys=("fund", "entry"), attributes=("donor",))

@@ -809,6 +809,53 @@ def projections_rebuild() -> None:
     out.print(f"rebuilt the views from {done} event(s) 已从 {done} 条事件重建视图")
 
 
+@app.command("export")
+@handles_errors
+def export(
+    format_: Annotated[str, typer.Option("--format", help="csv (a directory of files), xlsx, json, or ledger "
+                                                          "(an hledger / ledger-cli journal of the whole log).")],
+    out_path: Annotated[Path, typer.Option("--out", help="File to write; for csv, a directory.")],
+    start: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD (default: 1 January of the "
+                                                             "end's year).")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD (default: today).")] = None,
+    street_town: Annotated[str | None, typer.Option(help="Street-town code (default: the whole district).")] = None,
+) -> None:
+    """Export the transparency report (信息公开报告) or the double-entry journal (日记账)."""
+    from ledger.errors import InvalidInput
+    from projections import exports
+
+    if format_ not in exports.FORMATS:
+        raise typer.BadParameter(f"unknown format {format_!r}: choose {', '.join(exports.FORMATS)} "
+                                 f"未知导出格式", param_hint="--format")
+    ledger = state.ledger
+    last = _date(end, "--to") or ledger.today()
+    first = _date(start, "--from") or last.replace(month=1, day=1)
+    if last < first:
+        raise InvalidInput("to", f"the period ends ({last}) before it starts ({first})",
+                           f"报告期结束日 {last} 早于开始日 {first}")
+    if street_town is not None:
+        ledger.reference.street_town(street_town, field="street_town")
+    if format_ == "ledger":
+        from projections.journal import journal
+
+        if start or end or street_town:
+            err.print("note 注意: the journal always holds the whole log; --from, --to and --street-town do not "
+                      "apply (select with hledger -b/-e or an account query) 日记账始终包含全部日志，不按期间或街镇筛选",
+                      highlight=False)
+        written = exports.write_journal(journal(ledger), out_path)
+        out.print(f"[green]已导出 exported[/] journal of the whole log to {written[0]}", highlight=False)
+        return
+    from projections.report import transparency_report
+
+    projections = _projections()
+    projections.run()
+    report = transparency_report(projections, start=first, end=last, street_town=street_town)
+    written = exports.WRITERS[format_](report, out_path)
+    scope = street_town or "district 全区"
+    out.print(f"[green]已导出 exported[/] {format_} report of {scope}, {first} – {last} (log position "
+              f"{report['position']}) to {', '.join(str(p) for p in written)}", highlight=False)
+
+
 # --- demo and serve ------------------------------------------------------------------------------
 
 

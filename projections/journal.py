@@ -1,0 +1,139 @@
+"""The whole ledger as a plain-text journal for hledger and ledger-cli (复式记账日记账), read from
+the verified log, so accountants and auditors can check every balance with tools of their own.
+
+Every money event becomes one transaction with exactly the postings it signed, in log order:
+money in the commodity ``CNY`` (yuan with two places, converted exactly from integer fen), signs
+as hledger's (debits positive). Volunteer time is a commodity of its own, ``MIN`` (minutes):
+``Volunteer:Minutes:<street-town>:<domain>`` against ``Contributed:Minutes:<organisation>``; an
+hours correction negates its session. Each transaction is dated by its business date (received,
+paid, allocated, served) — a correction by the day it was recorded — and carries its log position
+in a comment (tag ``position``). No names of donors, payees or volunteers are written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from ledger.accounting import CNY
+from ledger.money import to_decimal_string
+from projections.base import CHINA
+
+MINUTES = "MIN"
+"""The commodity of volunteer time."""
+
+_ACCOUNT = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*(:[A-Za-z0-9_-]+)+$")
+_WIDTH = 56
+
+
+def volunteer_account(street_town: str, domain: str) -> str:
+    return f"Volunteer:Minutes:{street_town}:{domain}"
+
+
+def contributed_account(organisation: str) -> str:
+    return f"Contributed:Minutes:{organisation}"
+
+
+def journal(ledger: Any) -> str:
+    """The journal of every posting of every money event and every volunteer session, in log order."""
+    return "".join(_lines(ledger))
+
+
+def _lines(ledger: Any) -> Iterable[str]:
+    transactions: list[str] = []
+    accounts: set[str] = set()
+    sessions: dict[tuple[str, str], tuple[str, str, str, int]] = {}
+    last = 0
+    for stored in ledger.log_positions():
+        last = stored.id
+        event = ledger.mapper.to_domain_event(stored)  # raises TamperedEvent: nothing is exported
+        built = _transaction(stored.id, stored.topic, str(stored.originator_id), event, sessions)
+        if built is None:
+            continue
+        text, touched = built
+        accounts.update(touched)
+        transactions.append(text)
+    yield (f"; Wushe Ledger 五社账本 — journal of {_clean(ledger.origin)}, log positions 1–{last}\n"
+           "; Generated from the verified, signed log; hledger / ledger-cli plain-text journal.\n"
+           f"; {CNY}: yuan, two decimals, exact from integer fen; {MINUTES}: volunteer minutes.\n"
+           "; Dates are business dates (Shanghai); a correction is dated the day it was recorded.\n\n")
+    yield f"commodity 1000.00 {CNY}\ncommodity 1000. {MINUTES}\n\n"
+    for account in sorted(accounts):
+        yield f"account {account}\n"
+    yield "\n"
+    yield from transactions
+
+
+def _transaction(position: int, topic: str, stream: str, event: Any,
+                 sessions: dict[tuple[str, str], tuple[str, str, str, int]]) -> tuple[str, list[str]] | None:
+    recorded_on = _recorded_on(event.timestamp)
+    code = stream.split(":", 1)[1] if ":" in stream else stream
+    postings: list[tuple[str, str]]
+    tags = [f"position:{position}"]
+    if topic.startswith("Fund.") and getattr(event, "postings", None):
+        day = getattr(event, "received_on", None) or getattr(event, "paid_on", None) or getattr(event, "on", None)
+        postings = [(p["account"], _amount(p["amount"], p["commodity"])) for p in event.postings]
+        description = f"{topic} {code}{_detail(topic, event)}"
+        tags.append(f"entry:{event.entry}")
+        if topic == "Fund.Reversed":
+            day = recorded_on
+    elif topic == "Volunteer.ServiceRecorded":
+        sessions[(stream, event.record)] = (event.street_town, event.domain, event.organisation, event.minutes)
+        day, minutes = event.date, event.minutes
+        postings = _minutes(event.street_town, event.domain, event.organisation, minutes)
+        description = f"{topic} {event.organisation} {event.domain}"
+        tags.append(f"record:{event.record}")
+    elif topic == "Volunteer.ServiceReversed":
+        town, domain, organisation, minutes = sessions[(stream, event.record)]
+        day = recorded_on
+        postings = _minutes(town, domain, organisation, -minutes)
+        description = f"{topic} {organisation} {domain}: {event.reason}"
+        tags.append(f"record:{event.record}")
+    else:
+        return None
+    for account, _ in postings:
+        if not _ACCOUNT.match(account):
+            raise ValueError(f"log position {position}: {account!r} is not a valid journal account name")
+    lines = [f"{day or recorded_on} {_clean(description)}  ; {', '.join(tags)}\n"]
+    lines += [f"    {account:<{_WIDTH}}  {amount}\n" for account, amount in postings]
+    return "".join(lines) + "\n", [account for account, _ in postings]
+
+
+def _detail(topic: str, event: Any) -> str:
+    if topic == "Fund.DonationReceived":
+        return f" {event.donor_type} {event.method}"
+    if topic == "Fund.GrantReceived":
+        return f" {event.source}"
+    if topic == "Fund.AllocatedOut":
+        return f" to {event.to_fund}: {event.reason}"
+    if topic == "Fund.AllocatedIn":
+        return f" from {event.from_fund}: {event.reason}"
+    if topic == "Fund.RestrictionReleased":
+        return f" to {event.to_fund}: {event.basis}"
+    if topic == "Fund.Paid":
+        return f" {event.kind} {event.target}"
+    if topic == "Fund.Reversed":
+        return f" reverses {event.reverses['type']}: {event.reason}"
+    return ""
+
+
+def _minutes(town: str, domain: str, organisation: str, minutes: int) -> list[tuple[str, str]]:
+    return [(volunteer_account(town, domain), f"{minutes} {MINUTES}"),
+            (contributed_account(organisation), f"{-minutes} {MINUTES}")]
+
+
+def _amount(fen: int, commodity: str) -> str:
+    if commodity != CNY:
+        raise ValueError(f"unexpected commodity {commodity!r}")
+    return f"{to_decimal_string(fen)} {CNY}"
+
+
+def _recorded_on(timestamp: datetime) -> str:
+    return timestamp.astimezone(CHINA).date().isoformat()
+
+
+def _clean(text: str) -> str:
+    """One line, and no ``;`` (which would start a comment) in a description."""
+    return " ".join(str(text).split()).replace(";", "；")
