@@ -555,3 +555,19 @@ def test_hours_views_match_the_sessions(cast):
     assert sum(r["minutes"] for r in p.rows(hours.BY_ORGANISATION)) == sum(
         r["minutes"] for r in rows if r["reversed"] is None
     )
+
+
+def test_views_built_to_an_older_shape_are_dropped_and_folded_again(cast):
+    busy(cast)
+    first = Projections(cast.ledger)
+    first.run()
+    before = views(first)
+    # Pretend the tables were built by an earlier version of the views, with a stale column set.
+    t = first.tables
+    with t.transaction(commit=True) as cursor:
+        cursor.execute(f"UPDATE {t.table(runner.POSITION)} SET position = ? WHERE name = 'shape'", (runner.SHAPE + 1,))
+        cursor.execute(f"ALTER TABLE {t.table(funds.FUNDS.name)} DROP COLUMN reversed")
+    again = Projections(cast.ledger)
+    assert again.status().position == 0 and again.rows(funds.FUNDS) == []
+    again.run()
+    assert views(again) == before
