@@ -47,8 +47,8 @@ from ledger.settings import Settings
 from ledger.signing import SigningKey, VerifierKey
 from ledger.checkpoints import Checkpoint, CheckpointStore, StoredCheckpoint, sign_checkpoint
 from ledger.merkle_log import MerkleLog
-from ledger.sidetables import storable
-from ledger.stores import first_version_after, persistence_env, position_of
+from ledger.sidetables import SideTables, storable
+from ledger.stores import persistence_env
 from ledger.verify import advance_directory
 from ledger.volunteers import Volunteer, volunteer_id
 
@@ -113,6 +113,7 @@ class Ledger(Application[str]):
         self._revocation_positions: dict[str, int] = {}
         self._first_after_revocation: dict[tuple[str, int], tuple[int | None, int | None]] = {}
         super().__init__(env=persistence_env(self.database_url, self.settings.aggregate_cache))
+        self.tables = SideTables(self.recorder)
         self.merkle = MerkleLog(self.recorder)
         self.checkpoints = CheckpointStore(self.recorder)
 
@@ -170,11 +171,11 @@ class Ledger(Application[str]):
         key_id = record.key.key_id
         revoked_at = self._revocation_positions.get(key_id)
         if revoked_at is None:
-            revoked_at = position_of(self.recorder, DIRECTORY_ID, record.revoked_version) or 0
+            revoked_at = self.tables.position_of(DIRECTORY_ID, record.revoked_version) or 0
             self._revocation_positions[key_id] = revoked_at
         first, last = self._first_after_revocation.get((stream, revoked_at), (None, None))
         if first is None and (last is None or version > last):
-            first, last = first_version_after(self.recorder, stream, revoked_at)
+            first, last = self.tables.first_version_after(stream, revoked_at)
             self._first_after_revocation[(stream, revoked_at)] = (first, last)
         return first is not None and version >= first
 

@@ -91,9 +91,7 @@ def _entry(ledger: Any, role: str, leaf_index: int | None, size: int) -> dict:
 
 
 def _position(ledger: Any, stream: str, version: int) -> int:
-    from ledger.stores import position_of
-
-    found = position_of(ledger.recorder, stream, version)
+    found = ledger.tables.position_of(stream, version)
     if found is None:
         raise ReceiptError(f"{stream} v{version} is not in the log")
     return found

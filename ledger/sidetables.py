@@ -69,6 +69,25 @@ class SideTables:
                 raise StoreIntegrityError(exc) from exc
             raise
 
+    def position_of(self, stream: str, version: int) -> int | None:
+        """The log position (notification id) of one stored event."""
+        row = self.fetchone(
+            f"SELECT {self.position_column} FROM {self.events_table} WHERE originator_id = ? AND originator_version = ?",
+            (stream, version),
+        )
+        return None if row is None else int(row[0])
+
+    def first_version_after(self, stream: str, position: int) -> tuple[int | None, int | None]:
+        """(the first version of ``stream`` stored after log ``position``, or None; the stream's last
+        version). Within a stream, versions and positions rise together, so one query answers
+        "was version v stored after position p?" for every v up to the last version."""
+        row = self.fetchone(
+            f"SELECT MIN(CASE WHEN {self.position_column} > ? THEN originator_version END), MAX(originator_version) "
+            f"FROM {self.events_table} WHERE originator_id = ?",
+            (position, stream),
+        )
+        return (row[0], row[1]) if row else (None, None)
+
     def fetchall(self, statement: str, params: Sequence[Any] = ()) -> list[tuple]:
         with self.transaction(commit=False) as cursor:
             cursor.execute(statement, params)

@@ -7,11 +7,9 @@ a PostgreSQL server with ``fsync`` or ``synchronous_commit`` off is refused at s
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
-from psycopg.sql import SQL, Identifier
+from eventsourcing.postgres import PostgresFactory
 from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteDatastore, SQLiteFactory
 
 from ledger.errors import InvalidInput
@@ -104,50 +102,3 @@ def display_url(database_url: str) -> str:
 
 def is_postgres(database_url: str) -> bool:
     return urlsplit(database_url).scheme in ("postgresql", "postgres")
-
-
-
-def _position_queries(recorder) -> tuple[Any, Any, bool]:
-    """SQL for a stream's log positions, in the store's own dialect."""
-    table = recorder.events_table_name
-    if isinstance(recorder, PostgresApplicationRecorder):
-        qualified = SQL("{}.{}").format(Identifier(recorder.datastore.schema), Identifier(table))
-        position_of = SQL(
-            "SELECT notification_id FROM {} WHERE originator_id = %s AND originator_version = %s"
-        ).format(qualified)
-        first_after = SQL(
-            "SELECT MIN(CASE WHEN notification_id > %s THEN originator_version END), MAX(originator_version) "
-            "FROM {} WHERE originator_id = %s"
-        ).format(qualified)
-        return position_of, first_after, True
-    position_of = f"SELECT rowid FROM {table} WHERE originator_id = ? AND originator_version = ?"
-    first_after = (
-        f"SELECT MIN(CASE WHEN rowid > ? THEN originator_version END), MAX(originator_version) "
-        f"FROM {table} WHERE originator_id = ?"
-    )
-    return position_of, first_after, False
-
-
-def _first_row(recorder, statement, params) -> tuple | None:
-    with recorder.datastore.transaction(commit=False) as cursor:
-        cursor.execute(statement, params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    return tuple(row.values()) if isinstance(row, dict) else tuple(row)
-
-
-def position_of(recorder, stream: str, version: int) -> int | None:
-    """The log position (notification id) of one stored event."""
-    statement, _, _ = _position_queries(recorder)
-    row = _first_row(recorder, statement, (stream, version))
-    return None if row is None else row[0]
-
-
-def first_version_after(recorder, stream: str, position: int) -> tuple[int | None, int | None]:
-    """(the first version of ``stream`` stored after log ``position``, or None; the stream's last
-    version). Within a stream, versions and positions rise together, so one query answers
-    "was version v stored after position p?" for every v up to the last version."""
-    _, statement, _ = _position_queries(recorder)
-    row = _first_row(recorder, statement, (position, stream))
-    return (row[0], row[1]) if row else (None, None)
