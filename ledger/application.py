@@ -114,7 +114,7 @@ class Ledger(Application[str]):
         self._first_after_revocation: dict[tuple[str, int], tuple[int | None, int | None]] = {}
         super().__init__(env=persistence_env(self.database_url, self.settings.aggregate_cache))
         self.tables = SideTables(self.recorder)
-        self.merkle = MerkleLog(self.recorder)
+        self.merkle = MerkleLog(self.recorder, check=self.mapper.to_domain_event)
         self.checkpoints = CheckpointStore(self.recorder)
 
     # --- infrastructure --------------------------------------------------------------------------

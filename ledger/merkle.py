@@ -96,6 +96,34 @@ def fold(hashes: Sequence[bytes]) -> bytes:
     return result
 
 
+class Frontier:
+    """The right edge of a tree being grown leaf by leaf: the (level, hash) of its perfect
+    subtrees, left to right. Appending is O(1) amortised; ``root()`` folds the edge."""
+
+    __slots__ = ("parts", "size")
+
+    def __init__(self, parts: Sequence[tuple[int, bytes]] = (), size: int = 0) -> None:
+        self.parts = list(parts)
+        self.size = size
+
+    def append(self, leaf: bytes) -> list[tuple[int, int, bytes]]:
+        """Add a leaf hash; returns the (level, index, hash) of each perfect subtree it completes."""
+        parts = self.parts
+        parts.append((0, leaf))
+        index, level, completed = self.size, 0, []
+        self.size += 1
+        while len(parts) >= 2 and parts[-1][0] == parts[-2][0]:
+            (_, right), (_, left) = parts.pop(), parts.pop()
+            level += 1
+            parent = node_hash(left, right)
+            parts.append((level, parent))
+            completed.append((level, index >> level, parent))
+        return completed
+
+    def root(self) -> bytes:
+        return fold([h for _, h in self.parts]) if self.parts else EMPTY_ROOT
+
+
 # --- in-memory trees over leaf data ------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ proof or root needs — for any past tree size — is a fold over at most log n 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError
@@ -26,12 +26,19 @@ class ProofRangeError(ValueError):
 
 
 class MerkleLog:
-    """The tree over one ledger's log."""
+    """The tree over one ledger's log.
 
-    def __init__(self, recorder: Any, *, batch: int = 2000) -> None:
+    With ``check`` (the ledger passes its signature check), the tree grows only over events that
+    pass it: a sync first checks every event it is about to add, and stops short of — and raises
+    at — the first that fails. A checkpoint of the tree therefore vouches that every event under
+    it verified when the tree grew over it, which lets a rebuild trust those events' bytes once
+    they hash to the checkpoint's root (``projections.runner``)."""
+
+    def __init__(self, recorder: Any, *, batch: int = 2000, check: Callable[[Any], Any] | None = None) -> None:
         self.recorder = recorder
         self.tables = SideTables(recorder)
         self.batch = batch
+        self.check = check
         self._create_tables()
 
     def _create_tables(self) -> None:
@@ -55,19 +62,40 @@ class MerkleLog:
         row = self.tables.fetchone(f"SELECT MAX(leaf_index) FROM {self.tables.table(LEAVES)}")
         return 0 if row is None or row[0] is None else int(row[0]) + 1
 
-    def sync(self) -> int:
-        """Append a leaf for every event stored since the last sync; returns the tree size.
+    def synced_position(self) -> int:
+        """The log position of the last event the tree holds (0 for an empty tree)."""
+        row = self.tables.fetchone(f"SELECT MAX(position) FROM {self.tables.table(LEAVES)}")
+        return 0 if row is None or row[0] is None else int(row[0])
+
+    def sync(self, through: int | None = None) -> int:
+        """Append a leaf for every event stored since the last sync (up to log position
+        ``through``, if given); returns the tree size.
 
         Safe to run from several processes: appends are serialised, and a loser retries."""
+        if self.check is not None:
+            through = self._checked_through(through)
         while True:
             try:
-                appended, size = self._append_batch()
+                appended, size = self._append_batch(through)
             except IntegrityError:
                 continue  # another process appended the same leaves first
             if appended < self.batch:
                 return size
 
-    def _append_batch(self) -> tuple[int, int]:
+    def _checked_through(self, through: int | None) -> int:
+        """Check every event past the tree up to ``through`` (outside any transaction: the check
+        may read the store itself); the last position checked. Raises at the first failure."""
+        last = self.synced_position()
+        while through is None or last < through:
+            page = self.recorder.select_notifications(start=last + 1, limit=self.batch, stop=through)
+            for n in page:
+                self.check(n)
+                last = n.id
+            if len(page) < self.batch:
+                break
+        return last
+
+    def _append_batch(self, through: int | None) -> tuple[int, int]:
         t = self.tables
         with t.transaction(commit=True, lock=_LOCK) as cursor:
             # Two single-aggregate queries: each answers from an index (asked together, SQLite scans).
@@ -76,25 +104,16 @@ class MerkleLog:
             size = 0 if last_leaf is None else int(last_leaf) + 1
             cursor.execute(f"SELECT MAX(position) FROM {t.table(LEAVES)}")
             last_position = int(cursor.fetchone()[0] or 0)
-            stored = notifications_after(cursor, last_position, self.batch)
+            stored = notifications_after(cursor, last_position, self.batch, through)
             if not stored:
                 return 0, size
-            frontier = self._frontier(cursor, size)
+            frontier = merkle.Frontier(self._frontier(cursor, size), size)
             leaves, nodes = [], []
             for n in stored:
-                index = size
                 leaf = merkle.leaf_hash(bytes(n.state))
-                leaves.append((index, n.id, leaf))
-                frontier.append((0, leaf))
-                size += 1
-                # Completed perfect subtrees merge up the right edge: the last two share a level.
-                level = 0
-                while len(frontier) >= 2 and frontier[-1][0] == frontier[-2][0]:
-                    (_, right), (_, left) = frontier.pop(), frontier.pop()
-                    level += 1
-                    parent = merkle.node_hash(left, right)
-                    frontier.append((level, parent))
-                    nodes.append((level, index >> level, parent))
+                leaves.append((frontier.size, n.id, leaf))
+                nodes.extend(frontier.append(leaf))
+            size = frontier.size
             cursor.executemany(f"INSERT INTO {t.table(LEAVES)} (leaf_index, position, hash) VALUES (?, ?, ?)", leaves)
             cursor.executemany(f"INSERT INTO {t.table(NODES)} (level, node_index, hash) VALUES (?, ?, ?)", nodes)
             return len(stored), size

@@ -98,14 +98,16 @@ class SideTables:
         return rows[0] if rows else None
 
 
-def notifications_after(cursor: Cursor, position: int, limit: int) -> list[Notification]:
-    """Stored events after a log position, in order, read inside the caller's transaction (a
-    second connection from the pool could wait forever on the one writer this one holds)."""
+def notifications_after(cursor: Cursor, position: int, limit: int, through: int | None = None) -> list[Notification]:
+    """Stored events after a log position (and up to ``through``, if given), in order, read inside
+    the caller's transaction (a second connection from the pool could wait forever on the one
+    writer this one holds)."""
     t = cursor._tables
+    bound = "" if through is None else f" AND {t.position_column} <= ?"
     cursor.execute(
         f"SELECT {t.position_column}, originator_id, originator_version, topic, state FROM {t.events_table} "
-        f"WHERE {t.position_column} > ? ORDER BY {t.position_column} LIMIT ?",
-        (position, limit),
+        f"WHERE {t.position_column} > ?{bound} ORDER BY {t.position_column} LIMIT ?",
+        (position, limit) if through is None else (position, through, limit),
     )
     return [Notification(id=int(r[0]), originator_id=r[1], originator_version=int(r[2]), topic=r[3], state=bytes(r[4]))
             for r in cursor.fetchall()]
@@ -126,6 +128,8 @@ class Cursor:
             self._cursor.executemany(self._tables.sql(statement), [tuple(r) for r in rows])
 
     def fetchall(self) -> list[tuple]:
+        if not self._tables.postgres:  # sqlite3 gives tuples (or Rows) of str, int and bytes already
+            return [tuple(r) for r in self._cursor.fetchall()]
         return [_as_tuple(r) for r in self._cursor.fetchall()]
 
     def fetchone(self) -> tuple | None:

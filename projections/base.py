@@ -8,24 +8,32 @@ changes and the log position in one transaction; tests apply them to an in-memor
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 CHINA = timezone(timedelta(hours=8))
 
 
-@dataclass(frozen=True)
 class Event:
-    """A verified event as the folds see it."""
+    """A verified event as the folds see it (a plain slotted class: a rebuild makes one per event)."""
 
-    position: int
-    type: str
-    stream: str
-    version: int
-    timestamp: datetime
-    payload: dict[str, Any]
+    __slots__ = ("position", "type", "stream", "version", "timestamp", "payload", "_day")
+
+    def __init__(self, position: int, type: str, stream: str, version: int, timestamp: datetime,
+                 payload: dict[str, Any]) -> None:
+        self.position = position
+        self.type = type
+        self.stream = stream
+        self.version = version
+        self.timestamp = timestamp
+        self.payload = payload
+        self._day: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Event({self.position}, {self.type!r}, {self.stream!r}, v{self.version})"
 
     @property
     def code(self) -> str:
@@ -35,7 +43,9 @@ class Event:
     @property
     def recorded_on(self) -> str:
         """The Shanghai date the event was recorded."""
-        return self.timestamp.astimezone(CHINA).date().isoformat()
+        if self._day is None:
+            self._day = self.timestamp.astimezone(CHINA).date().isoformat()
+        return self._day
 
 
 @dataclass(frozen=True)
@@ -55,14 +65,16 @@ class Table:
         return self.keys + self.counters + self.attributes
 
 
-@dataclass(frozen=True)
-class Change:
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
+
+
+class Change(NamedTuple):
     """Add to a row's counters and/or set its attributes, creating the row if need be."""
 
     table: str
     key: tuple
-    add: dict[str, int] = field(default_factory=dict)
-    put: dict[str, Any] = field(default_factory=dict)
+    add: Mapping[str, int] = _NOTHING
+    put: Mapping[str, Any] = _NOTHING
 
 
 Reader = Callable[[str, tuple], dict[str, Any] | None]

@@ -17,6 +17,7 @@ CORRECTIONS = Table(
     integers=("position", "reverses_version", "amount", "minutes"),
 )
 TABLES = (CORRECTIONS,)
+TYPES = frozenset({"Fund.Reversed", "Volunteer.ServiceReversed"})
 
 
 def fold(event: Event, read: Reader) -> Iterator[Change]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ledger.accounting import effect_on, fund_account
+from ledger.events import MONEY_EVENTS
 from projections.base import Change, Event, Reader, Table, as_json, day_of
 
 FUNDS = Table(
@@ -28,6 +29,8 @@ ENTRIES = Table(
     integers=("amount",),
 )
 TABLES = (FUNDS, USAGE, DAILY, ENTRIES)
+TYPES = frozenset({"Fund.Opened", "Fund.Closed"}) | MONEY_EVENTS
+"""The event types this view folds."""
 
 # What each money event adds to, besides the balance.
 _COUNTER = {

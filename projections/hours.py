@@ -15,6 +15,7 @@ SESSIONS = Table("view_service_sessions", keys=("volunteer", "record"),
                  attributes=("organisation", "street_town", "domain", "day", "minutes", "reversed"),
                  integers=("minutes",))
 TABLES = (VOLUNTEERS, BY_ORGANISATION, DAILY, SESSIONS)
+TYPES = frozenset({"Volunteer.Registered", "Volunteer.ServiceRecorded", "Volunteer.ServiceReversed"})
 
 
 def _session(volunteer: str, s: dict, sign: int, day: str) -> Iterator[Change]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ledger.events import EVENT_TYPES
 from projections.base import Change, Event, Reader, Table, as_json
 
 PROJECTS = Table(
@@ -24,6 +25,7 @@ DISBURSEMENTS = Table(
     integers=("amount",),
 )
 TABLES = (PROJECTS, MILESTONES, DISBURSEMENTS)
+TYPES = frozenset(t for t in EVENT_TYPES if t.startswith(("Project.", "Disbursement.")))
 
 
 def fold(event: Event, read: Reader) -> Iterator[Change]:

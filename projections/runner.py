@@ -3,6 +3,12 @@
 Each batch of events is folded and written in one transaction together with the log position it
 reached, so a crash loses nothing and repeats nothing. SQLite has no notifications, so the runner
 polls; it works the same on PostgreSQL. Events are verified (signature, key) as they are read.
+
+A rebuild (and a first run into empty views) folds the whole log in one transaction and trusts
+what a checkpoint vouches for: the Merkle tree grows only over events that verify
+(``ledger.merkle_log``), so events under the newest checkpoint signed by the log's key are folded
+without checking each signature again, once their stored bytes hash to that checkpoint's root;
+the events after it are verified one by one. Any difference rolls the whole rebuild back.
 """
 
 from __future__ import annotations
@@ -10,8 +16,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+import msgspec
+from eventsourcing.persistence import Notification
+
+from ledger import merkle
+from ledger.checkpoints import Checkpoint, CheckpointError, open_checkpoint
+from ledger.errors import TamperedEvent
+from ledger.events import EVENT_TYPES
+from ledger.merkle_log import LEAVES
 from ledger.sidetables import Cursor, SideTables, notifications_after
 from projections import corrections, funds, hours, projects, streettowns
 from projections.base import Change, Event, Table
@@ -25,6 +40,11 @@ SHAPE = int.from_bytes(hashlib.sha256(repr(TABLES).encode()).digest()[:6], "big"
 POSITION = "wushe_projection_position"
 _LOCK = "wushe_projections"
 _ENVELOPE = ("originator_id", "originator_version", "originator_topic", "timestamp")
+_PAGE = 5000
+"""Events read per query when folding the whole log."""
+_FLUSH = 50_000
+"""Events folded in memory between writes of the merged rows, when folding the whole log."""
+_decode = msgspec.json.Decoder().decode
 
 
 @dataclass(frozen=True)
@@ -39,7 +59,12 @@ class Status:
 
 def changes_for(event: Event, read) -> list[Change]:
     """Every view's changes for one event, all computed against the state before it."""
-    return [change for view in VIEWS for change in view.fold(event, read)]
+    return [change for view in _CONCERNED.get(event.type, VIEWS) for change in view.fold(event, read)]
+
+
+_CONCERNED = {name: tuple(view for view in VIEWS if name in view.TYPES) for name in EVENT_TYPES}
+"""The views each event type concerns (every view names the types it folds; a type the ledger
+does not know goes to every view)."""
 
 
 class Projections:
@@ -49,6 +74,7 @@ class Projections:
         self.ledger = ledger
         self.tables = SideTables(ledger.recorder)
         self.batch = batch
+        self._statements: dict[tuple[str, tuple[str, ...], tuple[str, ...]], str] = {}
         self._create()
 
     def _create(self) -> None:
@@ -90,7 +116,10 @@ class Projections:
         return int(row[0]) if row else 0
 
     def run(self, limit: int | None = None) -> int:
-        """Fold every event stored since the last run (at most ``limit``); returns how many."""
+        """Fold every event stored since the last run (at most ``limit``); returns how many.
+        Into empty views with no limit, the whole log is folded as a rebuild folds it."""
+        if limit is None and self.position() == 0:
+            return self._fold_log()
         done = 0
         while limit is None or done < limit:
             size = self.batch if limit is None else min(self.batch, limit - done)
@@ -100,19 +129,15 @@ class Projections:
                 break
         return done
 
-    def rebuild(self) -> int:
-        """Empty every view and fold the whole log again."""
-        with self.tables.transaction(commit=True, lock=_LOCK) as cursor:
-            for table in TABLES:
-                cursor.execute(f"DELETE FROM {self.tables.table(table.name)}")
-            cursor.execute(f"DELETE FROM {self.tables.table(POSITION)}")
-        return self.run()
+    def rebuild(self, *, verify_all: bool = False) -> int:
+        """Fold the whole log again into empty views, in one transaction (readers see the old
+        views until it commits); returns how many events. ``verify_all`` also checks the
+        signature of every event the newest checkpoint vouches for."""
+        return self._fold_log(verify_all=verify_all)
 
     def _run_batch(self, size: int) -> int:
         with self.tables.transaction(commit=True, lock=_LOCK) as cursor:
-            cursor.execute(f"SELECT position FROM {self.tables.table(POSITION)} WHERE name = 'views'")
-            row = cursor.fetchone()
-            position = int(row[0]) if row else 0
+            position = self._position(cursor)
             stored = notifications_after(cursor, position, size)
             if not stored:
                 return 0
@@ -120,15 +145,87 @@ class Projections:
             for event in self._verified(stored):
                 for change in changes_for(event, batch.read):
                     batch.add(change)
-            for change in batch.merged():
-                self._apply(cursor, change)
-            if row is None:
-                cursor.execute(f"INSERT INTO {self.tables.table(POSITION)} (name, position) VALUES ('views', ?)",
-                               (stored[-1].id,))
-            else:
-                cursor.execute(f"UPDATE {self.tables.table(POSITION)} SET position = ? WHERE name = 'views'",
-                               (stored[-1].id,))
+            self._write(cursor, batch)
+            self._set_position(cursor, stored[-1].id)
             return len(stored)
+
+    def _fold_log(self, *, verify_all: bool = False) -> int:
+        checkpoint = self.trusted_checkpoint()
+        trusted = checkpoint.size if checkpoint else 0
+        t = self.tables
+        with t.transaction(commit=True, lock=_LOCK) as cursor:
+            for table in TABLES:
+                cursor.execute(f"DELETE FROM {t.table(table.name)}")
+            cursor.execute(f"DELETE FROM {t.table(POSITION)} WHERE name = 'views'")
+            frontier = merkle.Frontier()
+            batch = _Batch(_Reader(cursor, t))
+            read, add = batch.read, batch.add
+            position = folded = 0
+            while page := _rows_after(cursor, position, _PAGE):
+                for row in page:
+                    if frontier.size < trusted:
+                        event = _vouched(row, frontier)
+                        if verify_all:
+                            event = next(self._verified([_notification(row)]))
+                        if frontier.size == trusted:
+                            self._check_root(cursor, frontier, checkpoint)
+                    else:
+                        event = next(self._verified([_notification(row)]))
+                    for change in changes_for(event, read):
+                        add(change)
+                position = page[-1][0]
+                folded += len(page)
+                if folded % _FLUSH < _PAGE:
+                    self._write(cursor, batch)
+                    batch = _Batch(_Reader(cursor, t))
+                    read, add = batch.read, batch.add
+            if frontier.size < trusted:
+                raise TamperedEvent("log", frontier.size, f"the log holds {frontier.size} events but checkpoint "
+                                    f"{checkpoint.size} was signed over {checkpoint.size}")
+            self._write(cursor, batch)
+            if folded:
+                self._set_position(cursor, position)
+            return folded
+
+    def trusted_checkpoint(self) -> Checkpoint | None:
+        """The newest checkpoint signed by a current key of the log (None if there is none)."""
+        latest = self.ledger.checkpoints.latest()
+        if latest is None:
+            return None
+        for record in self.ledger.directory().active_keys(self.ledger.origin):
+            try:
+                return open_checkpoint(latest.note, record.key)[0]
+            except CheckpointError:
+                continue
+        return None
+
+    def _check_root(self, cursor: Cursor, frontier: merkle.Frontier, checkpoint: Checkpoint) -> None:
+        """The events folded so far must hash to the checkpoint's root; else name the first whose
+        bytes differ from the leaf the tree took when it grew over it."""
+        if frontier.root() == checkpoint.root:
+            return
+        t, position = self.tables, 0
+        while page := _rows_after(cursor, position, _PAGE):
+            cursor.execute(f"SELECT position, hash FROM {t.table(LEAVES)} WHERE position >= ? AND position <= ?",
+                           (page[0][0], page[-1][0]))
+            leaves = {int(p): bytes(h) for p, h in cursor.fetchall()}
+            for row in page:
+                if leaves.get(row[0]) != merkle.leaf_hash(bytes(row[4])):
+                    raise TamperedEvent(str(row[1]), int(row[2]), f"its stored bytes are not those the Merkle tree "
+                                        f"took at log position {row[0]}, under checkpoint {checkpoint.size}")
+            position = page[-1][0]
+        raise TamperedEvent("log", checkpoint.size, f"the events do not hash to the root of checkpoint "
+                            f"{checkpoint.size} (events added, removed or reordered, or the tree altered)")
+
+    def _position(self, cursor: Cursor) -> int:
+        cursor.execute(f"SELECT position FROM {self.tables.table(POSITION)} WHERE name = 'views'")
+        row = cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    def _set_position(self, cursor: Cursor, position: int) -> None:
+        table = self.tables.table(POSITION)
+        cursor.execute(f"DELETE FROM {table} WHERE name = 'views'")
+        cursor.execute(f"INSERT INTO {table} (name, position) VALUES ('views', ?)", (position,))
 
     def _verified(self, stored: Iterable[Any]) -> Iterator[Event]:
         for n in stored:
@@ -136,20 +233,25 @@ class Projections:
             payload = {k: v for k, v in vars(domain_event).items() if k not in _ENVELOPE}
             yield Event(n.id, n.topic, str(n.originator_id), n.originator_version, domain_event.timestamp, payload)
 
-    def _apply(self, cursor: Cursor, change: Change) -> None:
-        table = _BY_NAME[change.table]
-        values = dict(zip(table.keys, change.key, strict=True))
-        values.update({c: change.add.get(c, 0) for c in table.counters})
-        values.update({c: change.put.get(c) for c in table.attributes})
-        updates = [f"{c} = {table.name}.{c} + excluded.{c}" for c in change.add]
-        updates += [f"{c} = excluded.{c}" for c in change.put]
-        columns = list(values)
-        cursor.execute(
-            f"INSERT INTO {self.tables.table(table.name)} AS {table.name} ({', '.join(columns)}) "
-            f"VALUES ({', '.join('?' * len(columns))}) ON CONFLICT ({', '.join(table.keys)}) "
-            f"DO UPDATE SET {', '.join(updates)}",
-            [values[c] for c in columns],
-        )
+    def _write(self, cursor: Cursor, batch: _Batch) -> None:
+        """Write a batch's merged rows: one statement per table and shape of change, many rows each."""
+        shapes: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[tuple]] = {}
+        for (name, key), (add, put) in batch.pending.items():
+            shapes.setdefault((name, tuple(add), tuple(put)), []).append((*key, *add.values(), *put.values()))
+        for (name, adds, puts), rows in shapes.items():
+            cursor.executemany(self._upsert(name, adds, puts), rows)
+
+    def _upsert(self, name: str, adds: tuple[str, ...], puts: tuple[str, ...]) -> str:
+        statement = self._statements.get((name, adds, puts))
+        if statement is None:
+            table = _BY_NAME[name]
+            columns = (*table.keys, *adds, *puts)
+            updates = [f"{c} = {name}.{c} + excluded.{c}" for c in adds] + [f"{c} = excluded.{c}" for c in puts]
+            action = f"DO UPDATE SET {', '.join(updates)}" if updates else "DO NOTHING"
+            statement = (f"INSERT INTO {self.tables.table(name)} AS {name} ({', '.join(columns)}) "
+                         f"VALUES ({', '.join('?' * len(columns))}) ON CONFLICT ({', '.join(table.keys)}) {action}")
+            self._statements[(name, adds, puts)] = statement
+        return statement
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -190,14 +292,16 @@ class _Batch:
         return merged
 
     def add(self, change: Change) -> None:
-        add, put = self.pending.setdefault((change.table, tuple(change.key)), ({}, {}))
+        where = (change.table, change.key)
+        pending = self.pending.get(where)
+        if pending is None:
+            pending = self.pending[where] = ({}, {})
+        add, put = pending
         for column, amount in change.add.items():
             add[column] = add.get(column, 0) + amount
-        put.update(change.put)
+        if change.put:
+            put.update(change.put)
 
-    def merged(self) -> Iterator[Change]:
-        for (table, key), (add, put) in self.pending.items():
-            yield Change(table, key, add=add, put=put)
 
 
 class _Reader:
@@ -213,3 +317,38 @@ class _Reader:
         self.cursor.execute(f"SELECT {', '.join(table.columns)} FROM {self.tables.table(name)} WHERE {where}", key)
         row = self.cursor.fetchone()
         return None if row is None else dict(zip(table.columns, row, strict=True))
+
+
+def _rows_after(cursor: Cursor, position: int, limit: int) -> list[tuple]:
+    """Stored events after a position as plain rows: (position, stream, version, type, bytes)."""
+    t = cursor._tables
+    cursor.execute(
+        f"SELECT {t.position_column}, originator_id, originator_version, topic, state FROM {t.events_table} "
+        f"WHERE {t.position_column} > ? ORDER BY {t.position_column} LIMIT ?",
+        (position, limit),
+    )
+    return cursor.fetchall()
+
+
+def _notification(row: tuple) -> Notification:
+    position, stream, version, topic, state = row
+    return Notification(id=int(position), originator_id=stream, originator_version=int(version), topic=topic,
+                        state=bytes(state))
+
+
+def _vouched(row: tuple, frontier: merkle.Frontier) -> Event:
+    """An event under a checkpoint: its leaf joins the tree being rebuilt, its signed text is
+    decoded and must agree with the row it is stored in (the leaf covers the bytes, not the row)."""
+    position, stream, version, topic, state = row
+    state = bytes(state)
+    frontier.append(merkle.leaf_hash(state))
+    try:
+        body = _decode(state[: state.rindex(b"\n\n") + 1])
+        payload, timestamp = body["payload"], datetime.fromisoformat(body["timestamp"])
+        agrees = body["stream"] == str(stream) and body["version"] == version and body["type"] == topic
+    except (ValueError, KeyError, TypeError, msgspec.DecodeError) as exc:
+        raise TamperedEvent(str(stream), int(version), f"its signed text cannot be read: {exc}") from None
+    if not agrees:
+        raise TamperedEvent(str(stream), int(version), f"signed as {body['stream']} v{body['version']} "
+                            f"{body['type']} but stored as {stream} v{version} {topic}")
+    return Event(int(position), topic, str(stream), int(version), timestamp, payload)

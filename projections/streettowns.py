@@ -79,3 +79,6 @@ def fold(event: Event, read: Reader) -> Iterator[Change]:
 DONATIONS = Table("view_town_donations", keys=("fund", "entry"), attributes=("donor",))
 """Which donor key each donation counted under, so its reversal uncounts the same donor."""
 TABLES = (*TABLES, DONATIONS)
+TYPES = frozenset({"Fund.DonationReceived", "Fund.GrantReceived", "Fund.Paid", "Fund.Reversed",
+                   "Volunteer.ServiceRecorded", "Volunteer.ServiceReversed", "Organisation.Registered"})
+

@@ -803,9 +803,12 @@ def projections_run() -> None:
 
 @projections_app.command("rebuild")
 @handles_errors
-def projections_rebuild() -> None:
-    """Empty the views and fold the whole log again."""
-    done = _projections().rebuild()
+def projections_rebuild(
+    verify_all: Annotated[bool, typer.Option("--verify-all", help="Verify every event's signature, not only "
+                                             "those after the newest checkpoint (校验全部签名).")] = False,
+) -> None:
+    """Fold the whole log again into empty views, in one transaction."""
+    done = _projections().rebuild(verify_all=verify_all)
     out.print(f"rebuilt the views from {done} event(s) 已从 {done} 条事件重建视图")
 
 

@@ -115,3 +115,17 @@ def test_export_into_a_missing_directory_fails_and_names_it(wushe, tmp_path):
     result = wushe("export", "--format", "json", "--out", str(tmp_path / "nowhere" / "r.json"), ok=False)
     assert result.exit_code == 2
     assert "nowhere" in result.output
+
+
+def test_projections_rebuild_after_a_checkpoint_and_with_every_signature(wushe, tmp_path):
+    wushe("checkpoint")
+    wushe("hours", "record", "--volunteer", "V001", "--organisation", "LELING", "--domain", "elderly_care",
+          "--date", "2026-03-03", "--start", "09:00", "--end", "10:00", "--content", "探访", "--as", "rec")
+    done = wushe("projections", "rebuild").output
+    events = int(done.split("from ")[1].split()[0])
+    assert "lag 0 " in wushe("projections", "status").output
+    assert wushe("projections", "rebuild", "--verify-all").output == done
+    wushe("export", "--format", "json", *PERIOD, "--street-town", "xianxiaxincun", "--out", str(tmp_path / "r.json"))
+    report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert report["hours"]["minutes"] == 210 and report["income"]["total_yuan"] == "1200.50"
+    assert f"of {events};" in wushe("projections", "status").output

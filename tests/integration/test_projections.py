@@ -15,7 +15,8 @@ from conftest import found_ledger
 from eventsourcing.persistence import ConnectionUnavailableError, OperationalError
 from fastapi.testclient import TestClient
 from rawsql import RawSQL
-from vocabulary import TOWN, approved, donate, open_general, open_restricted, pay, project, register_volunteer, request
+from vocabulary import TOWN, approved, donate, log_actor, open_general, open_restricted, pay, project, register_volunteer
+from vocabulary import request
 from vocabulary import hours as record_hours
 
 from api.main import create_app
@@ -319,16 +320,26 @@ def test_a_crash_mid_batch_writes_nothing_and_the_next_run_completes(cast, monke
     more(cast)
     before, position = views(p), p.position()
     applied = 0
-    real_apply = Projections._apply
+    real_write = Projections._write
 
-    def apply_then_crash(self, cursor, change):
-        nonlocal applied
-        if applied == after:
-            raise Crash("power cut")
-        applied += 1
-        real_apply(self, cursor, change)
+    class CrashingCursor:
+        """Passes statements through until the power is cut after ``after`` row writes."""
 
-    monkeypatch.setattr(Projections, "_apply", apply_then_crash)
+        def __init__(self, cursor):
+            self.cursor = cursor
+
+        def executemany(self, statement, rows):
+            nonlocal applied
+            for row in rows:
+                if applied == after:
+                    raise Crash("power cut")
+                self.cursor.executemany(statement, [row])
+                applied += 1
+
+    def write_then_crash(self, cursor, batch):
+        real_write(self, CrashingCursor(cursor), batch)
+
+    monkeypatch.setattr(Projections, "_write", write_then_crash)
     with pytest.raises(Crash):
         p.run()
     monkeypatch.undo()
@@ -521,6 +532,90 @@ def test_a_tampered_event_stops_the_runner_and_nothing_after_it_is_folded(cast, 
     assert ("GEN", "2345") not in {(r["fund"], str(r["amount"])) for r in views(p)["view_fund_entries"].values()}
     with pytest.raises(TamperedEvent):
         p.rebuild()
+
+
+# --- a rebuild trusts what a checkpoint vouches for, and nothing else --------------------------------
+
+
+def count_verifications(monkeypatch, ledger: Ledger) -> list[int]:
+    """Positions of the events the ledger's signing mapper verifies from now on."""
+    seen: list[int] = []
+    real = ledger.mapper.to_domain_event
+
+    def counting(stored):
+        seen.append(stored.id)
+        return real(stored)
+
+    monkeypatch.setattr(ledger.mapper, "to_domain_event", counting)
+    return seen
+
+
+def test_a_rebuild_verifies_only_the_events_after_the_newest_checkpoint(cast, monkeypatch):
+    busy(cast)
+    signed = cast.ledger.sign_checkpoint(log_actor(cast)).checkpoint
+    more(cast)
+    log = verified_log(cast.ledger)
+    p = Projections(cast.ledger, batch=5)
+    p.run(limit=7)
+    p.run()
+    incremental = views(p)
+    seen = count_verifications(monkeypatch, cast.ledger)
+    assert p.rebuild() == len(log)
+    assert views(p) == incremental == folded(log)
+    assert seen == [e.position for e in log[signed.size:]]  # the vouched-for prefix is not re-verified
+    seen.clear()
+    assert p.rebuild(verify_all=True) == len(log)
+    assert views(p) == incremental
+    assert seen == [e.position for e in log]
+
+
+def test_a_first_run_into_empty_views_folds_the_log_as_a_rebuild_does(cast, monkeypatch):
+    busy(cast)
+    signed = cast.ledger.sign_checkpoint(log_actor(cast)).checkpoint
+    log = verified_log(cast.ledger)
+    p = Projections(cast.ledger)
+    seen = count_verifications(monkeypatch, cast.ledger)
+    assert p.run() == len(log)
+    assert views(p) == folded(log) and p.position() == log[-1].position
+    assert seen == [e.position for e in log[signed.size:]]
+
+
+@pytest.mark.parametrize("tamper", ["rewrite", "delete", "restream"])
+def test_a_rebuild_refuses_a_log_that_differs_from_its_checkpoint_and_keeps_the_old_views(cast, database_url, tamper):
+    busy(cast)
+    log = verified_log(cast.ledger)
+    cast.ledger.sign_checkpoint(log_actor(cast))
+    p = Projections(cast.ledger)
+    p.run()
+    before, position = views(p), p.position()
+    donation = next(e for e in log if e.type == "Fund.DonationReceived" and e.payload["amount"] == 20_000)
+    raw = RawSQL(cast.ledger, database_url)
+    if tamper == "rewrite":
+        _tamper(cast.ledger, database_url, donation.position)
+    elif tamper == "delete":
+        raw.run((f"DELETE FROM {raw.table} WHERE {raw.pos} = ?", (donation.position,)))
+    else:  # the row claims another stream than the one its bytes were signed for
+        raw.run((f"UPDATE {raw.table} SET originator_id = ? WHERE {raw.pos} = ?", ("fund:ELSEWHERE", donation.position)))
+    with pytest.raises(TamperedEvent) as refused:
+        p.rebuild()
+    if tamper == "rewrite":
+        assert (refused.value.stream, refused.value.version) == (donation.stream, donation.version)
+    elif tamper == "restream":
+        assert f"signed as {donation.stream} v{donation.version}" in str(refused.value)
+    assert views(p) == before and p.position() == position  # rolled back: the old views stay
+    with pytest.raises(TamperedEvent):
+        p.rebuild(verify_all=True)
+
+
+def test_every_view_names_each_event_type_it_folds(cast):
+    """The runner only calls the folds a type concerns: every other fold yields nothing for it."""
+    busy(cast)
+    store = MemoryStore(runner.TABLES)
+    for event in verified_log(cast.ledger):
+        for view in runner.VIEWS:
+            changes = list(view.fold(event, store.read))
+            assert not changes or event.type in view.TYPES, (view.__name__, event.type)
+        store.apply(runner.changes_for(event, store.read))
 
 
 # --- health --------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from datetime import date, time
 
 from ledger.application import Actor
+from ledger.signing import SigningKey
 
 TOWN = "xianxiaxincun"
 """LELING's street-town; the restricted funds below serve it and elderly care only."""
@@ -144,3 +145,10 @@ def postings_by_account(c) -> dict[str, int]:
 def topic_at(c, position: int) -> str:
     stored, _ = c.ledger.read_position(position)
     return stored.topic
+
+
+def log_actor(c) -> Actor:
+    """The log principal, as `wushe init` makes it: handle = origin, role log."""
+    key = SigningKey.generate(c.ledger.origin)
+    c.ledger.register_principal(c.root, c.ledger.origin, "账本日志", ["log"], key=key.verifier)
+    return Actor(c.ledger.origin, key)
