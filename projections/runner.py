@@ -158,7 +158,8 @@ class Projections:
                 cursor.execute(f"DELETE FROM {t.table(table.name)}")
             cursor.execute(f"DELETE FROM {t.table(POSITION)} WHERE name = 'views'")
             frontier = merkle.Frontier()
-            batch = _Batch(_Reader(cursor, t))
+            written: set[tuple[str, tuple]] = set()  # rows written so far: the only ones a read can find
+            batch = _Batch(_Reader(cursor, t, written))
             read, add = batch.read, batch.add
             position = folded = 0
             while page := _rows_after(cursor, position, _PAGE):
@@ -177,7 +178,8 @@ class Projections:
                 folded += len(page)
                 if folded % _FLUSH < _PAGE:
                     self._write(cursor, batch)
-                    batch = _Batch(_Reader(cursor, t))
+                    written.update(batch.pending)
+                    batch = _Batch(_Reader(cursor, t, written))
                     read, add = batch.read, batch.add
             if frontier.size < trusted:
                 raise TamperedEvent("log", frontier.size, f"the log holds {frontier.size} events but checkpoint "
@@ -305,13 +307,17 @@ class _Batch:
 
 
 class _Reader:
-    """Reads view rows inside the runner's transaction, so earlier events of a batch are seen."""
+    """Reads view rows inside the runner's transaction, so earlier events of a batch are seen.
+    Folding into emptied views, ``written`` names every row written so far: no other can be found."""
 
-    def __init__(self, cursor: Cursor, tables: SideTables) -> None:
+    def __init__(self, cursor: Cursor, tables: SideTables, written: set[tuple[str, tuple]] | None = None) -> None:
         self.cursor = cursor
         self.tables = tables
+        self.written = written
 
     def __call__(self, name: str, key: tuple) -> dict[str, Any] | None:
+        if self.written is not None and (name, key) not in self.written:
+            return None
         table = _BY_NAME[name]
         where = " AND ".join(f"{k} = ?" for k in table.keys)
         self.cursor.execute(f"SELECT {', '.join(table.columns)} FROM {self.tables.table(name)} WHERE {where}", key)
