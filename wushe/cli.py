@@ -895,6 +895,11 @@ def serve(
     uvicorn.run(create_app(state.settings), host=host, port=port)
 
 
+from wushe.audit_cli import audit_app  # noqa: E402 -- the sub-app reads this module's state and helpers
+
+app.add_typer(audit_app, name="audit")
+
+
 def main() -> None:
     try:
         app()

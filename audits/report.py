@@ -1,0 +1,55 @@
+"""The findings report (审计发现报告): JSON for machines, HTML for people; each finding with its
+rule, severity and event references, summed up per street-town and per fund."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from audits.findings import SEVERITIES
+from audits.verify import AuditResult
+
+FORMAT = "wushe-audit-findings/v1"
+
+
+def _summary(findings, key: str) -> list[dict[str, Any]]:
+    groups: dict[str, Counter] = defaultdict(Counter)
+    for f in findings:
+        groups[getattr(f, key) or "—"][f.severity] += 1
+    return [{key: name, **{s: counts.get(s, 0) for s in SEVERITIES}, "total": sum(counts.values())}
+            for name, counts in sorted(groups.items())]
+
+
+def document(result: AuditResult, *, source: str) -> dict[str, Any]:
+    """The report as one JSON-ready document."""
+    order = {s: i for i, s in enumerate(SEVERITIES)}
+    findings = sorted(result.findings, key=lambda f: (order[f.severity], f.rule,
+                                                      f.events[0].position or 0 if f.events else 0))
+    return {
+        "format": FORMAT,
+        "source": source,
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "summary": result.summary(),
+        "by_street_town": _summary(findings, "street_town"),
+        "by_fund": _summary(findings, "fund"),
+        "findings": [f.as_json() for f in findings],
+    }
+
+
+def write_json(doc: dict[str, Any], path: Path) -> None:
+    import json
+
+    path.write_text(json.dumps(doc, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
+def render_html(doc: dict[str, Any]) -> str:
+    env = Environment(loader=PackageLoader("audits", "templates"), autoescape=select_autoescape(["html"]))
+    return env.get_template("findings.html").render(doc=doc, severities=SEVERITIES)
+
+
+def write_html(doc: dict[str, Any], path: Path) -> None:
+    path.write_text(render_html(doc), encoding="utf-8")
