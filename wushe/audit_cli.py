@@ -86,7 +86,7 @@ def verify(
     from ledger.signing import NoteFormatError
 
     if (bundle_dir is None) == (database is None):
-        raise typer.BadParameter("give a bundle directory or --database URL, not both 二选一", param_hint="BUNDLE_DIR")
+        cli._fail("give a bundle directory or --database URL (one, not both) 请给出审计包目录或数据库地址（二选一）", 2)
     try:
         pinned_log, pinned_root = _key_option(log_key), _key_option(root_key)
     except (NoteFormatError, OSError) as exc:
