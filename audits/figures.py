@@ -57,18 +57,17 @@ class _Views:
             columns = [f"{c} {'INTEGER' if c in table.counters or c in table.integers else 'TEXT'}"
                        for c in table.columns]
             connection.execute(f"CREATE TABLE {table.name} ({', '.join(columns)}, PRIMARY KEY ({', '.join(table.keys)}))")
-            marks = ", ".join("?" * len(table.columns))
-            connection.executemany(f"INSERT INTO {table.name} VALUES ({marks})",
-                                   [[row[c] for c in table.columns] for row in store.rows[table.name].values()])
+            names = table.columns
+            connection.executemany(f"INSERT INTO {table.name} VALUES ({', '.join('?' * len(names))})",
+                                   [[row[c] for c in names] for row in store.rows[table.name].values()])
         connection.execute(f"CREATE TABLE {POSITION} (name TEXT PRIMARY KEY, position INTEGER)")
         connection.execute(f"INSERT INTO {POSITION} VALUES ('views', ?)", (position,))
         self.tables = _Tables(connection)
         self.ledger = type("ReplayedLedger", (), {"origin": origin, "reference": reference})()
 
 
-def recompute(store: MemoryStore, published: dict[str, Any], origin: str | None, reference: Any) -> dict[str, Any]:
-    """The report ``published`` describes (same period, scope and log position), from folded rows."""
-    views = _Views(store, int(published["position"]), origin, reference)
+def recompute(views: _Views, published: dict[str, Any]) -> dict[str, Any]:
+    """The report ``published`` describes (same period and scope), from the views at its position."""
     town = published.get("street_town")
     return transparency_report(views, start=date.fromisoformat(published["period"]["start"]),  # type: ignore[arg-type]
                                end=date.fromisoformat(published["period"]["end"]),
@@ -79,14 +78,14 @@ def compare_figures(entries: Sequence[Entry], reports: Sequence[dict[str, Any]],
                     reference: Any) -> tuple[list[Finding], int]:
     """A finding for every published report that the events do not reproduce; and how many did."""
     findings, matched = [], 0
-    folded: dict[int, MemoryStore] = {}
+    folded: dict[int, _Views] = {}  # reports read at one log position share one fold
     for published in reports:
         try:
             position = int(published["position"])
             if position not in folded:
-                folded[position] = fold(entries, position)
+                folded[position] = _Views(fold(entries, position), position, origin, reference)
             town = published.get("street_town")
-            again = recompute(folded[position], published, origin, reference)
+            again = recompute(folded[position], published)
         except (KeyError, TypeError, ValueError) as exc:
             findings.append(Finding("integrity.figures", CRITICAL, f"a published report cannot be read: {exc}",
                                     "无法读取已公布的报告"))

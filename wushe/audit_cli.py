@@ -75,6 +75,8 @@ def verify(
     workers: Annotated[int | None, typer.Option(min=1, help="Processes for signatures (default: every core).")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the findings report as JSON.")] = None,
     html_out: Annotated[Path | None, typer.Option("--html", help="Write the findings report as HTML.")] = None,
+    pdf_out: Annotated[Path | None, typer.Option("--pdf", help="Write the findings report as PDF (headless "
+                                                               "Chromium and a CJK font).")] = None,
     fail_on_findings: Annotated[bool, typer.Option(help="Exit 4 when a rule finding of severity error remains.")] = False,
 ) -> None:
     """Verify a bundle end to end: signatures, Merkle tree, checkpoints, published figures, rules."""
@@ -110,6 +112,11 @@ def verify(
         report.write_json(doc, json_out)
     if html_out:
         report.write_html(doc, html_out)
+    if pdf_out:
+        try:
+            report.write_pdf(doc, pdf_out)
+        except report.PdfUnavailable as exc:
+            cli.err.print(f"[yellow]no PDF 未生成PDF:[/] {escape(str(exc))}", highlight=False)
     for finding in result.findings:
         style = {"critical": "bold red", "error": "red", "warning": "yellow"}[finding.severity]
         cli.out.print(f"[{style}]{escape(finding.one_line())}[/]", highlight=False)

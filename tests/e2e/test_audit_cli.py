@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -123,3 +124,12 @@ def test_bad_input_is_refused_with_a_clear_message(wushe, tmp_path):
     assert "trusted checkpoint does not verify" in refused.output
     assert "not a verifier key" in wushe("audit", "verify", str(tmp_path / "bundle"), "--log-key", "junk",
                                          code=2).output
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="headless Chromium is not installed (.ci/run installs it)")
+def test_pdf_findings_report_embeds_a_cjk_font(wushe, tmp_path):
+    wushe("audit", "export", "--out", str(tmp_path / "bundle"))
+    wushe("audit", "verify", str(tmp_path / "bundle"), "--pdf", str(tmp_path / "findings.pdf"))
+    pdf = (tmp_path / "findings.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF-")
+    assert b"CJK" in pdf  # the subset font Chromium embedded for the Chinese text (e.g. NotoSansCJKsc)
