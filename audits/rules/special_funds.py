@@ -1,0 +1,48 @@
+"""Special and restricted fund usage (专项基金使用): every payment from a restricted fund lies within
+its domains, street-towns and dates, and no management or fundraising fee is taken from it without
+an agreement (《上海市基金会专项基金管理办法》)."""
+
+from __future__ import annotations
+
+from audits.findings import WARNING, Finding
+from audits.replay import Replay
+from audits.rules.common import breach, fund_code, funds_opened
+
+FEES = ("management", "fundraising")
+
+
+def check(history: Replay) -> list[Finding]:
+    funds = funds_opened(history.entries)
+    findings = []
+    for e in history.entries:
+        if e.type != "Fund.Paid":
+            continue
+        code, p = fund_code(e), e.payload
+        fund = funds.get(code)
+        if fund is None or not fund.get("restricted"):
+            continue
+        town, domain, day = p.get("street_town"), p.get("domain"), p.get("paid_on") or e.timestamp.date().isoformat()
+        where = {"street_town": town, "fund": code}
+        if fund.get("domains") and domain not in fund["domains"]:
+            findings.append(breach("funds.domain", f"fund {code} paid {p['entry']} for domain {domain}, outside its "
+                                   f"purpose ({', '.join(fund['domains'])})",
+                                   f"限定性基金 {code} 的支出 {p['entry']} 用于 {domain}，超出限定领域", e, **where))
+        if fund.get("street_towns") and town not in fund["street_towns"]:
+            findings.append(breach("funds.street-town", f"fund {code} paid {p['entry']} in {town}, outside "
+                                   f"{', '.join(fund['street_towns'])}",
+                                   f"限定性基金 {code} 的支出 {p['entry']} 发生在 {town}，超出限定街镇", e, **where))
+        if (fund.get("valid_from") and day < fund["valid_from"]) or (fund.get("valid_until") and day > fund["valid_until"]):
+            findings.append(breach("funds.dates", f"fund {code} paid {p['entry']} on {day}, outside "
+                                   f"{fund.get('valid_from') or '…'}–{fund.get('valid_until') or '…'}",
+                                   f"限定性基金 {code} 的支出 {p['entry']} 日期 {day} 超出使用期限", e, **where))
+        if p.get("kind") in FEES:
+            if fund.get("agreement_ref"):
+                findings.append(breach("funds.fee", f"fund {code} took a {p['kind']} fee ({p['entry']}); check that "
+                                       f"agreement {fund['agreement_ref']} allows it",
+                                       f"限定性基金 {code} 列支了{p['kind']}费用，请核对协议 {fund['agreement_ref']}",
+                                       e, severity=WARNING, **where))
+            else:
+                findings.append(breach("funds.fee", f"fund {code} took a {p['kind']} fee ({p['entry']}) from "
+                                       "restricted money with no agreement",
+                                       f"限定性基金 {code} 无协议却列支了{p['kind']}费用", e, **where))
+    return findings

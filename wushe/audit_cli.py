@@ -1,0 +1,147 @@
+"""``wushe audit``: export an audit bundle, and verify one (or a live store) offline, with findings.
+
+Exit codes of ``verify``: 0 the history verifies (rule findings may remain; ``--fail-on-findings``
+makes errors exit 4), 1 an integrity failure, 2 unreadable input.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from wushe import cli
+
+audit_app = typer.Typer(help="Auditor toolkit: offline bundle, full verification, rule checks (审计).",
+                        no_args_is_help=True)
+
+
+@audit_app.command("export")
+@cli.handles_errors
+def export(
+    out_dir: Annotated[Path, typer.Option("--out", help="New (or empty) directory for the bundle.")],
+    figures: Annotated[bool, typer.Option(help="Include the published transparency reports.")] = True,
+) -> None:
+    """Write an audit bundle (审计包): events as stored, keys, checkpoints, published figures."""
+    from audits.bundle import collect, write
+
+    ledger = cli.state.ledger
+    if not ledger.is_founded:
+        cli._fail("the ledger is not founded yet 账本尚未初始化")
+    log_keys = ledger.directory().active_keys(ledger.origin) if ledger.origin in ledger.directory().principals else []
+    manifest = write(collect(ledger, figures=figures), out_dir, log_key=log_keys[-1].key.vkey if log_keys else None)
+    cli.out.print(f"[green]已导出审计包 bundle written[/] to {escape(str(out_dir))}: {manifest['events']} events, "
+                  f"{manifest['checkpoints']} checkpoints, {manifest['reports']} published reports", highlight=False)
+    if not manifest["checkpoints"]:
+        cli.err.print("note 注意: no checkpoint yet — run `wushe checkpoint` so the bundle commits to its contents")
+
+
+def _key_option(value: str | None):
+    return None if value is None else cli._vkey(value)
+
+
+def _trusted_note(path: Path | None) -> bytes | None:
+    """A checkpoint note as saved by ``--save-trust``, ``wushe checkpoint`` or the API (JSON with ``note``)."""
+    if path is None:
+        return None
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        cli._fail(f"cannot read {path}: {exc.strerror}", 2)
+    if data.lstrip().startswith(b"{"):
+        try:
+            return json.loads(data)["note"].encode()
+        except (ValueError, KeyError, AttributeError):
+            cli._fail(f"{path} is JSON without a checkpoint 'note'", 2)
+    lines = data.split(b"\n")
+    start = next((i for i, line in enumerate(lines) if line.startswith(b"checkpoint ")), -1)
+    return b"\n".join(lines[start + 1 :]) if start >= 0 else data
+
+
+@audit_app.command("verify")
+def verify(
+    bundle_dir: Annotated[Path | None, typer.Argument(help="The bundle directory (omit with --database).")] = None,
+    database: Annotated[str | None, typer.Option("--database", help="Verify a live store instead: sqlite:///… or "
+                                                                    "postgresql://… (no published figures).")] = None,
+    trust: Annotated[Path | None, typer.Option(help="A checkpoint you trust from an earlier audit: the log must "
+                                                    "extend it; its prefix is not signature-checked again.")] = None,
+    save_trust: Annotated[Path | None, typer.Option(help="After a clean audit, save the latest checkpoint here.")] = None,
+    log_key: Annotated[str | None, typer.Option(help="The ledger's published log verifier key, or a file.")] = None,
+    root_key: Annotated[str | None, typer.Option(help="The ledger's published root verifier key, or a file.")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Processes for signatures (default: every core).")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the findings report as JSON.")] = None,
+    html_out: Annotated[Path | None, typer.Option("--html", help="Write the findings report as HTML.")] = None,
+    pdf_out: Annotated[Path | None, typer.Option("--pdf", help="Write the findings report as PDF (headless "
+                                                               "Chromium and a CJK font).")] = None,
+    fail_on_findings: Annotated[bool, typer.Option(help="Exit 4 when a rule finding of severity error remains.")] = False,
+) -> None:
+    """Verify a bundle end to end: signatures, Merkle tree, checkpoints, published figures, rules."""
+    from audits import bundle as bundles
+    from audits import report
+    from audits.findings import ERROR
+    from audits.verify import TrustError, audit
+    from ledger.reference import load_reference
+    from ledger.signing import NoteFormatError
+
+    if (bundle_dir is None) == (database is None):
+        cli._fail("give a bundle directory or --database URL (one, not both) 请给出审计包目录或数据库地址（二选一）", 2)
+    try:
+        pinned_log, pinned_root = _key_option(log_key), _key_option(root_key)
+    except (NoteFormatError, OSError) as exc:
+        cli._fail(f"not a verifier key: {exc}", 2)
+    trusted = _trusted_note(trust)
+    try:
+        loaded = bundles.read(bundle_dir) if bundle_dir is not None else _live(database)
+    except bundles.BundleError as exc:
+        cli._fail(str(exc), 2)
+    columns = (TextColumn("校验签名 verifying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=cli.err, transient=True, disable=len(loaded.rows) < 2000) as bar:
+        task = bar.add_task("verify", total=len(loaded.rows))
+        try:
+            result = audit(loaded, reference=load_reference(cli.state.settings.reference_file), trusted=trusted,
+                           log_key=pinned_log, root_key=pinned_root, workers=workers,
+                           progress=lambda n: bar.advance(task, n))
+        except TrustError as exc:
+            cli._fail(str(exc), 2)
+    doc = report.document(result, source=str(bundle_dir or cli.display_url(database)))
+    if json_out:
+        report.write_json(doc, json_out)
+    if html_out:
+        report.write_html(doc, html_out)
+    if pdf_out:
+        try:
+            report.write_pdf(doc, pdf_out)
+        except report.PdfUnavailable as exc:
+            cli.err.print(f"[yellow]no PDF 未生成PDF:[/] {escape(str(exc))}", highlight=False)
+    for finding in result.findings:
+        style = {"critical": "bold red", "error": "red", "warning": "yellow"}[finding.severity]
+        cli.out.print(f"[{style}]{escape(finding.one_line())}[/]", highlight=False)
+    s = result.summary()
+    cli.out.print(f"{s['events']} events, {s['verified_signatures']} signatures verified"
+                  f"{f' (trusted prefix {result.trusted_size})' if result.trusted_size else ''}, {s['checkpoints']} "
+                  f"checkpoints, {s['reports_matched']}/{s['reports_checked']} published reports reproduced; "
+                  f"findings: {s['by_severity'] or 'none'}", highlight=False)
+    if not result.ok:
+        cli._fail(f"integrity check FAILED 完整性校验失败: {len(result.integrity_failures)} problem(s)", 1)
+    cli.out.print("[green]完整性校验通过 integrity verified[/]")
+    if save_trust and loaded.checkpoints:
+        latest = max(loaded.checkpoints)[1]
+        save_trust.write_bytes(latest)
+        cli.out.print(f"trusted checkpoint saved to {escape(str(save_trust))}", highlight=False)
+    if fail_on_findings and any(f.severity == ERROR for f in result.findings):
+        raise typer.Exit(4)
+
+
+def _live(database_url: str):
+    from audits.bundle import collect
+    from ledger.application import Ledger
+
+    ledger = Ledger(cli.state.settings, database_url=database_url)
+    try:
+        return collect(ledger, figures=False)
+    finally:
+        ledger.close()
