@@ -77,31 +77,28 @@ class LimitsMiddleware:
                 headers_out = {"Retry-After": str(refused.retry_after)}  # type: ignore[attr-defined]
                 await problem_response(refused, headers_out)(scope, receive, send)
                 return
-        received = 0
+        if declared is None and scope.get("method") in ("POST", "PUT", "PATCH"):
+            # No length declared: read the body here, up to the limit, and hand it on whole.
+            body = bytearray()
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    break
+                body += message.get("body", b"")
+                if len(body) > self.max_body:
+                    await problem_response(too_large)(scope, receive, send)
+                    return
+                if not message.get("more_body", False):
+                    break
+            replayed = False
 
-        async def counted() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise _BodyTooLarge()
-            return message
+            async def replay() -> Message:
+                nonlocal replayed
+                if replayed:
+                    return await receive()
+                replayed = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
 
-        started = False
-
-        async def tracked_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, counted, tracked_send)
-        except _BodyTooLarge:
-            if not started:
-                await problem_response(too_large)(scope, receive, send)
-
-
-class _BodyTooLarge(Exception):
-    """A streamed body grew past the limit (no Content-Length was given, or it lied)."""
+            await self.app(scope, replay, send)
+            return
+        await self.app(scope, receive, send)

@@ -40,6 +40,21 @@ class IdempotencyInFlight(LedgerError):
     title_zh = "相同幂等键的请求正在处理"
 
 
+class HttpError(LedgerError):
+    """An HTTP-level refusal (unknown path, method not allowed, unreadable body); status set per case."""
+
+    rule = "http"
+    title_zh = "请求无法处理"
+
+
+class WriteConflict(LedgerError):
+    """Concurrent writers kept changing the same stream; nothing was written, retry."""
+
+    rule = "write-conflict"
+    status = 409
+    title_zh = "并发写入冲突"
+
+
 class TooLarge(LedgerError):
     rule = "request-too-large"
     status = 413

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CallerDep
 from api.schemas import PROBLEMS
@@ -37,15 +37,18 @@ class KeyOut(BaseModel):
     revoked_at: str | None
 
 
+class EventRange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: int = Field(1, ge=1, le=2**63 - 1, description="First log position")
+    limit: int = Field(100, ge=1, le=MAX_PAGE, description="At most this many events")
+
+
 @router.get("/events", response_model=list[StoredEventOut])
-def events(
-    request: Request, caller: CallerDep,
-    start: Annotated[int, Query(ge=1, le=2**63 - 1, description="First log position")] = 1,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="At most this many events")] = 100,
-) -> list[StoredEventOut]:
+def events(request: Request, caller: CallerDep, query: Annotated[EventRange, Query()]) -> list[StoredEventOut]:
     """Events from log position ``start`` onwards, in log order, as stored."""
     caller.require(AUDITOR, ROOT)
-    page = request.app.state.ledger.recorder.select_notifications(start=start, limit=limit)
+    page = request.app.state.ledger.recorder.select_notifications(start=query.start, limit=query.limit)
     return [StoredEventOut(position=n.id, stream=str(n.originator_id), version=n.originator_version, type=n.topic,
                            signed=base64.b64encode(bytes(n.state)).decode()) for n in page]
 
