@@ -10,7 +10,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from api import writes
 from api.routes import health, log, public
+from api.settings import ApiSettings
 from ledger.application import Actor, Ledger
 from ledger.checkpoints import CheckpointError
 from ledger.errors import LedgerError
@@ -57,7 +59,9 @@ async def _checkpoint_schedule(app: FastAPI) -> None:
             logger.exception("scheduled checkpoint failed")
 
 
-def create_app(settings: Settings | None = None, *, ledger: Ledger | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, ledger: Ledger | None = None, api_settings: ApiSettings | None = None
+) -> FastAPI:
     """Build the app around a ledger (opened from settings unless one is given)."""
     settings = settings or (ledger.settings if ledger else Settings())
     owned = ledger is None
@@ -115,4 +119,5 @@ def create_app(settings: Settings | None = None, *, ledger: Ledger | None = None
     app.include_router(public.router)
     app.include_router(log.router)
     app.include_router(log.pages)
+    writes.install(app, api_settings)
     return app

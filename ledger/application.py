@@ -28,6 +28,7 @@ from ledger.errors import (
     TamperedEvent,
     UnknownKey,
 )
+from ledger.intransaction import saving
 from ledger.funds import FUND_KINDS, Fund, fund_id
 from ledger.mapper import SigningMapper, signing_as
 from ledger.principals import (
@@ -243,7 +244,7 @@ class Ledger(Application[str]):
         raise AssertionError("unreachable")
 
     def _save(self, actor: Actor, ident: str, *aggregates: Any) -> Recorded:
-        with signing_as(actor.key):
+        with signing_as(actor.key), saving(ident):
             recordings = self.save(*aggregates)
         if any(isinstance(a, Directory) for a in aggregates):
             with self._directory_lock:

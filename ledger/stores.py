@@ -9,10 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from eventsourcing.postgres import PostgresFactory
-from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteDatastore, SQLiteFactory
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
+    SQLiteConnection,
+    SQLiteConnectionPool,
+    SQLiteDatastore,
+    SQLiteFactory,
+)
 
 from ledger.errors import InvalidInput
+from ledger.intransaction import write_alongside
 
 
 class UnsafeDatabase(RuntimeError):
@@ -28,8 +35,27 @@ class _DurableSQLitePool(SQLiteConnectionPool):
         return connection
 
 
+class _SQLiteRecorder(SQLiteApplicationRecorder):
+    """Inserts the events, then any rows registered to share their transaction."""
+
+    def _insert_events(self, c, stored_events, **kwargs):
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        write_alongside(self, c, stored_events)
+        return ids
+
+
+class _PostgresRecorder(PostgresApplicationRecorder):
+    """Writes any rows registered to share the events' transaction, before the events."""
+
+    def _insert_events(self, curs, stored_events, **kwargs):
+        super()._insert_events(curs, stored_events, **kwargs)
+        write_alongside(self, curs, stored_events)
+
+
 class DurableSQLiteFactory(SQLiteFactory):
     """eventsourcing's SQLite factory with every connection set to ``synchronous=FULL``."""
+
+    application_recorder_class = _SQLiteRecorder
 
     def __init__(self, env):
         super().__init__(env)
@@ -40,6 +66,8 @@ class DurableSQLiteFactory(SQLiteFactory):
 
 class CheckedPostgresFactory(PostgresFactory):
     """eventsourcing's PostgreSQL factory that refuses a server which may lose commits."""
+
+    application_recorder_class = _PostgresRecorder
 
     def __init__(self, env):
         super().__init__(env)

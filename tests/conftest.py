@@ -53,6 +53,11 @@ def pytest_report_header(config) -> str:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A database URL with a fresh schema, dropped afterwards."""
+    yield from fresh_postgres_schema()
+
+
+def fresh_postgres_schema() -> Iterator[str]:
+    """Yield a database URL with a fresh schema and drop it afterwards (skip or fail without a server)."""
     problem = postgres_problem()
     if problem is not None:
         if REQUIRE_POSTGRES:

@@ -911,5 +911,9 @@ def main() -> None:
         sys.exit(2)
 
 
+from wushe.users_cli import users_app  # registered last: it uses this module's state and error handling
+
+app.add_typer(users_app, name="users")
+
 if __name__ == "__main__":
     main()

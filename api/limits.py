@@ -1,0 +1,104 @@
+"""Rate limits (public reads, failed logins) through the ``limits`` library, and a request body
+size limit as a small ASGI middleware that refuses before reading a large body into memory."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.problems import TooLarge, TooManyRequests, problem_response
+from api.settings import ApiSettings
+
+PUBLIC_PREFIXES = ("/api/v1/public", "/api/v1/log", "/receipts", "/v/")
+
+
+def _client(scope_or_request) -> str:
+    client = scope_or_request.client if isinstance(scope_or_request, Request) else scope_or_request.get("client")
+    return (client[0] if client else None) or "unknown"
+
+
+class Limiter:
+    """Moving-window counters per client address, kept in this process's memory."""
+
+    def __init__(self, settings: ApiSettings) -> None:
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.public = parse(settings.public_rate)
+        self.auth = parse(settings.auth_rate)
+
+    def _refused(self, item, key: str, what_en: str, what_zh: str) -> TooManyRequests:
+        stats = self._limiter.get_window_stats(item, key)
+        wait = max(1, math.ceil(stats.reset_time - time.time()))
+        exc = TooManyRequests(f"too many {what_en} from this address; retry in {wait} s",
+                              f"此地址{what_zh}过于频繁，请 {wait} 秒后重试")
+        exc.retry_after = wait  # type: ignore[attr-defined]
+        return exc
+
+    def check_public(self, client: str) -> TooManyRequests | None:
+        if self._limiter.hit(self.public, "public", client):
+            return None
+        return self._refused(self.public, "public", "requests", "请求")
+
+    def check_auth_allowed(self, request: Request) -> None:
+        """Refuse a caller who has failed to authenticate too often, before looking at the token."""
+        if not self._limiter.test(self.auth, "auth", _client(request)):
+            raise self._refused(self.auth, "auth", "failed authentications", "认证失败")
+
+    def note_auth_failure(self, request: Request) -> None:
+        self._limiter.hit(self.auth, "auth", _client(request))
+
+
+class LimitsMiddleware:
+    """Refuses bodies over the size limit (413) and public reads over the rate limit (429)."""
+
+    def __init__(self, app: ASGIApp, limiter: Limiter, max_body_bytes: int) -> None:
+        self.app = app
+        self.limiter = limiter
+        self.max_body = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        too_large = TooLarge(f"the request body exceeds {self.max_body} bytes", f"请求体超过 {self.max_body} 字节")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
+            await problem_response(too_large)(scope, receive, send)
+            return
+        if scope["path"].startswith(PUBLIC_PREFIXES):
+            refused = self.limiter.check_public(_client(scope))
+            if refused is not None:
+                headers_out = {"Retry-After": str(refused.retry_after)}  # type: ignore[attr-defined]
+                await problem_response(refused, headers_out)(scope, receive, send)
+                return
+        if declared is None and scope.get("method") in ("POST", "PUT", "PATCH"):
+            # No length declared: read the body here, up to the limit, and hand it on whole.
+            body = bytearray()
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    break
+                body += message.get("body", b"")
+                if len(body) > self.max_body:
+                    await problem_response(too_large)(scope, receive, send)
+                    return
+                if not message.get("more_body", False):
+                    break
+            replayed = False
+
+            async def replay() -> Message:
+                nonlocal replayed
+                if replayed:
+                    return await receive()
+                replayed = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+            await self.app(scope, replay, send)
+            return
+        await self.app(scope, receive, send)

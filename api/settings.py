@@ -1,0 +1,27 @@
+"""Settings of the HTTP API (``WUSHE_API_*``): the key that seals principals' signing keys at rest,
+rate limits and the request size limit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ApiSettings(BaseSettings):
+    """How the API authenticates, seals keys and limits callers."""
+
+    model_config = SettingsConfigDict(env_prefix="WUSHE_API_", env_file=".env", extra="ignore")
+
+    secret_file: Path | None = None
+    """File holding the 32-byte key (base64) that seals signing keys held for API tokens;
+    unset means ``<key_dir>/api-secret`` (created 0600 on first use)."""
+    public_rate: str = "120/minute"
+    """Requests per client address to the public read API (``limits`` notation)."""
+    auth_rate: str = "20/minute"
+    """Failed authentications per client address before further attempts are refused."""
+    max_body_bytes: int = 65_536
+    """Largest request body accepted; larger ones are refused with 413 before they are read whole."""
+
+    def secret_path(self, key_dir: Path) -> Path:
+        return self.secret_file or key_dir / "api-secret"
