@@ -38,6 +38,7 @@ import cProfile
 import io
 import os
 import pstats
+import resource
 import shutil
 import subprocess
 import sys
@@ -94,15 +95,20 @@ def tool_version(exe: str) -> str | None:
     return out.strip().splitlines()[0] if out.strip() else None
 
 
-def run_tool(exe: str, path: Path) -> tuple[float, str]:
-    """Seconds for ``exe -f path balance`` as a subprocess; its last output line (the total)."""
-    start = time.perf_counter()
+def children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def run_tool(exe: str, path: Path) -> tuple[float, float, str]:
+    """Wall and CPU seconds of ``exe -f path balance`` as a subprocess; its last output line (the total)."""
+    start, cpu = time.perf_counter(), children_cpu()
     done = subprocess.run([exe, "-f", str(path), "balance"], capture_output=True, text=True, env=TOOL_ENV, check=False)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, children_cpu() - cpu
     if done.returncode != 0:
         raise RuntimeError(f"{exe} -f {path} balance exited {done.returncode}: {done.stderr.strip()[:500]}")
     lines = [line.strip() for line in done.stdout.splitlines() if line.strip()]
-    return seconds, lines[-1] if lines else ""
+    return seconds, cpu, lines[-1] if lines else ""
 
 
 # --- profile -------------------------------------------------------------------------------------
@@ -203,11 +209,14 @@ def run(info: dict, tools: dict, versions: dict, data_dir: Path, ledger: Ledger,
     if seed_seconds > SEED_BUDGET_S:
         print(f"NOTE: seeding took {seed_seconds:.0f} s, over the {SEED_BUDGET_S} s budget: use a smaller --scale")
 
+    path = (DATA or data_dir) / "export.journal"
     t0 = time.perf_counter()
-    text = journal(ledger)
+    if DATA is not None and path.exists() and path.stat().st_mtime > (DATA / "ledger.sqlite3").stat().st_mtime:
+        text = path.read_text(encoding="utf-8")  # exported by an earlier run from the same, unchanged ledger
+    else:
+        text = journal(ledger)
+        path.write_text(text, encoding="utf-8")
     export_seconds = time.perf_counter() - t0
-    path = data_dir / "export.journal"
-    path.write_text(text, encoding="utf-8")
     lines = text.splitlines()
     transactions = sum(1 for line in lines if line[:1].isdigit())
     postings = sum(1 for line in lines if line.startswith("    "))
@@ -239,39 +248,44 @@ def run(info: dict, tools: dict, versions: dict, data_dir: Path, ledger: Ledger,
             label = "ledger-cli" if name == "ledger" else "hledger"
             totals[label] = []
 
-            def peer(exe: str = exe, label: str = label) -> int:
-                seconds, total = run_tool(exe, path)
+            def peer(exe: str = exe, label: str = label) -> tuple[float, float]:
+                seconds, cpu, total = run_tool(exe, path)
                 totals[label].append(total)
-                return seconds  # type: ignore[return-value]
+                return seconds, cpu
 
-            def startup(exe: str = exe) -> float:
-                return run_tool(exe, empty)[0]
+            def startup(exe: str = exe) -> tuple[float, float]:
+                return run_tool(exe, empty)[:2]
 
             contenders[label] = peer
             contenders[f"{label} startup"] = startup
     names = list(contenders)
     seconds: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}
+    """CPU seconds (this process's, or the tool's): steadier than wall time on a shared machine."""
     for repeat in range(REPEATS):
         shift = repeat % len(names)
         for name in names[shift:] + names[:shift]:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             result = contenders[name]()
-            spent = time.perf_counter() - t0
+            spent, used = time.perf_counter() - t0, time.process_time() - c0
             if name in ("ledger-cli", "hledger", "ledger-cli startup", "hledger startup"):
-                spent = float(result)  # the subprocess alone
+                spent, used = result  # the subprocess alone
             elif result != n:
                 raise AssertionError(f"{name} saw {result} events, the log has {n}")
             seconds[name].append(spent)
+            cpu[name].append(used)
         print(f"  repeat {repeat + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in seconds.items()), flush=True)
 
-    def per_repeat(a: str, b: str) -> list[float]:
-        return [x / y for x, y in zip(seconds[a], seconds[b], strict=True)]
+    def per_repeat(a: str, b: str, times: dict[str, list[float]] = seconds) -> list[float]:
+        return [x / y for x, y in zip(times[a], times[b], strict=True)]
 
     ratios: dict[str, list[float]] = {}
     if "ledger-cli" in seconds:
         ratios["rebuild s ÷ ledger-cli s (goal ≤ 1.0)"] = per_repeat("rebuild", "ledger-cli")
+        ratios["rebuild CPU s ÷ ledger-cli CPU s"] = per_repeat("rebuild", "ledger-cli", cpu)
     if "hledger" in seconds:
         ratios["rebuild s ÷ hledger s"] = per_repeat("rebuild", "hledger")
+        ratios["rebuild CPU s ÷ hledger CPU s"] = per_repeat("rebuild", "hledger", cpu)
     ratios["rebuild events/s ÷ raw-read events/s"] = per_repeat("raw read", "rebuild")
     ratios["rebuild, every signature s ÷ rebuild s"] = per_repeat("rebuild, every signature", "rebuild")
     if "ledger-cli" in seconds:
@@ -286,17 +300,18 @@ def run(info: dict, tools: dict, versions: dict, data_dir: Path, ledger: Ledger,
         rates = [n / s for s in secs]
         lo, hi = spread(rates)
         results[name] = {"seconds_median": median(secs), "seconds_each_repeat": secs,
+                         "cpu_seconds_median": median(cpu[name]), "cpu_seconds_each_repeat": cpu[name],
                          "events_per_s_median": median(rates), "events_per_s_each_repeat": rates}
         is_peer = name in ("ledger-cli", "hledger")
         table.append([
-            name, median(secs),
+            name, median(secs), median(cpu[name]),
             median(rates) if "startup" not in name else "—",
             f"{lo:,.0f}–{hi:,.0f}" if "startup" not in name else "—",
             median([transactions / s for s in secs]) if is_peer else "—",
         ])
     print_table(f"rebuild vs ledger-cli / hledger balance over the same log ({n:,} events; {transactions:,} "
                 f"journal transactions), SQLite, median of {REPEATS} repeats",
-                ["pass", "seconds", "log events/s", "events/s min–max", "transactions/s"], table)
+                ["pass", "seconds", "CPU s", "log events/s", "events/s min–max", "transactions/s"], table)
     print_table("ratios (median of per-repeat ratios)", ["ratio", "median", "each repeat"],
                 [[k, median(v), ", ".join(f"{x:.3g}" for x in v)] for k, v in ratios.items() if v])
     print("  tools' totals (last line of balance; 0 = the journal balances): "
