@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any
 
 CHINA = timezone(timedelta(hours=8))
 
@@ -68,19 +68,22 @@ class Table:
 _NOTHING: Mapping[str, Any] = MappingProxyType({})
 
 
-class Change(NamedTuple):
-    """Add to a row's counters and/or set its attributes, creating the row if need be."""
+ChangeT = tuple[str, tuple, Mapping[str, int], Mapping[str, Any]]
+"""A change: (table, key, counters to add to, attributes to set)."""
 
-    table: str
-    key: tuple
-    add: Mapping[str, int] = _NOTHING
-    put: Mapping[str, Any] = _NOTHING
+
+def Change(table: str, key: tuple, add: Mapping[str, int] = _NOTHING, put: Mapping[str, Any] = _NOTHING) -> ChangeT:  # noqa: N802
+    """Add to a row's counters and/or set its attributes, creating the row if need be.
+
+    A plain tuple made by a function: a rebuild makes several per event, and a named tuple built
+    with keywords costs several times as much."""
+    return (table, key, add, put)
 
 
 Reader = Callable[[str, tuple], dict[str, Any] | None]
 """Reads one row of a view table by key (None if absent)."""
 
-Fold = Callable[[Event, Reader], Iterable[Change]]
+Fold = Callable[[Event, Reader], Iterable[ChangeT]]
 
 
 def as_json(value: Any) -> str:
@@ -106,15 +109,15 @@ class MemoryStore:
         row = self.rows[table].get(tuple(key))
         return dict(row) if row is not None else None
 
-    def apply(self, changes: Iterable[Change]) -> None:
-        for change in changes:
-            table = self.tables[change.table]
-            row = self.rows[change.table].get(change.key)
+    def apply(self, changes: Iterable[ChangeT]) -> None:
+        for name, key, add, put in changes:
+            table = self.tables[name]
+            row = self.rows[name].get(key)
             if row is None:
-                row = {c: v for c, v in zip(table.keys, change.key, strict=True)}
+                row = {c: v for c, v in zip(table.keys, key, strict=True)}
                 row.update({c: 0 for c in table.counters})
                 row.update({c: None for c in table.attributes})
-                self.rows[change.table][change.key] = row
-            for column, amount in change.add.items():
+                self.rows[name][key] = row
+            for column, amount in add.items():
                 row[column] += amount
-            row.update(change.put)
+            row.update(put)

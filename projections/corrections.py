@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ledger.accounting import effect_on, fund_account
-from projections.base import Change, Event, Reader, Table
+from projections.base import Change, ChangeT, Event, Reader, Table
 from projections.funds import ENTRIES, FUNDS
 from projections.hours import SESSIONS
 
@@ -20,7 +20,7 @@ TABLES = (CORRECTIONS,)
 TYPES = frozenset({"Fund.Reversed", "Volunteer.ServiceReversed"})
 
 
-def fold(event: Event, read: Reader) -> Iterator[Change]:
+def fold(event: Event, read: Reader) -> Iterator[ChangeT]:
     p = event.payload
     if event.type not in ("Fund.Reversed", "Volunteer.ServiceReversed"):
         return

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from ledger.accounting import effect_on, fund_account
 from ledger.events import MONEY_EVENTS
-from projections.base import Change, Event, Reader, Table, as_json, day_of
+from projections.base import Change, ChangeT, Event, Reader, Table, as_json, day_of
 
 FUNDS = Table(
     "view_funds", keys=("code",),
@@ -56,7 +56,7 @@ def category(event: Event) -> str:
             "Fund.RestrictionReleased": "release:out"}[event.type]
 
 
-def fold(event: Event, read: Reader) -> Iterator[Change]:
+def fold(event: Event, read: Reader) -> Iterator[ChangeT]:
     p = event.payload
     if event.type == "Fund.Opened":
         yield Change(FUNDS.name, (p["code"],), put={

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from projections.base import Change, Event, Reader, Table
+from projections.base import Change, ChangeT, Event, Reader, Table
 
 VOLUNTEERS = Table("view_volunteers", keys=("number",), counters=("minutes", "sessions"),
                    attributes=("name", "street_town", "name_public", "registered_on"), integers=("name_public",))
@@ -18,14 +18,14 @@ TABLES = (VOLUNTEERS, BY_ORGANISATION, DAILY, SESSIONS)
 TYPES = frozenset({"Volunteer.Registered", "Volunteer.ServiceRecorded", "Volunteer.ServiceReversed"})
 
 
-def _session(volunteer: str, s: dict, sign: int, day: str) -> Iterator[Change]:
+def _session(volunteer: str, s: dict, sign: int, day: str) -> Iterator[ChangeT]:
     counted = {"minutes": sign * s["minutes"], "sessions": sign}
     yield Change(VOLUNTEERS.name, (volunteer,), add=counted)
     yield Change(BY_ORGANISATION.name, (s["organisation"], s["domain"]), add=counted)
     yield Change(DAILY.name, (s["street_town"], day, s["domain"]), add=counted)
 
 
-def fold(event: Event, read: Reader) -> Iterator[Change]:
+def fold(event: Event, read: Reader) -> Iterator[ChangeT]:
     p = event.payload
     if event.type == "Volunteer.Registered":
         yield Change(VOLUNTEERS.name, (p["number"],), put={

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ledger.events import EVENT_TYPES
-from projections.base import Change, Event, Reader, Table, as_json
+from projections.base import Change, ChangeT, Event, Reader, Table, as_json
 
 PROJECTS = Table(
     "view_projects", keys=("code",),
@@ -28,7 +28,7 @@ TABLES = (PROJECTS, MILESTONES, DISBURSEMENTS)
 TYPES = frozenset(t for t in EVENT_TYPES if t.startswith(("Project.", "Disbursement.")))
 
 
-def fold(event: Event, read: Reader) -> Iterator[Change]:
+def fold(event: Event, read: Reader) -> Iterator[ChangeT]:
     p = event.payload
     if event.type == "Project.Registered":
         yield Change(PROJECTS.name, (p["code"],), put={
@@ -54,7 +54,7 @@ def fold(event: Event, read: Reader) -> Iterator[Change]:
         yield from _disbursement(event, read)
 
 
-def _disbursement(event: Event, read: Reader) -> Iterator[Change]:
+def _disbursement(event: Event, read: Reader) -> Iterator[ChangeT]:
     p, number = event.payload, event.code
     if event.type == "Disbursement.Requested":
         yield Change(DISBURSEMENTS.name, (number,), put={

@@ -29,7 +29,7 @@ from ledger.events import EVENT_TYPES
 from ledger.merkle_log import LEAVES
 from ledger.sidetables import Cursor, SideTables, notifications_after
 from projections import corrections, funds, hours, projects, streettowns
-from projections.base import Change, Event, Table
+from projections.base import ChangeT, Event, Table
 
 VIEWS = (funds, streettowns, projects, hours, corrections)
 """Every view, each a module with TABLES and a pure ``fold(event, read)``."""
@@ -57,7 +57,7 @@ class Status:
     """Events stored but not yet in the views."""
 
 
-def changes_for(event: Event, read) -> list[Change]:
+def changes_for(event: Event, read) -> list[ChangeT]:
     """Every view's changes for one event, all computed against the state before it."""
     return [change for view in _CONCERNED.get(event.type, VIEWS) for change in view.fold(event, read)]
 
@@ -293,16 +293,17 @@ class _Batch:
         merged.update(put)
         return merged
 
-    def add(self, change: Change) -> None:
-        where = (change.table, change.key)
-        pending = self.pending.get(where)
+    def add(self, change: ChangeT) -> None:
+        name, key, adds, puts = change
+        pending = self.pending.get((name, key))
         if pending is None:
-            pending = self.pending[where] = ({}, {})
-        add, put = pending
-        for column, amount in change.add.items():
-            add[column] = add.get(column, 0) + amount
-        if change.put:
-            put.update(change.put)
+            pending = self.pending[(name, key)] = ({}, {})
+        if adds:
+            add = pending[0]
+            for column, amount in adds.items():
+                add[column] = add.get(column, 0) + amount
+        if puts:
+            pending[1].update(puts)
 
 
 

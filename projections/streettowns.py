@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Iterator
 
 from projections import funds, hours
-from projections.base import Change, Event, Reader, Table
+from projections.base import Change, ChangeT, Event, Reader, Table
 
 DISTRICT = "district"
 """Where spending that belongs to no one street-town (management, fundraising) is counted."""
@@ -34,7 +34,7 @@ def donor_key(payload: dict, entry: str) -> str:
     return "named:" + hashlib.sha256(name.strip().encode()).hexdigest()[:20]
 
 
-def _money(town: str, cat: str, day: str, amount: int, sign: int) -> Iterator[Change]:
+def _money(town: str, cat: str, day: str, amount: int, sign: int) -> Iterator[ChangeT]:
     count = sign
     if cat.startswith("spent:"):
         yield Change(SPENDING.name, (town, cat.split(":", 1)[1]), add={"amount": sign * amount, "count": count})
@@ -43,7 +43,7 @@ def _money(town: str, cat: str, day: str, amount: int, sign: int) -> Iterator[Ch
     yield Change(FLOWS.name, (town, day, cat), add={"amount": sign * amount, "count": count})
 
 
-def fold(event: Event, read: Reader) -> Iterator[Change]:
+def fold(event: Event, read: Reader) -> Iterator[ChangeT]:
     p = event.payload
     if event.type in ("Fund.DonationReceived", "Fund.GrantReceived", "Fund.Paid"):
         town = p["street_town"] or DISTRICT
