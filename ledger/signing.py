@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -42,21 +43,45 @@ class NoteFormatError(ValueError):
     """Bytes that are not a well-formed signed note or key."""
 
 
+_MAX_SAFE = 2**53 - 1
+"""RFC 8785 serialises numbers as IEEE 754 doubles: integers beyond this are not exact."""
+
+
 def canonical_json(value: Any) -> bytes:
-    """RFC 8785 (JCS) bytes of a JSON value; floats are refused because money is integer fen."""
-    _refuse_floats(value)
+    """RFC 8785 (JCS) bytes of a JSON value; floats are refused because money is integer fen.
+
+    For the ledger's values — string keys within the Basic Multilingual Plane, integers within
+    ±(2**53 − 1), strings, booleans, null, lists, objects — the standard library's compact,
+    key-sorted JSON is byte for byte RFC 8785 (the same escapes; code-point order equals UTF-16
+    order on such keys), and is made in C. Anything else goes to the rfc8785 encoder."""
+    if _plain(value):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
     return rfc8785.dumps(value)
 
 
-def _refuse_floats(value: Any) -> None:
+def _plain(value: Any) -> bool:
+    """Whether ``value`` is within the fast path; raises TypeError on a float anywhere in it."""
+    if isinstance(value, str) or value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return -_MAX_SAFE <= value <= _MAX_SAFE
     if isinstance(value, float):
         raise TypeError("floats are not allowed in signed data")
     if isinstance(value, dict):
-        for item in value.values():
-            _refuse_floats(item)
-    elif isinstance(value, list | tuple):
+        plain = True
+        for key, item in value.items():
+            if not isinstance(key, str) or (not key.isascii() and max(key) > "\uffff"):
+                plain = False
+            if not _plain(item):
+                plain = False
+        return plain
+    if isinstance(value, list | tuple):
+        plain = True
         for item in value:
-            _refuse_floats(item)
+            if not _plain(item):
+                plain = False
+        return plain
+    return False
 
 
 def check_key_name(name: str) -> str:

@@ -8,6 +8,9 @@ import os
 import stat
 
 import pytest
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger.signing import (
     SIG_PREFIX,
@@ -42,6 +45,37 @@ def test_canonical_json_string_escaping():
 
 def test_canonical_json_integers_are_plain():
     assert canonical_json([0, -1, 123450, 2**53 - 1]) == b"[0,-1,123450,9007199254740991]"
+
+
+_json_scalars = (
+    st.none() | st.booleans() | st.text(max_size=12)
+    | st.integers(-(2**53) - 5, 2**53 + 5) | st.integers(-(2**70), 2**70)
+)
+_json_values = st.recursive(
+    _json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def _outcome(encode, value):
+    try:
+        return encode(value)
+    except Exception as exc:  # noqa: BLE001 - only whether both refuse matters
+        return type(exc).__mro__[-2]
+
+
+@settings(max_examples=400, derandomize=True)
+@given(_json_values)
+def test_canonical_json_fast_path_gives_exactly_the_rfc8785_bytes(value):
+    """The standard-library fast path is taken only where it equals RFC 8785: any Unicode text
+    (escapes, astral characters, keys that sort differently in UTF-16), any integer size."""
+    fast = _outcome(canonical_json, value)
+    reference = _outcome(rfc8785.dumps, value)
+    if isinstance(reference, bytes):
+        assert fast == reference
+    else:
+        assert not isinstance(fast, bytes)  # both refuse (e.g. integers beyond 2**53, lone surrogates)
 
 
 @pytest.mark.parametrize("value", [1.5, 1.0, {"amount": 0.1}, [1, [2.0]], {"a": {"b": (1, 2.5)}}])
