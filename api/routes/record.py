@@ -105,6 +105,8 @@ WRITTEN = {"response_model": Written, "status_code": 201}
 
 
 class OrganisationIn(Command):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"code": "HQ-LINLI", "name": "虹桥邻里中心", "kind": "social_organisation", "street_town": "hongqiao"}]})
+
     code: Code
     name: Text
     kind: Literal[ORGANISATION_KINDS]  # type: ignore[valid-type]
@@ -123,6 +125,8 @@ def register_organisation(request: Request, caller: CallerDep, key: IdempotencyK
 
 
 class FundIn(Command):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"code": "XX-SF", "name": "仙霞新村街道社区专项基金", "foundation": "CNCF", "special": True, "purpose": "养老服务", "street_town": "xianxiaxincun", "domains": ["elderly_care"]}]})
+
     code: Code
     name: Text
     foundation: Code = Field(description="Host foundation's organisation code")
@@ -162,6 +166,8 @@ def close_fund(request: Request, caller: CallerDep, key: IdempotencyKey, code: F
 
 
 class AllocationIn(Command):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"from_fund": "GEN", "to_fund": "SPARE", "amount": "100", "reason": "备用金"}]})
+
     from_fund: Code
     to_fund: Code
     amount: Amount
@@ -195,6 +201,8 @@ def release_restriction(request: Request, caller: CallerDep, key: IdempotencyKey
 
 
 class DonationIn(Command):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"fund": "GEN", "amount": "1200.50", "donor_type": "resident", "donor_name": "张三"}]})
+
     fund: Code
     amount: Amount
     donor_type: Literal[DONOR_TYPES]  # type: ignore[valid-type]
@@ -217,6 +225,8 @@ def record_donation(request: Request, caller: CallerDep, key: IdempotencyKey, bo
 
 
 class GrantIn(Command):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"fund": "GEN", "amount": "50000", "source": "government_purchase", "payer": "长宁区民政局"}]})
+
     fund: Code
     amount: Amount
     source: Literal[GRANT_SOURCES]  # type: ignore[valid-type]
@@ -243,6 +253,8 @@ class Milestone(Command):
 
 
 class ProjectIn(Command):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"code": "P2", "name": "乐龄助餐", "street_town": "xianxiaxincun", "domain": "elderly_care", "organisation": "LELING", "budget": "30000", "funding_source": "fund", "approval_ref": "长民〔2026〕7号", "starts_on": "2026-01-01", "ends_on": "2026-12-31"}]})
+
     code: Code
     name: Text
     street_town: Code
@@ -273,6 +285,8 @@ def register_project(request: Request, caller: CallerDep, key: IdempotencyKey, b
 
 
 class EvaluationIn(Command):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"score": 92, "respondents": 40}]})
+
     score: StrictInt = Field(ge=0, le=100, description="Percent of respondents satisfied")
     respondents: StrictInt = Field(ge=1, le=1_000_000)
     surveyed_on: Day | None = None
@@ -290,6 +304,8 @@ def evaluate_project(request: Request, caller: CallerDep, key: IdempotencyKey, c
 
 
 class DisbursementIn(Command):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"fund": "GEN", "amount": "800", "kind": "allowance", "payee": "张社工", "domain": "elderly_care", "street_town": "xianxiaxincun", "purpose": "社工津贴"}]})
+
     fund: Code
     amount: Amount
     purpose: Text
@@ -354,6 +370,8 @@ def pay_disbursement(request: Request, caller: CallerDep, key: IdempotencyKey, n
 
 
 class VolunteerIn(Command):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"number": "V0002", "name": "王芳", "street_town": "xianxiaxincun"}]})
+
     number: Code
     name: Text
     street_town: Code
@@ -370,6 +388,8 @@ def register_volunteer(request: Request, caller: CallerDep, key: IdempotencyKey,
 
 
 class HoursIn(Command):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"volunteer": "V001", "organisation": "LELING", "domain": "elderly_care", "on": "2026-03-01", "start": "09:00", "end": "11:30", "content": "陪伴独居老人"}]})
+
     volunteer: Code
     organisation: Code = Field(description="The organising body; recorders record only their own")
     domain: Code
