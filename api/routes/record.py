@@ -16,7 +16,7 @@ from api.auth import CallerDep
 from api.idempotency import IdempotencyKeys, KeyRace, Remembered, fingerprint
 from api.problems import IdempotencyInFlight, IdempotencyKeyReused
 from api.schemas import PROBLEMS
-from ledger.application import Actor, Recorded
+from ledger.application import Actor, Donation, Recorded
 from ledger.disbursements import DISBURSEMENT_KINDS
 from ledger.funds import DONATION_METHODS, DONOR_TYPES, GRANT_SOURCES
 from ledger.money import parse_amount
@@ -63,8 +63,10 @@ def _answer(status: int, ident: str, positions: tuple[int, ...], replayed: bool 
     return JSONResponse(Written(id=ident, positions=list(positions)).model_dump(), status_code=status, headers=headers)
 
 
-def _write(request: Request, caller, key: str, body: BaseModel | None, command: Callable[[Actor], Recorded]):
-    """Run one write under its Idempotency-Key (see ``api.idempotency``)."""
+def _write(request: Request, caller, key: str, body: BaseModel | None, command: Callable[[Actor], Recorded],
+           donation: Donation | None = None):
+    """Run one write under its Idempotency-Key (see ``api.idempotency``); a donation goes through
+    the app's group commit when it has one (``api.groupcommit``)."""
     keys: IdempotencyKeys = request.app.state.idempotency
     principal = caller.actor.handle
     print_ = fingerprint("POST", request.url.path, body.model_dump(mode="json") if body is not None else None)
@@ -83,8 +85,12 @@ def _write(request: Request, caller, key: str, body: BaseModel | None, command: 
         if not mine:
             raise IdempotencyInFlight(f"a request with Idempotency-Key {key!r} is still running; retry later",
                                       f"幂等键 {key!r} 的请求仍在处理，请稍后重试", field="Idempotency-Key")
+        batcher = getattr(request.app.state, "batcher", None)
         try:
-            recorded = keys.run(principal, key, print_, 201, lambda: command(caller.actor))
+            if donation is not None and batcher is not None:
+                recorded = batcher.record(donation, principal, key, print_)
+            else:
+                recorded = keys.run(principal, key, print_, 201, lambda: command(caller.actor))
         except KeyRace:
             found = keys.find(principal, key)
             if found is None:  # stored by a transaction we cannot see yet
@@ -218,10 +224,16 @@ class DonationIn(Command):
 @router.post("/donations", **WRITTEN)
 def record_donation(request: Request, caller: CallerDep, key: IdempotencyKey, body: DonationIn):
     """Record a donation (捐赠) into a fund."""
+    donation = Donation(
+        actor=caller.actor, fund=body.fund, amount=parse_amount(body.amount), donor_type=body.donor_type,
+        method=body.method, donor_name=body.donor_name, donor_public=body.donor_public,
+        in_kind_description=body.in_kind_description, received_on=body.received_on, street_town=body.street_town,
+        note=body.note)
     return _write(request, caller, key, body, lambda a: request.app.state.ledger.record_donation(
-        a, body.fund, parse_amount(body.amount), donor_type=body.donor_type, method=body.method,
-        donor_name=body.donor_name, donor_public=body.donor_public, in_kind_description=body.in_kind_description,
-        received_on=body.received_on, street_town=body.street_town, note=body.note))
+        a, donation.fund, donation.amount, donor_type=donation.donor_type, method=donation.method,
+        donor_name=donation.donor_name, donor_public=donation.donor_public,
+        in_kind_description=donation.in_kind_description, received_on=donation.received_on,
+        street_town=donation.street_town, note=donation.note), donation)
 
 
 class GrantIn(Command):
