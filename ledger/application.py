@@ -435,19 +435,24 @@ class Ledger(Application[str]):
         _check_amount(amount)
         entry = self.new_id()
 
+        donation = Donation(actor, fund, amount, donor_type, method, donor_name, donor_public, in_kind_description,
+                            received_on, street_town, note)
+
         def body() -> Recorded:
             target = self.fund(fund)
             self.authorise(actor, ACCOUNTANT, foundation=target.foundation)
-            town = self._street_town_for(target, street_town)
-            target.receive_donation(
-                entry=entry, amount=amount, method=method, donor_type=donor_type,
-                donor_name=_clean(donor_name), donor_public=donor_public,
-                in_kind_description=_clean(in_kind_description),
-                received_on=self._business_date(received_on, "received_on"), street_town=town, note=_clean(note),
-            )
+            self._receive(target, entry, donation)
             return self._save(actor, entry, target)
 
         return self._command(body)
+
+    def _receive(self, target: Fund, entry: str, d: Donation) -> None:
+        target.receive_donation(
+            entry=entry, amount=d.amount, method=d.method, donor_type=d.donor_type, donor_name=_clean(d.donor_name),
+            donor_public=d.donor_public, in_kind_description=_clean(d.in_kind_description),
+            received_on=self._business_date(d.received_on, "received_on"),
+            street_town=self._street_town_for(target, d.street_town), note=_clean(d.note),
+        )
 
     def record_donations(
         self, donations: list[Donation], alongside: Callable[[Any, list[Recorded | LedgerError]], None] | None = None
@@ -471,15 +476,8 @@ class Ledger(Application[str]):
                 if (d.actor.key.key_id, target.foundation) not in authorised:
                     self.authorise(d.actor, ACCOUNTANT, foundation=target.foundation)
                     authorised.add((d.actor.key.key_id, target.foundation))
-                town = self._street_town_for(target, d.street_town)
                 entry = self.new_id()
-                target.receive_donation(
-                    entry=entry, amount=d.amount, method=d.method, donor_type=d.donor_type,
-                    donor_name=_clean(d.donor_name), donor_public=d.donor_public,
-                    in_kind_description=_clean(d.in_kind_description),
-                    received_on=self._business_date(d.received_on, "received_on"), street_town=town,
-                    note=_clean(d.note),
-                )
+                self._receive(target, entry, d)
             except LedgerError as exc:
                 answers[i] = exc
                 continue
