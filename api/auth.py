@@ -24,8 +24,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.problems import Forbidden, Unauthenticated
 from ledger.application import Actor, Ledger
-from ledger.errors import InvalidInput, NotFound
-from ledger.principals import Principal
+from ledger.errors import InvalidInput, KeyRevoked, NotFound, UnknownKey
+from ledger.principals import ROLES, Principal
 from ledger.sidetables import SideTables
 from ledger.signing import SigningKey
 
@@ -185,12 +185,14 @@ def current_caller(
         raise Unauthenticated("a valid bearer token is required (Authorization: Bearer …)",
                               "需要有效的访问令牌（Authorization: Bearer …）", field="authorization")
     ledger: Ledger = request.app.state.ledger
-    directory = ledger.directory()
-    record = directory.key(actor.key.key_id)
-    if record is None or record.revoked_at is not None:
+    try:
+        # The ledger's own check (no copy of the directory): the key is registered to this
+        # principal and not revoked; every principal holds at least one role.
+        principal = ledger.authorise(actor, *ROLES)
+    except (UnknownKey, KeyRevoked):
         raise Unauthenticated(f"the key of this token ({actor.key.key_id}) is revoked",
-                              f"此令牌的密钥（{actor.key.key_id}）已吊销", field="authorization")
-    return Caller(actor, directory.principal(actor.handle))
+                              f"此令牌的密钥（{actor.key.key_id}）已吊销", field="authorization") from None
+    return Caller(actor, principal)
 
 
 CallerDep = Annotated[Caller, Depends(current_caller)]

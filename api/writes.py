@@ -7,9 +7,10 @@ from fastapi import FastAPI, Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import TokenStore, load_secret
+from api.groupcommit import DonationBatcher
 from api.idempotency import IdempotencyKeys
 from api.limits import Limiter, LimitsMiddleware
-from api.problems import HttpError, WriteConflict, problem_response
+from api.problems import HttpError, TooManyRequests, Unauthenticated, WriteConflict, problem_response
 from api.routes import audit, auth, record
 from api.settings import ApiSettings
 
@@ -22,9 +23,18 @@ def install(app: FastAPI, api_settings: ApiSettings | None = None) -> None:
     app.state.tokens = TokenStore(ledger, load_secret(api_settings.secret_path(app.state.settings.resolved_key_dir)))
     app.state.idempotency = IdempotencyKeys(ledger)
     app.state.limiter = Limiter(api_settings)
+    app.state.batcher = DonationBatcher(ledger, app.state.idempotency) if api_settings.group_commit else None
     app.add_middleware(LimitsMiddleware, limiter=app.state.limiter, max_body_bytes=api_settings.max_body_bytes)
     for router in (auth.router, record.router, audit.router):
         app.include_router(router)
+
+    @app.exception_handler(Unauthenticated)
+    async def unauthenticated(request: Request, exc: Unauthenticated):
+        return problem_response(exc, {"WWW-Authenticate": 'Bearer realm="wushe"'})
+
+    @app.exception_handler(TooManyRequests)
+    async def too_many(request: Request, exc: TooManyRequests):
+        return problem_response(exc, {"Retry-After": str(getattr(exc, "retry_after", 60))})
 
     @app.exception_handler(StarletteHTTPException)
     async def http_problem(request: Request, exc: StarletteHTTPException):

@@ -8,13 +8,14 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone, UTC
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any, TypeVar
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from ledger import events
+from ledger.checkpoints import Checkpoint, CheckpointStore, StoredCheckpoint, sign_checkpoint
 from ledger.disbursements import DISBURSEMENT_KINDS, Disbursement, disbursement_id
 from ledger.envelope import EnvelopeError, open_sealed
 from ledger.errors import (
@@ -28,9 +29,10 @@ from ledger.errors import (
     TamperedEvent,
     UnknownKey,
 )
-from ledger.intransaction import saving
 from ledger.funds import FUND_KINDS, Fund, fund_id
+from ledger.intransaction import also_in_transaction, saving
 from ledger.mapper import SigningMapper, signing_as
+from ledger.merkle_log import MerkleLog
 from ledger.principals import (
     ACCOUNTANT,
     APPROVER,
@@ -45,10 +47,8 @@ from ledger.principals import (
 from ledger.projects import FUNDING_SOURCES, ORGANISATION_KINDS, Organisation, Project, organisation_id, project_id
 from ledger.reference import ReferenceData, load_reference
 from ledger.settings import Settings
-from ledger.signing import SigningKey, VerifierKey
-from ledger.checkpoints import Checkpoint, CheckpointStore, StoredCheckpoint, sign_checkpoint
-from ledger.merkle_log import MerkleLog
 from ledger.sidetables import SideTables, storable
+from ledger.signing import SigningKey, VerifierKey
 from ledger.stores import persistence_env
 from ledger.verify import advance_directory
 from ledger.volunteers import Volunteer, volunteer_id
@@ -75,6 +75,23 @@ class Actor:
     def __post_init__(self) -> None:
         if self.key.name != self.handle:
             raise InvalidInput("actor", f"key {self.key.key_id} does not belong to {self.handle}")
+
+
+@dataclass(frozen=True)
+class Donation:
+    """One donation of a group commit (``Ledger.record_donations``); fields as ``record_donation``."""
+
+    actor: Actor
+    fund: str
+    amount: int
+    donor_type: str
+    method: str = "transfer"
+    donor_name: str | None = None
+    donor_public: bool = False
+    in_kind_description: str | None = None
+    received_on: date | None = None
+    street_town: str | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -418,19 +435,69 @@ class Ledger(Application[str]):
         _check_amount(amount)
         entry = self.new_id()
 
+        donation = Donation(actor, fund, amount, donor_type, method, donor_name, donor_public, in_kind_description,
+                            received_on, street_town, note)
+
         def body() -> Recorded:
             target = self.fund(fund)
             self.authorise(actor, ACCOUNTANT, foundation=target.foundation)
-            town = self._street_town_for(target, street_town)
-            target.receive_donation(
-                entry=entry, amount=amount, method=method, donor_type=donor_type,
-                donor_name=_clean(donor_name), donor_public=donor_public,
-                in_kind_description=_clean(in_kind_description),
-                received_on=self._business_date(received_on, "received_on"), street_town=town, note=_clean(note),
-            )
+            self._receive(target, entry, donation)
             return self._save(actor, entry, target)
 
         return self._command(body)
+
+    def _receive(self, target: Fund, entry: str, d: Donation) -> None:
+        target.receive_donation(
+            entry=entry, amount=d.amount, method=d.method, donor_type=d.donor_type, donor_name=_clean(d.donor_name),
+            donor_public=d.donor_public, in_kind_description=_clean(d.in_kind_description),
+            received_on=self._business_date(d.received_on, "received_on"),
+            street_town=self._street_town_for(target, d.street_town), note=_clean(d.note),
+        )
+
+    def record_donations(
+        self, donations: list[Donation], alongside: Callable[[Any, list[Recorded | LedgerError]], None] | None = None
+    ) -> list[Recorded | LedgerError]:
+        """Group commit: many donations saved in one transaction, each event signed by the key of
+        the principal who recorded it. A refused donation is answered with its error and the
+        others go ahead; the answers are in the order given. Any failure of the save itself
+        (another writer got to a fund first) raises, and nothing of the batch is written.
+
+        ``alongside(cursor, answers)`` runs inside that transaction with each answer's id and
+        stream (positions are not known yet), to write rows that must commit with the events."""
+        answers: list[Recorded | LedgerError | None] = [None] * len(donations)
+        funds: dict[str, Fund] = {}
+        signer: dict[int, SigningKey] = {}
+        made: list[tuple[int, str, Any]] = []
+        authorised: set[tuple[str, str]] = set()
+        for i, d in enumerate(donations):
+            try:
+                _check_amount(d.amount)
+                target = funds[d.fund] if d.fund in funds else self.fund(d.fund)
+                if (d.actor.key.key_id, target.foundation) not in authorised:
+                    self.authorise(d.actor, ACCOUNTANT, foundation=target.foundation)
+                    authorised.add((d.actor.key.key_id, target.foundation))
+                entry = self.new_id()
+                self._receive(target, entry, d)
+            except LedgerError as exc:
+                answers[i] = exc
+                continue
+            funds[d.fund] = target
+            event = target.pending_events[-1]
+            signer[id(event)] = d.actor.key
+            made.append((i, entry, event))
+        if made:
+            planned = list(answers)
+            for i, entry, event in made:
+                planned[i] = Recorded(ident=entry, positions=(),
+                                      streams=((str(event.originator_id), event.originator_version),))
+            writer = (lambda cursor, ident, streams: alongside(cursor, planned)) if alongside else None
+            with signing_as(lambda event: signer[id(event)]), saving("group"), also_in_transaction(writer):
+                recordings = self.save(*funds.values())
+            position = {id(r.domain_event): r.notification.id for r in recordings}
+            for i, entry, event in made:
+                answers[i] = Recorded(ident=entry, positions=(position[id(event)],),
+                                      streams=((str(event.originator_id), event.originator_version),))
+        return answers  # type: ignore[return-value]
 
     def record_grant(
         self, actor: Actor, fund: str, amount: int, *, source: str, payer: str,
@@ -858,4 +925,4 @@ def _clean(value: str | None) -> str | None:
     return value or None
 
 
-__all__ = ["Actor", "Ledger", "LedgerError", "Recorded", "CHINA_STANDARD_TIME"]
+__all__ = ["CHINA_STANDARD_TIME", "Actor", "Donation", "Ledger", "LedgerError", "Recorded"]

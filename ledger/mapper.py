@@ -15,14 +15,15 @@ from ledger.errors import TamperedEvent
 from ledger.principals import KeyRecord
 from ledger.signing import SigningKey
 
-_SIGNER: ContextVar[SigningKey | None] = ContextVar("wushe_signer", default=None)
+_SIGNER: ContextVar[SigningKey | Callable[[object], SigningKey] | None] = ContextVar("wushe_signer", default=None)
 
 _ENVELOPE_FIELDS = ("originator_id", "originator_version", "originator_topic", "timestamp")
 
 
 @contextmanager
-def signing_as(key: SigningKey) -> Iterator[None]:
-    """Events stored inside this block are signed by ``key``."""
+def signing_as(key: SigningKey | Callable[[object], SigningKey]) -> Iterator[None]:
+    """Events stored inside this block are signed by ``key``, or by ``key(event)`` when one save
+    holds several principals' events (a group commit)."""
     token = _SIGNER.set(key)
     try:
         yield
@@ -44,6 +45,8 @@ class SigningMapper(Mapper[str]):
 
     def to_stored_event(self, domain_event) -> StoredEvent:  # type: ignore[override]
         key = _SIGNER.get()
+        if key is not None and not isinstance(key, SigningKey):
+            key = key(domain_event)
         if key is None:
             raise RuntimeError("refusing to store an unsigned event: save inside signing_as(key)")
         type_name = events.type_name(type(domain_event))

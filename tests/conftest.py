@@ -120,6 +120,16 @@ def found_ledger(database_url: str, tmp_path) -> Cast:
     return cast
 
 
+def signer_of(ledger: Ledger, position: int) -> str:
+    """The handle of the principal whose key signed the event at a log position."""
+    from ledger.envelope import open_sealed
+
+    stored, _ = ledger.read_position(position)
+    sealed = open_sealed(bytes(stored.state), stream=str(stored.originator_id), version=stored.originator_version,
+                         topic=stored.topic)
+    return ledger.directory().key(sealed.key_id).principal
+
+
 @pytest.fixture
 def cast(database_url, tmp_path) -> Iterator[Cast]:
     c = found_ledger(database_url, tmp_path)

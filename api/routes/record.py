@@ -16,7 +16,7 @@ from api.auth import CallerDep
 from api.idempotency import IdempotencyKeys, KeyRace, Remembered, fingerprint
 from api.problems import IdempotencyInFlight, IdempotencyKeyReused
 from api.schemas import PROBLEMS
-from ledger.application import Actor, Recorded
+from ledger.application import Actor, Donation, Recorded
 from ledger.disbursements import DISBURSEMENT_KINDS
 from ledger.funds import DONATION_METHODS, DONOR_TYPES, GRANT_SOURCES
 from ledger.money import parse_amount
@@ -63,8 +63,10 @@ def _answer(status: int, ident: str, positions: tuple[int, ...], replayed: bool 
     return JSONResponse(Written(id=ident, positions=list(positions)).model_dump(), status_code=status, headers=headers)
 
 
-def _write(request: Request, caller, key: str, body: BaseModel | None, command: Callable[[Actor], Recorded]):
-    """Run one write under its Idempotency-Key (see ``api.idempotency``)."""
+def _write(request: Request, caller, key: str, body: BaseModel | None, command: Callable[[Actor], Recorded],
+           donation: Donation | None = None):
+    """Run one write under its Idempotency-Key (see ``api.idempotency``); a donation goes through
+    the app's group commit when it has one (``api.groupcommit``)."""
     keys: IdempotencyKeys = request.app.state.idempotency
     principal = caller.actor.handle
     print_ = fingerprint("POST", request.url.path, body.model_dump(mode="json") if body is not None else None)
@@ -83,8 +85,12 @@ def _write(request: Request, caller, key: str, body: BaseModel | None, command: 
         if not mine:
             raise IdempotencyInFlight(f"a request with Idempotency-Key {key!r} is still running; retry later",
                                       f"幂等键 {key!r} 的请求仍在处理，请稍后重试", field="Idempotency-Key")
+        batcher = getattr(request.app.state, "batcher", None)
         try:
-            recorded = keys.run(principal, key, print_, 201, lambda: command(caller.actor))
+            if donation is not None and batcher is not None:
+                recorded = batcher.record(donation, principal, key, print_)
+            else:
+                recorded = keys.run(principal, key, print_, 201, lambda: command(caller.actor))
         except KeyRace:
             found = keys.find(principal, key)
             if found is None:  # stored by a transaction we cannot see yet
@@ -105,6 +111,8 @@ WRITTEN = {"response_model": Written, "status_code": 201}
 
 
 class OrganisationIn(Command):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"code": "HQ-LINLI", "name": "虹桥邻里中心", "kind": "social_organisation", "street_town": "hongqiao"}]})
+
     code: Code
     name: Text
     kind: Literal[ORGANISATION_KINDS]  # type: ignore[valid-type]
@@ -123,6 +131,8 @@ def register_organisation(request: Request, caller: CallerDep, key: IdempotencyK
 
 
 class FundIn(Command):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"code": "XX-SF", "name": "仙霞新村街道社区专项基金", "foundation": "CNCF", "special": True, "purpose": "养老服务", "street_town": "xianxiaxincun", "domains": ["elderly_care"]}]})
+
     code: Code
     name: Text
     foundation: Code = Field(description="Host foundation's organisation code")
@@ -162,6 +172,8 @@ def close_fund(request: Request, caller: CallerDep, key: IdempotencyKey, code: F
 
 
 class AllocationIn(Command):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"from_fund": "GEN", "to_fund": "SPARE", "amount": "100", "reason": "备用金"}]})
+
     from_fund: Code
     to_fund: Code
     amount: Amount
@@ -195,6 +207,8 @@ def release_restriction(request: Request, caller: CallerDep, key: IdempotencyKey
 
 
 class DonationIn(Command):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"fund": "GEN", "amount": "1200.50", "donor_type": "resident", "donor_name": "张三"}]})
+
     fund: Code
     amount: Amount
     donor_type: Literal[DONOR_TYPES]  # type: ignore[valid-type]
@@ -210,13 +224,21 @@ class DonationIn(Command):
 @router.post("/donations", **WRITTEN)
 def record_donation(request: Request, caller: CallerDep, key: IdempotencyKey, body: DonationIn):
     """Record a donation (捐赠) into a fund."""
+    donation = Donation(
+        actor=caller.actor, fund=body.fund, amount=parse_amount(body.amount), donor_type=body.donor_type,
+        method=body.method, donor_name=body.donor_name, donor_public=body.donor_public,
+        in_kind_description=body.in_kind_description, received_on=body.received_on, street_town=body.street_town,
+        note=body.note)
     return _write(request, caller, key, body, lambda a: request.app.state.ledger.record_donation(
-        a, body.fund, parse_amount(body.amount), donor_type=body.donor_type, method=body.method,
-        donor_name=body.donor_name, donor_public=body.donor_public, in_kind_description=body.in_kind_description,
-        received_on=body.received_on, street_town=body.street_town, note=body.note))
+        a, donation.fund, donation.amount, donor_type=donation.donor_type, method=donation.method,
+        donor_name=donation.donor_name, donor_public=donation.donor_public,
+        in_kind_description=donation.in_kind_description, received_on=donation.received_on,
+        street_town=donation.street_town, note=donation.note), donation)
 
 
 class GrantIn(Command):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"fund": "GEN", "amount": "50000", "source": "government_purchase", "payer": "长宁区民政局"}]})
+
     fund: Code
     amount: Amount
     source: Literal[GRANT_SOURCES]  # type: ignore[valid-type]
@@ -243,6 +265,8 @@ class Milestone(Command):
 
 
 class ProjectIn(Command):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"code": "P2", "name": "乐龄助餐", "street_town": "xianxiaxincun", "domain": "elderly_care", "organisation": "LELING", "budget": "30000", "funding_source": "fund", "approval_ref": "长民〔2026〕7号", "starts_on": "2026-01-01", "ends_on": "2026-12-31"}]})
+
     code: Code
     name: Text
     street_town: Code
@@ -273,6 +297,8 @@ def register_project(request: Request, caller: CallerDep, key: IdempotencyKey, b
 
 
 class EvaluationIn(Command):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"score": 92, "respondents": 40}]})
+
     score: StrictInt = Field(ge=0, le=100, description="Percent of respondents satisfied")
     respondents: StrictInt = Field(ge=1, le=1_000_000)
     surveyed_on: Day | None = None
@@ -290,6 +316,8 @@ def evaluate_project(request: Request, caller: CallerDep, key: IdempotencyKey, c
 
 
 class DisbursementIn(Command):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"fund": "GEN", "amount": "800", "kind": "allowance", "payee": "张社工", "domain": "elderly_care", "street_town": "xianxiaxincun", "purpose": "社工津贴"}]})
+
     fund: Code
     amount: Amount
     purpose: Text
@@ -354,6 +382,8 @@ def pay_disbursement(request: Request, caller: CallerDep, key: IdempotencyKey, n
 
 
 class VolunteerIn(Command):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"number": "V0002", "name": "王芳", "street_town": "xianxiaxincun"}]})
+
     number: Code
     name: Text
     street_town: Code
@@ -370,6 +400,8 @@ def register_volunteer(request: Request, caller: CallerDep, key: IdempotencyKey,
 
 
 class HoursIn(Command):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"volunteer": "V001", "organisation": "LELING", "domain": "elderly_care", "on": "2026-03-01", "start": "09:00", "end": "11:30", "content": "陪伴独居老人"}]})
+
     volunteer: Code
     organisation: Code = Field(description="The organising body; recorders record only their own")
     domain: Code

@@ -105,7 +105,8 @@ def site_fixture(request, tmp_path_factory):
         urls = iter([f"sqlite:///{tmp_path / 'ledger.sqlite3'}"])
     else:
         urls = fresh_postgres_schema()
-    s = build_site(next(urls), tmp_path)
+    # a test module may set API_SETTINGS to serve its site with other API settings
+    s = build_site(next(urls), tmp_path, getattr(request.module, "API_SETTINGS", None))
     try:
         yield s
     finally:

@@ -200,4 +200,6 @@ def test_revoked_tokens_and_keys_stop_working(site):
 
 @pytest.mark.parametrize("header", ["Bearer wst_not-a-token", "Bearer ", "Basic dXNlcjpwdw==", "wst_x"])
 def test_bad_tokens_are_401_problems(site, header):
-    assert_problem(site.client.get("/api/v1/auth/whoami", headers={"Authorization": header}), 401)
+    refused = site.client.get("/api/v1/auth/whoami", headers={"Authorization": header})
+    assert_problem(refused, 401, "authentication", "authorization")
+    assert refused.headers["WWW-Authenticate"].startswith("Bearer")

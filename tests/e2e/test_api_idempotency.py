@@ -67,14 +67,18 @@ def test_a_retry_while_the_first_is_running_is_409(site, monkeypatch):
     fund = site.fund()
     ledger = site.ledger
     started, release = threading.Event(), threading.Event()
-    original = ledger.record_donation
+    originals = {name: getattr(ledger, name) for name in ("record_donation", "record_donations")}
 
-    def slow(*args, **kwargs):
-        started.set()
-        assert release.wait(10)
-        return original(*args, **kwargs)
+    def slowed(name):
+        def slow(*args, **kwargs):  # alone or in a group commit, the write takes a while
+            started.set()
+            assert release.wait(10)
+            return originals[name](*args, **kwargs)
 
-    monkeypatch.setattr(ledger, "record_donation", slow)
+        return slow
+
+    for name in originals:
+        monkeypatch.setattr(ledger, name, slowed(name))
     key = fresh("slow-")
     first: list = []
     runner = threading.Thread(target=lambda: first.append(site.post("accountant", DONATION, _donation(fund), key=key)))
@@ -86,7 +90,8 @@ def test_a_retry_while_the_first_is_running_is_409(site, monkeypatch):
         release.set()
         runner.join(10)
     assert first[0].status_code == 201
-    monkeypatch.setattr(ledger, "record_donation", original)
+    for name, original in originals.items():
+        monkeypatch.setattr(ledger, name, original)
     replay = site.post("accountant", DONATION, _donation(fund), key=key)
     assert replay.json() == first[0].json()
     assert ledger.fund(fund).balance == 8880

@@ -8,9 +8,9 @@ import base64
 
 import pytest
 from apisite import TOWN, assert_problem, build_site, fresh, site_fixture  # noqa: F401  (the site fixture)
+from conftest import signer_of
 
 from api.settings import ApiSettings
-from ledger.envelope import open_sealed
 
 
 def _ok(response) -> dict:
@@ -18,17 +18,10 @@ def _ok(response) -> dict:
     return response.json()
 
 
-def _signer(site, position: int) -> str:
-    stored, _ = site.ledger.read_position(position)
-    sealed = open_sealed(bytes(stored.state), stream=str(stored.originator_id), version=stored.originator_version,
-                         topic=stored.topic)
-    return site.ledger.directory().key(sealed.key_id).principal
-
-
 def test_every_write_verb_end_to_end(site):
     post = site.post
     org = fresh("ORG")
-    assert _signer(site, _ok(post("root", "/api/v1/organisations", {
+    assert signer_of(site.ledger, _ok(post("root", "/api/v1/organisations", {
         "code": org, "name": "虹桥邻里中心", "kind": "social_organisation", "street_town": "hongqiao",
         "registered_on": "2022-03-01"}))["positions"][0]) == "root"
     gen, special, spare = fresh("GEN"), fresh("SP"), fresh("EMPTY")
@@ -40,7 +33,7 @@ def test_every_write_verb_end_to_end(site):
     _ok(post("accountant", "/api/v1/funds", {"code": spare, "name": "备用", "foundation": "CNCF", "street_town": TOWN}))
     donation = _ok(post("accountant", "/api/v1/donations", {
         "fund": special, "amount": "5000.00", "donor_type": "resident", "donor_name": "张小明", "method": "transfer"}))
-    assert _signer(site, donation["positions"][0]) == "acct"
+    assert signer_of(site.ledger, donation["positions"][0]) == "acct"
     _ok(post("accountant", "/api/v1/grants", {"fund": gen, "amount": "20000", "source": "venture_philanthropy",
                                               "payer": "长宁区民政局", "document_ref": "长民〔2026〕3号"}))
     _ok(post("accountant", "/api/v1/allocations", {"from_fund": gen, "to_fund": spare, "amount": "100.10",
@@ -58,7 +51,7 @@ def test_every_write_verb_end_to_end(site):
         "fund": special, "amount": "1500", "kind": "project", "project": project, "milestone": "中期",
         "purpose": "中期款"}))["id"]
     approval = _ok(post("approver", f"/api/v1/disbursements/{number}/approve", {"approval_ref": "审批-8"}))
-    assert _signer(site, approval["positions"][0]) == "appr"
+    assert signer_of(site.ledger, approval["positions"][0]) == "appr"
     paid = _ok(post("accountant", f"/api/v1/disbursements/{number}/pay", {}))
     assert len(paid["positions"]) == 3  # disbursement, fund and project in one transaction
     other = _ok(post("accountant", "/api/v1/disbursements", {
@@ -69,7 +62,7 @@ def test_every_write_verb_end_to_end(site):
     hours = _ok(post("recorder", "/api/v1/hours", {
         "volunteer": volunteer, "organisation": "LELING", "domain": "elderly_care", "on": "2026-05-04",
         "start": "20:00", "end": "24:00", "content": "夜间陪护"}))
-    assert _signer(site, hours["positions"][0]) == "rec-leling"
+    assert signer_of(site.ledger, hours["positions"][0]) == "rec-leling"
     _ok(post("recorder", "/api/v1/corrections", {"position": hours["positions"][0], "reason": "时间记错"}))
     mistake = _ok(post("accountant", "/api/v1/donations", {"fund": gen, "amount": "30", "donor_type": "business"}))
     _ok(post("accountant", "/api/v1/corrections", {"position": mistake["positions"][0], "reason": "金额录入错误"}))
@@ -190,7 +183,9 @@ def test_rate_limits_on_public_reads_and_failed_logins(tmp_path):
 
         bad = {"Authorization": "Bearer wst_guess"}
         assert [site.client.get("/api/v1/auth/whoami", headers=bad).status_code for _ in range(2)] == [401, 401]
-        assert_problem(site.client.get("/api/v1/auth/whoami", headers=bad), 429, "rate-limit")
+        locked = site.client.get("/api/v1/auth/whoami", headers=bad)
+        assert_problem(locked, 429, "rate-limit")
+        assert int(locked.headers["Retry-After"]) >= 1
         # an address that kept guessing is refused until its window passes, whatever token it shows now
         assert site.client.get("/api/v1/auth/whoami", headers=site.headers("auditor")).status_code == 429
     finally:

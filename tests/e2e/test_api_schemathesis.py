@@ -34,6 +34,10 @@ def fuzzed(site):
     """A token of a principal with every role and no foundation scope."""
     everyone = site.cast.actor("fuzzer", ["root", "accountant", "approver", "recorder", "auditor"],
                                organisation="LELING")
+    for code, money in (("GEN", 10_000_000), ("SPARE", 0)):  # the funds the schema's examples name
+        site.ledger.open_fund(site.cast.accountant, code, f"{code} 基金", "CNCF", street_town="xianxiaxincun")
+        if money:
+            site.ledger.record_donation(site.cast.accountant, code, money, donor_type="business")
     TOKEN["bearer"] = site.client.app.state.tokens.issue(everyone.key)
     return TOKEN["bearer"]
 
