@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from api.routes import health, log, public
+from api.routes import health, log, pages, public
 from ledger.application import Actor, Ledger
 from ledger.checkpoints import CheckpointError
 from ledger.errors import LedgerError
@@ -115,4 +115,5 @@ def create_app(settings: Settings | None = None, *, ledger: Ledger | None = None
     app.include_router(public.router)
     app.include_router(log.router)
     app.include_router(log.pages)
+    app.include_router(pages.router)
     return app
