@@ -283,7 +283,7 @@ def test_no_personal_data_on_any_page_or_answer(site):
     paths = ["/", f"/street-towns/{TOWN}", "/funds", "/funds/XX-SF", "/funds/GEN", "/projects", "/projects/P1",
              "/hours", "/corrections", "/checkpoints", "/verify"]
     paths += [f"{API}/overview", f"{API}/street-towns/{TOWN}", f"{API}/funds/XX-SF", f"{API}/projects/P1",
-              f"{API}/hours", f"{API}/corrections", f"/downloads/json/funds/XX-SF"]
+              f"{API}/hours", f"{API}/corrections", "/downloads/json/funds/XX-SF"]
     for path in paths:
         for lang in ("zh", "en"):
             response = site.client.get(path, params={"lang": lang} if not path.startswith(("/api", "/down")) else {})
