@@ -225,6 +225,13 @@ def _attachment(name: str) -> dict[str, str]:
     return {"Content-Disposition": f"attachment; filename=\"{name}\""}
 
 
+@router.get("/favicon.ico")
+def favicon() -> FileResponse:
+    """Browsers ask for it on every page without a declared icon (the printable receipt page)."""
+    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml",
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+
 @router.get("/static/{name}")
 def static(name: str) -> FileResponse:
     """The stylesheet (served from the app itself: no CDN, no web font)."""
