@@ -132,6 +132,13 @@ def _town_zh(reference, code: str | None) -> str | None:
     return town.name_zh if town else code
 
 
+def _town_en(reference, code: str | None) -> str | None:
+    if code == streettowns.DISTRICT or code is None:
+        return "Whole district"
+    town = _town_names(reference).get(code)
+    return town.name_en if town else code
+
+
 def _domain_zh(reference, code: str | None) -> str | None:
     return next((d.name_zh for d in reference.domains if d.code == code), code)
 
@@ -277,7 +284,8 @@ def _projects(views, reference, where: str = "", params: tuple = ()) -> list[dic
     for p in views.rows(projects.PROJECTS, where, params, order="code"):
         listed.append({
             "project": p["code"], "name": p["name"], "street_town": p["street_town"],
-            "street_town_zh": _town_zh(reference, p["street_town"]), "community": p["community"],
+            "street_town_zh": _town_zh(reference, p["street_town"]),
+            "street_town_en": _town_en(reference, p["street_town"]), "community": p["community"],
             "domain": p["domain"], "domain_zh": _domain_zh(reference, p["domain"]),
             "organisation": p["organisation"], "organisation_name": names.get(p["organisation"]),
             "funding_source": p["funding_source"], "approval_ref": p["approval_ref"], "budget": p["budget"],
@@ -293,7 +301,7 @@ def _projects_sheet(rows: list[dict[str, Any]]) -> Sheet:
         _c("project", "项目编号", "Project", hidden=True),
         _c("name", "项目名称", "Name", link="/projects/{project}"),
         _c("street_town", "街镇代码", "Street-town", hidden=True),
-        _c("street_town_zh", "街镇", "Street-town name", hidden=True),
+        _c("street_town_zh", "街镇", "Street-town name", hidden=True, en_key="street_town_en"),
         _c("community", "社区", "Community", hidden=True),
         _c("domain", "领域代码", "Domain code", hidden=True), _c("domain_zh", "服务领域", "Domain"),
         _c("organisation", "承接组织代码", "Organisation code", hidden=True),
@@ -321,6 +329,7 @@ def _fund_row(reference, f: dict[str, Any]) -> dict[str, Any]:
         "kind": _FUND_KINDS.get(f["kind"], (f["kind"], f["kind"]))[0], "restricted": bool(f["restricted"]),
         "purpose": f["purpose"], "street_town": f["street_town"],
         "street_town_zh": _town_zh(reference, f["street_town"]) if f["street_town"] else "全区",
+        "street_town_en": _town_en(reference, f["street_town"]),
         "domains": [_domain_zh(reference, d) for d in domains] or ["不限 any"],
         "valid_from": f["valid_from"], "valid_until": f["valid_until"], "agreement_ref": f["agreement_ref"],
         "closed": bool(f["closed"]), "balance": f["balance"], "income": f["income"], "spent": f["spent"],
@@ -333,7 +342,7 @@ def _funds_sheet(rows: list[dict[str, Any]]) -> Sheet:
         _c("fund", "基金代码", "Fund", hidden=True), _c("name", "基金名称", "Name", link="/funds/{fund}"),
         _c("foundation", "托管基金会", "Host foundation", hidden=True), _c("kind", "类型", "Kind"),
         _c("restricted", "限定性", "Restricted", "bool"), _c("purpose", "用途", "Purpose", hidden=True),
-        _c("street_town", "街镇代码", "Street-town code", hidden=True), _c("street_town_zh", "街镇", "Street-town"),
+        _c("street_town", "街镇代码", "Street-town code", hidden=True), _c("street_town_zh", "街镇", "Street-town", en_key="street_town_en"),
         _c("domains", "限定领域", "Allowed domains", "list", hidden=True),
         _c("valid_from", "起始日", "Valid from", "date", hidden=True),
         _c("valid_until", "到期日", "Valid until", "date", hidden=True),
@@ -400,7 +409,8 @@ def fund_page(ledger, projections: Projections, code: str) -> PublicPage:
                 _c("balance", "月末余额（元）", "Balance at month end (yuan)", "yuan")), tuple(movements)),
         ],
         facts={"fund": {k: fund[k] for k in ("fund", "name", "foundation", "kind", "restricted", "purpose",
-                                              "street_town", "domains", "valid_from", "valid_until",
+                                              "street_town", "street_town_zh", "street_town_en", "domains",
+                                              "valid_from", "valid_until",
                                               "agreement_ref", "closed")}},
     )
 
@@ -454,7 +464,8 @@ def project_page(ledger, projections: Projections, code: str) -> PublicPage:
                 _c("reversed_on", "冲正日", "Reversed", "date", hidden=True)), tuple(payments)),
         ],
         facts={"project": {k: project[k] for k in (
-            "project", "name", "street_town", "community", "domain", "organisation", "organisation_name",
+            "project", "name", "street_town", "street_town_zh", "street_town_en", "community", "domain",
+            "domain_zh", "organisation", "organisation_name",
             "funding_source", "approval_ref", "starts_on", "ends_on")}},
     )
 
@@ -465,8 +476,8 @@ def projects_page(ledger, projections: Projections) -> PublicPage:
         rows = _projects(views, ledger.reference)
         position = views.position
     sheet = _projects_sheet(rows)
-    shown = tuple(Col(c.key, c.zh, c.en, c.kind, link=c.link, hidden=c.hidden and c.key != "street_town_zh")
-                  for c in sheet.columns)
+    shown = tuple(Col(c.key, c.zh, c.en, c.kind, link=c.link, hidden=c.hidden and c.key != "street_town_zh",
+                      en_key=c.en_key) for c in sheet.columns)
     return PublicPage("projects", "projects", "项目", "Projects", position, summary=[
         Item("projects", "项目数", "Projects", len(rows), "int"),
         Item("budget", "预算合计", "Total budget", sum(r["budget"] for r in rows), "yuan"),
