@@ -74,8 +74,8 @@ def _free_port() -> int:
 
 
 def _wushe(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "wushe.cli", *args], env=env, capture_output=True, text=True, check=False,
-                          timeout=300)
+    done = subprocess.run([sys.executable, "-m", "wushe.cli", *args], env=env, capture_output=True, text=True,
+                          check=False, timeout=300)
     assert done.returncode == 0, done.stderr + done.stdout
     return done
 
