@@ -261,7 +261,8 @@ def street_town_page(ledger, projections: Projections, code: str, start: date | 
             _monthly_sheet(monthly),
         ],
         facts={"street_town": {"code": town.code, "name_zh": town.name_zh, "name_en": town.name_en},
-               "period": report["period"], "spending_total": to_decimal_string(spending["total"])},
+               "period": report["period"], "spending_total": to_decimal_string(spending["total"]),
+               "checkpoint": _latest_checkpoint(ledger)},
         chart=monthly,
     )
     return page
@@ -588,6 +589,12 @@ def checkpoint_facts(stored) -> dict[str, Any]:
     cp = stored.checkpoint
     return {"tree_size": cp.size, "root_hash": base64.b64encode(cp.root).decode(), "signed_at": stored.signed_at,
             "cosigners": list(stored.cosigners), "note": stored.note.decode()}
+
+
+def _latest_checkpoint(ledger) -> dict[str, Any] | None:
+    """The latest signed checkpoint, which covers every figure computed to a position within it."""
+    latest = ledger.checkpoints.latest()
+    return None if latest is None else checkpoint_facts(latest)
 
 
 def checkpoints_page(ledger, limit: int = 50) -> PublicPage:

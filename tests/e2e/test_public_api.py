@@ -158,6 +158,8 @@ def test_street_town_page_equals_the_transparency_report(site):
     assert special["fund"] == "XX-SF" and special["balance"] == "900.50" and special["purpose"] == "仙霞养老"
     assert special["domains"] == ["养老服务"]
     assert page["tables"]["organisations"][0]["organisations"] == 1
+    latest = site.ledger.checkpoints.latest()
+    assert page["checkpoint"]["tree_size"] == latest.checkpoint.size and len(page["checkpoint"]["cosigners"]) == 1
 
 
 def test_fund_project_hours_and_lists_equal_the_write_side(site):
