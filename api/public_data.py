@@ -20,10 +20,10 @@ from typing import Any
 from ledger import merkle
 from ledger.errors import NotFound
 from ledger.money import to_decimal_string
-from projections import corrections, funds, hours, projects, streettowns
+from projections import corrections, donations, funds, hours, projects, streettowns
 from projections.exports import Column, Sheet
 from projections.exports import sheets as report_sheets
-from projections.report import SPENDING_KINDS, hours_of, snapshot, transparency_report
+from projections.report import SOURCES, SPENDING_KINDS, hours_of, snapshot, transparency_report
 from projections.runner import Projections
 
 ALL_TIME = (date(2000, 1, 1), date(9999, 12, 31))
@@ -377,6 +377,7 @@ def fund_page(ledger, projections: Projections, code: str) -> PublicPage:
         usage = views.rows(funds.USAGE, "fund = ? AND payments <> 0", (code,), order="kind, target, domain")
         daily = views.rows(funds.DAILY, "fund = ?", (code,), order="day")
         names = {p["code"]: p["name"] for p in views.rows(projects.PROJECTS)}
+        gifts = views.rows(donations.DONATIONS, "fund = ?", (code,), order="day DESC, entry")[:DONATIONS_SHOWN]
         position = views.position
     by_month: dict[str, int] = defaultdict(int)
     for row in daily:
@@ -405,6 +406,12 @@ def fund_page(ledger, projections: Projections, code: str) -> PublicPage:
                 _c("project", "项目编号", "Project", hidden=True), _c("domain_zh", "服务领域", "Domain"),
                 _c("amount", "金额（元）", "Amount (yuan)", "yuan"), _c("payments", "笔数", "Payments", "int")),
                 tuple(used)),
+            Sheet("donations", "捐赠公示", "Donations", (
+                _c("day", "日期", "Date", "date"), _c("donor", "捐赠人", "Donor"),
+                _c("donor_type", "类别", "Donor type", en_key="donor_type_en"),
+                _c("amount", "金额（元）", "Amount (yuan)", "yuan"),
+                _c("method", "方式", "Method", hidden=True, en_key="method_en"),
+                _c("reversed", "已冲正", "Reversed on", "date")), tuple(_gift(g) for g in gifts)),
             Sheet("balance_by_month", "按月余额", "Balance by month", (
                 _c("month", "月份", "Month", "month"), _c("change", "当月变动（元）", "Change (yuan)", "yuan"),
                 _c("balance", "月末余额（元）", "Balance at month end (yuan)", "yuan")), tuple(movements)),
@@ -414,6 +421,19 @@ def fund_page(ledger, projections: Projections, code: str) -> PublicPage:
                                               "valid_from", "valid_until",
                                               "agreement_ref", "closed")}},
     )
+
+
+DONATIONS_SHOWN = 500
+"""The latest gifts a fund page lists (the figures above count every one)."""
+_METHODS = {"cash": ("现金", "cash"), "transfer": ("转账", "transfer"), "in_kind": ("实物", "in kind")}
+
+
+def _gift(g: dict[str, Any]) -> dict[str, Any]:
+    """A gift as listed: the donor as the view holds them (named only with consent, else masked)."""
+    kind = SOURCES.get(f"donation:{g['donor_type']}", (g["donor_type"], g["donor_type"]))
+    method = _METHODS.get(g["method"], (g["method"], g["method"]))
+    return {"day": g["day"], "donor": g["donor"], "donor_type": kind[0], "donor_type_en": kind[1],
+            "amount": g["amount"], "method": method[0], "method_en": method[1], "reversed": g["reversed"]}
 
 
 # --- projects --------------------------------------------------------------------------------------

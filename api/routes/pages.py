@@ -21,10 +21,10 @@ from api import i18n, public_data
 from api.charts import monthly_chart
 from api.deps import LedgerDep
 from api.public_data import PublicPage
-from api.receipt_page import mask_name
 from ledger.errors import InvalidInput, NotFound
 from ledger.receipts import ReceiptError, verify_receipt
 from ledger.settings import trusted_witnesses
+from projections.donations import mask_name
 from projections.exports import BOM, csv_text, xlsx_bytes
 
 router = APIRouter(tags=["pages"], include_in_schema=False)

@@ -169,6 +169,13 @@ def test_fund_project_hours_and_lists_equal_the_write_side(site):
     assert fund["fund"]["restricted"] is True and fund["fund"]["agreement_ref"] == "协议-1"
     [usage] = fund["tables"]["usage"]
     assert (usage["project"], usage["amount"], usage["payments"]) == ("P1", "300.00", 1)
+    gifts = {g["amount"]: g for g in fund["tables"]["donations"]}
+    assert set(gifts) == {"1200.50", "9999.00"}
+    assert (gifts["1200.50"]["donor"], gifts["1200.50"]["donor_type"], gifts["1200.50"]["reversed"]) == (
+        "张**", "居民捐赠", None)  # masked: this donor did not consent
+    assert gifts["9999.00"]["donor"] == "匿名 anonymous" and gifts["9999.00"]["reversed"] is not None
+    named = site.get(f"{API}/funds/GEN")["tables"]["donations"]
+    assert [g["donor"] for g in named if g["amount"] == "300.00"] == ["某某科技公司"]  # consented
     months = fund["tables"]["balance_by_month"]
     assert months[-1]["balance"] == fund["summary"]["balance"]
     listed = _rows(site.get(f"{API}/funds"), "funds", "fund")
