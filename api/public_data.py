@@ -143,6 +143,10 @@ def _domain_zh(reference, code: str | None) -> str | None:
     return next((d.name_zh for d in reference.domains if d.code == code), code)
 
 
+def _domain_en(reference, code: str | None) -> str | None:
+    return next((d.name_en for d in reference.domains if d.code == code), code)
+
+
 # --- monthly income and spending -------------------------------------------------------------------
 
 
@@ -327,11 +331,13 @@ def _fund_row(reference, f: dict[str, Any]) -> dict[str, Any]:
     domains = json.loads(f["domains"] or "[]")
     return {
         "fund": f["code"], "name": f["name"], "foundation": f["foundation"],
-        "kind": _FUND_KINDS.get(f["kind"], (f["kind"], f["kind"]))[0], "restricted": bool(f["restricted"]),
+        "kind": _FUND_KINDS.get(f["kind"], (f["kind"], f["kind"]))[0],
+        "kind_en": _FUND_KINDS.get(f["kind"], (f["kind"], f["kind"]))[1], "restricted": bool(f["restricted"]),
         "purpose": f["purpose"], "street_town": f["street_town"],
         "street_town_zh": _town_zh(reference, f["street_town"]) if f["street_town"] else "全区",
         "street_town_en": _town_en(reference, f["street_town"]),
         "domains": [_domain_zh(reference, d) for d in domains] or ["不限 any"],
+        "domains_en": [_domain_en(reference, d) for d in domains] or ["any"],
         "valid_from": f["valid_from"], "valid_until": f["valid_until"], "agreement_ref": f["agreement_ref"],
         "closed": bool(f["closed"]), "balance": f["balance"], "income": f["income"], "spent": f["spent"],
         "allocated_in": f["allocated_in"], "allocated_out": f["allocated_out"], "reversed": f["reversed"],
@@ -341,7 +347,7 @@ def _fund_row(reference, f: dict[str, Any]) -> dict[str, Any]:
 def _funds_sheet(rows: list[dict[str, Any]]) -> Sheet:
     return Sheet("funds", "基金", "Funds", (
         _c("fund", "基金代码", "Fund", hidden=True), _c("name", "基金名称", "Name", link="/funds/{fund}"),
-        _c("foundation", "托管基金会", "Host foundation", hidden=True), _c("kind", "类型", "Kind"),
+        _c("foundation", "托管基金会", "Host foundation", hidden=True), _c("kind", "类型", "Kind", en_key="kind_en"),
         _c("restricted", "限定性", "Restricted", "bool"), _c("purpose", "用途", "Purpose", hidden=True),
         _c("street_town", "街镇代码", "Street-town code", hidden=True), _c("street_town_zh", "街镇", "Street-town", en_key="street_town_en"),
         _c("domains", "限定领域", "Allowed domains", "list", hidden=True),
@@ -416,8 +422,9 @@ def fund_page(ledger, projections: Projections, code: str) -> PublicPage:
                 _c("month", "月份", "Month", "month"), _c("change", "当月变动（元）", "Change (yuan)", "yuan"),
                 _c("balance", "月末余额（元）", "Balance at month end (yuan)", "yuan")), tuple(movements)),
         ],
-        facts={"fund": {k: fund[k] for k in ("fund", "name", "foundation", "kind", "restricted", "purpose",
-                                              "street_town", "street_town_zh", "street_town_en", "domains",
+        facts={"fund": {k: fund[k] for k in ("fund", "name", "foundation", "kind", "kind_en", "restricted",
+                                              "purpose", "street_town", "street_town_zh", "street_town_en",
+                                              "domains", "domains_en",
                                               "valid_from", "valid_until",
                                               "agreement_ref", "closed")}},
     )
