@@ -182,6 +182,21 @@ def phone(browser, demo) -> Iterator[Watched]:
     watched.close()
 
 
+_UNLABELLED = """() => {
+  const named = (el) => {
+    if (el.tagName === 'IMG') return el.hasAttribute('alt');
+    if (el.getAttribute('aria-label')) return true;
+    const ids = (el.getAttribute('aria-labelledby') || '').split(/\\s+/).filter(Boolean);
+    if (ids.length) return ids.every((id) => (document.getElementById(id)?.textContent || '').trim());
+    if (el.labels && el.labels.length) return true;
+    return false;
+  };
+  const checked = document.querySelectorAll(
+    'img, svg[role=img], [role=img], input:not([type=hidden]), textarea, select');
+  return Array.from(checked).filter((el) => !named(el)).map((el) => el.outerHTML.slice(0, 80));
+}"""
+
+
 def _pages(demo: Demo) -> dict[str, str]:
     return {
         "home": "/", "street-town": f"/street-towns/{demo.town}", "funds": "/funds", "fund": f"/funds/{demo.fund}",
@@ -203,6 +218,7 @@ def test_every_page_loads_cleanly_and_is_screenshotted(request, demo, screen):
             separator = "&" if "?" in path else "?"
             page = watched.open(f"{path}{separator}lang={lang}" if name != "receipt" else path)
             assert page.locator("h1").count() == 1, (name, "one top heading")
+            assert page.evaluate(_UNLABELLED) == [], (name, "every image, chart and form field has a text label")
             if screen == "phone":  # nothing wider than the screen: wide tables scroll inside their own box
                 width = page.evaluate("document.documentElement.scrollWidth")
                 assert width <= PHONE["width"], (name, width)
