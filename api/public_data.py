@@ -109,6 +109,13 @@ def _c(key: str, zh: str, en: str, kind: str = "text", *, link: str | None = Non
     return Col(key, zh, en, kind, link=link, hidden=hidden, en_key=en_key)
 
 
+def _lookup(kind: str, code: str) -> str:
+    """A code to look up, or NotFound for one no view could hold (PostgreSQL refuses NUL in text)."""
+    if not code or "\x00" in code or len(code) > 200:
+        raise NotFound(kind, code[:200], field=kind)
+    return code
+
+
 def fresh(projections: Projections) -> None:
     """Fold any events stored since the last request (one runner at a time per process)."""
     with _run_lock:
@@ -373,6 +380,7 @@ def funds_page(ledger, projections: Projections) -> PublicPage:
 
 
 def fund_page(ledger, projections: Projections, code: str) -> PublicPage:
+    _lookup("fund", code)
     fresh(projections)
     reference = ledger.reference
     with snapshot(projections) as views:
@@ -450,6 +458,7 @@ _STATUS = {"requested": "待审批 requested", "approved": "已批准 approved",
 
 
 def project_page(ledger, projections: Projections, code: str) -> PublicPage:
+    _lookup("project", code)
     fresh(projections)
     reference = ledger.reference
     with snapshot(projections) as views:

@@ -21,10 +21,8 @@ from api import i18n, public_data
 from api.charts import monthly_chart
 from api.deps import LedgerDep
 from api.public_data import PublicPage
+from api.receipt_check import MAX_RECEIPT_BYTES, check_receipt, refusal
 from ledger.errors import InvalidInput, NotFound
-from ledger.receipts import ReceiptError, verify_receipt
-from ledger.settings import trusted_witnesses
-from projections.donations import mask_name
 from projections.exports import BOM, csv_text, xlsx_bytes
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -32,8 +30,6 @@ HERE = Path(__file__).resolve().parent.parent
 templates = Jinja2Templates(directory=HERE / "templates")
 i18n.install(templates.env)
 STATIC = HERE / "static"
-MAX_RECEIPT_BYTES = 512 * 1024
-"""A receipt is a few kilobytes; anything this large is refused unread."""
 
 LangQuery = Annotated[Literal["zh", "en"] | None, Query(description="zh (default) or en")]
 
@@ -244,53 +240,6 @@ def static(name: str) -> FileResponse:
 # --- checking a receipt ----------------------------------------------------------------------------
 
 
-def check_receipt(ledger, settings, data: bytes | str) -> dict[str, Any]:
-    """Verify a receipt against this ledger's log key; a verdict, never an exception."""
-    if len(data) > MAX_RECEIPT_BYTES:
-        return _refusal(f"the receipt is larger than {MAX_RECEIPT_BYTES // 1024} KiB", "收据文件过大")
-    if not ledger.is_founded:
-        return _refusal("this ledger is not initialised", "账本尚未初始化")
-    keys = [record.key for record in ledger.directory().active_keys(ledger.origin)]
-    if not keys:
-        return _refusal("this ledger has no log key to check against", "账本没有日志密钥")
-    problem: ReceiptError | None = None
-    for key in reversed(keys):
-        try:
-            verified = verify_receipt(data, key, trusted_witnesses(settings))
-            break
-        except ReceiptError as exc:
-            problem = problem or exc
-    else:
-        return _refusal(str(problem), "校验失败")
-    receipt = json.loads(data)
-    ledger.merkle.sync()
-    size = verified.checkpoint.size
-    matches_today = size <= ledger.merkle.size() and ledger.merkle.root(size) == verified.checkpoint.root
-    found = ledger.merkle.leaf_at(verified.leaf_index)
-    position = found[0] if found and found[0] == receipt["position"] else None
-    payload = verified.record.payload
-    details: dict[str, Any] = {"type": verified.record.type_name}
-    if verified.kind == "donation":
-        details.update(amount=payload.get("amount"), received_on=payload.get("received_on"),
-                       fund=verified.record.stream.split(":", 1)[1],
-                       donor=mask_name(payload.get("donor_name"), bool(payload.get("donor_public"))))
-    elif verified.kind == "volunteer-service":
-        volunteer = verified.volunteer or {}
-        details.update(date=payload.get("date"), minutes=payload.get("minutes"),
-                       organisation=payload.get("organisation"),
-                       volunteer=mask_name(volunteer.get("name"), bool(volunteer.get("name_public"))))
-    return {
-        "verified": True, "kind": verified.kind, "origin": verified.origin, "leaf_index": verified.leaf_index,
-        "position": position, "checkpoint_size": size, "signer": verified.signer,
-        "cosigners": verified.cosigners, "in_log_today": matches_today, "details": details,
-        "verify_path": receipt.get("verify_path") if isinstance(receipt.get("verify_path"), str) else None,
-    }
-
-
-def _refusal(reason: str, reason_zh: str) -> dict[str, Any]:
-    return {"verified": False, "reason": reason, "reason_zh": reason_zh}
-
-
 @router.get("/verify", response_class=HTMLResponse)
 def verify_form(request: Request, lang: LangQuery = None) -> HTMLResponse:
     return _render(request, "verify.html", i18n.language(request, lang), lang, verdict=None, pasted="")
@@ -308,7 +257,7 @@ async def verify_submitted(
     if file is not None and file.filename:
         data = await file.read(MAX_RECEIPT_BYTES + 1)
     if not data:
-        verdict = _refusal("give a receipt: paste its JSON or choose its file", "请粘贴收据 JSON 或选择收据文件")
+        verdict = refusal("give a receipt: paste its JSON or choose its file", "请粘贴收据 JSON 或选择收据文件")
     else:
         verdict = check_receipt(ledger, request.app.state.settings, data)
     shown = receipt if len(receipt) < 20_000 else ""

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from api import public_data
 from api.deps import DistrictDep, LedgerDep
-from api.routes.pages import MAX_RECEIPT_BYTES, check_receipt
+from api.receipt_check import MAX_RECEIPT_BYTES, check_receipt, refusal
 from ledger.money import to_decimal_string
 from projections.report import transparency_report
 
@@ -166,5 +166,5 @@ def verify(request: Request, ledger: LedgerDep,
     log position and checkpoint, or ``verified: false`` and exactly why."""
     data = json.dumps(receipt, ensure_ascii=False)
     if len(data) > MAX_RECEIPT_BYTES:
-        return {"verified": False, "reason": "the receipt is too large", "reason_zh": "收据文件过大"}
+        return refusal(f"the receipt is larger than {MAX_RECEIPT_BYTES // 1024} KiB", "收据文件过大")
     return check_receipt(ledger, request.app.state.settings, data)

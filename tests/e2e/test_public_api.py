@@ -224,6 +224,10 @@ def test_unknown_codes_are_404_problems_naming_the_field(site):
     _problem(site.client.get(f"{API}/street-towns/atlantis"), 404, "street_town")
     _problem(site.client.get(f"{API}/funds/NOPE"), 404, "fund")
     _problem(site.client.get(f"{API}/projects/NOPE"), 404, "project")
+    for odd in ("%00", "x" * 300, "%F0%9F%98%80", "' OR 1=1 --"):  # never a server error, on either store
+        _problem(site.client.get(f"{API}/funds/{odd}"), 404, "fund")
+        _problem(site.client.get(f"{API}/projects/{odd}"), 404, "project")
+        _problem(site.client.get(f"{API}/street-towns/{odd}"), 404, "street_town")
     _problem(site.client.get(f"{API}/corrections", params={"street_town": "atlantis"}), 404, "street_town")
     _problem(site.client.get(f"{API}/checkpoints", params={"limit": 0}), 422, "limit")
     _problem(site.client.get(f"{API}/reports", params={"start": "2026-02-01", "end": "2026-01-01"}), 422, "end")
