@@ -106,6 +106,8 @@ def json_value(value: Any, kind: str) -> Any:
 
 def _c(key: str, zh: str, en: str, kind: str = "text", *, link: str | None = None, hidden: bool = False,
        en_key: str | None = None) -> Col:
+    if en_key is None and key.endswith("_zh"):
+        en_key = key[:-3] + "_en"  # a row's ``domain_zh`` has its ``domain_en`` beside it
     return Col(key, zh, en, kind, link=link, hidden=hidden, en_key=en_key)
 
 
@@ -299,6 +301,7 @@ def _projects(views, reference, where: str = "", params: tuple = ()) -> list[dic
             "street_town_zh": _town_zh(reference, p["street_town"]),
             "street_town_en": _town_en(reference, p["street_town"]), "community": p["community"],
             "domain": p["domain"], "domain_zh": _domain_zh(reference, p["domain"]),
+            "domain_en": _domain_en(reference, p["domain"]),
             "organisation": p["organisation"], "organisation_name": names.get(p["organisation"]),
             "funding_source": p["funding_source"], "approval_ref": p["approval_ref"], "budget": p["budget"],
             "approved": p["approved"], "paid": p["paid"], "payments": p["payments"],
@@ -356,7 +359,7 @@ def _funds_sheet(rows: list[dict[str, Any]]) -> Sheet:
         _c("fund", "基金代码", "Fund", hidden=True), _c("name", "基金名称", "Name", link="/funds/{fund}"),
         _c("foundation", "托管基金会", "Host foundation", hidden=True), _c("kind", "类型", "Kind", en_key="kind_en"),
         _c("restricted", "限定性", "Restricted", "bool"), _c("purpose", "用途", "Purpose", hidden=True),
-        _c("street_town", "街镇代码", "Street-town code", hidden=True), _c("street_town_zh", "街镇", "Street-town", en_key="street_town_en"),
+        _c("street_town", "街镇代码", "Street-town code", hidden=True), _c("street_town_zh", "街镇", "Street-town"),
         _c("domains", "限定领域", "Allowed domains", "list", hidden=True),
         _c("valid_from", "起始日", "Valid from", "date", hidden=True),
         _c("valid_until", "到期日", "Valid until", "date", hidden=True),
@@ -400,10 +403,12 @@ def fund_page(ledger, projections: Projections, code: str) -> PublicPage:
     for month, delta in sorted(by_month.items()):
         balance += delta
         movements.append({"month": month, "change": delta, "balance": balance})
-    used = [{"kind": SPENDING_KINDS.get(u["kind"], (u["kind"],))[0], "target": u["target"],
+    used = [{"kind": SPENDING_KINDS.get(u["kind"], (u["kind"],))[0],
+             "kind_en": SPENDING_KINDS.get(u["kind"], (u["kind"], u["kind"]))[1], "target": u["target"],
              "target_name": names.get(u["target"], u["target"]) if u["kind"] == "project" else u["target"],
              "project": u["target"] if u["kind"] == "project" else None,
              "domain_zh": _domain_zh(reference, u["domain"]) if u["domain"] else "",
+             "domain_en": _domain_en(reference, u["domain"]) if u["domain"] else "",
              "amount": u["amount"], "payments": u["payments"]} for u in usage]
     return PublicPage(
         "fund", f"funds/{code}", fund["name"], f"Fund {code}", position,
@@ -415,7 +420,7 @@ def fund_page(ledger, projections: Projections, code: str) -> PublicPage:
         ],
         sheets=[
             Sheet("usage", "资金使用", "Use of the fund", (
-                _c("kind", "支出类别", "Kind"), _c("target", "对象代码", "Target code", hidden=True),
+                _c("kind", "支出类别", "Kind", en_key="kind_en"), _c("target", "对象代码", "Target code", hidden=True),
                 _c("target_name", "项目或收款方", "Project or payee"),
                 _c("project", "项目编号", "Project", hidden=True), _c("domain_zh", "服务领域", "Domain"),
                 _c("amount", "金额（元）", "Amount (yuan)", "yuan"), _c("payments", "笔数", "Payments", "int")),
@@ -542,10 +547,14 @@ def hours_page(ledger, projections: Projections) -> PublicPage:
     org_rows = [{"organisation": r["organisation"],
                  "organisation_name": organisations.get(r["organisation"], {}).get("name", r["organisation"]),
                  "street_town_zh": _town_zh(reference, organisations.get(r["organisation"], {}).get("street_town")),
-                 "domain_zh": _domain_zh(reference, r["domain"]), "hours": hours_of(r["minutes"]),
+                 "street_town_en": _town_en(reference, organisations.get(r["organisation"], {}).get("street_town")),
+                 "domain_zh": _domain_zh(reference, r["domain"]), "domain_en": _domain_en(reference, r["domain"]),
+                 "hours": hours_of(r["minutes"]),
                  "minutes": r["minutes"], "sessions": r["sessions"]} for r in by_org]
     town_rows = [{"street_town": r["street_town"], "street_town_zh": _town_zh(reference, r["street_town"]),
-                  "domain_zh": _domain_zh(reference, r["domain"]), "hours": hours_of(r["minutes"]),
+                  "street_town_en": _town_en(reference, r["street_town"]),
+                  "domain_zh": _domain_zh(reference, r["domain"]), "domain_en": _domain_en(reference, r["domain"]),
+                  "hours": hours_of(r["minutes"]),
                   "minutes": r["minutes"], "sessions": r["sessions"]} for r in by_town]
     minutes = sum(r["minutes"] for r in town_rows)
     hours_cols = (_c("hours", "时长（小时）", "Hours", "decimal"), _c("minutes", "分钟", "Minutes", "int", hidden=True),
@@ -596,6 +605,7 @@ def corrections_page(ledger, projections: Projections, street_town: str | None =
                                                                                     c["reverses_type"]),
              "corrects_type": c["reverses_type"], "corrects_version": c["reverses_version"],
              "street_town": c["street_town"], "street_town_zh": _town_zh(reference, c["street_town"]),
+             "street_town_en": _town_en(reference, c["street_town"]),
              "fund": c["fund"], "organisation": organisations.get(c["organisation"], c["organisation"]),
              "amount": c["amount"], "hours": None if c["minutes"] is None else hours_of(c["minutes"]),
              "reason": c["reason"]} for c in made]
