@@ -303,6 +303,8 @@ def test_the_verify_page_accepts_a_good_receipt_and_refuses_a_tampered_one(deskt
     assert page.locator("#verdict h2").inner_text() == "✓ 已校验"
     assert f"账本日志第 {demo.receipt['position']} 条" in verdict
     assert f"规模为 {demo.receipt['tree_size']} 的签名检查点" in verdict
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "verify-accepted-zh-desktop.png"), full_page=True)
 
     tampered = json.loads(json.dumps(demo.receipt))
     record = next(e for e in tampered["entries"] if e["role"] == "record")
@@ -315,6 +317,7 @@ def test_the_verify_page_accepts_a_good_receipt_and_refuses_a_tampered_one(deskt
     page.wait_for_load_state()
     assert page.locator("#verdict h2").inner_text() == "✗ 未通过校验"
     assert f"is not in the log at leaf {tampered['leaf_index']}" in page.locator("#verdict-text").inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "verify-refused-zh-desktop.png"), full_page=True)
 
     page = desktop.open(demo.receipt["verify_path"])  # the QR code's link
     assert "已校验" in page.locator("body").inner_text()
