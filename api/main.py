@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api import writes
-from api.routes import health, log, public
+from api.routes import health, log, pages, public
 from api.settings import ApiSettings
 from ledger.application import Actor, Ledger
 from ledger.checkpoints import CheckpointError
@@ -120,4 +120,5 @@ def create_app(
     app.include_router(log.router)
     app.include_router(log.pages)
     writes.install(app, api_settings)
+    app.include_router(pages.router)
     return app

@@ -9,16 +9,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from ledger.money import format_cny
 from ledger.receipts import VerifiedReceipt
+from projections.donations import mask_name
 
 _env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape())
 _env.filters["cny"] = format_cny
-
-
-def mask_name(name: str | None, public: bool) -> str:
-    """A donor's or volunteer's name as shown publicly: 张** unless they consented."""
-    if not name:
-        return "匿名 anonymous"
-    return name if public else name[0] + "*" * max(1, len(name) - 1)
 
 
 def render_receipt_page(receipt: dict, verified: VerifiedReceipt, public_url: str, *, public: bool) -> str:

@@ -225,13 +225,19 @@ def write_csv(report: dict[str, Any], directory: Path) -> list[Path]:
 
 
 def write_xlsx(report: dict[str, Any], path: Path) -> list[Path]:
+    _atomic(path, xlsx_bytes(sheets(report)))
+    return [path]
+
+
+def xlsx_bytes(tables: list[Sheet]) -> bytes:
+    """A workbook with one sheet per table; yuan as exact numbers formatted ``#,##0.00``."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
     from openpyxl.utils import get_column_letter
 
     book = Workbook()
     book.remove(book.active)
-    for sheet in sheets(report):
+    for sheet in tables:
         ws = book.create_sheet(sheet.title)
         ws.append([c.header for c in sheet.columns])
         for cell in ws[1]:
@@ -250,8 +256,7 @@ def write_xlsx(report: dict[str, Any], path: Path) -> list[Path]:
             ws.column_dimensions[get_column_letter(index)].width = min(max(longest + 2, 8), 60)
     buffer = io.BytesIO()
     book.save(buffer)
-    _atomic(path, buffer.getvalue())
-    return [path]
+    return buffer.getvalue()
 
 
 def write_journal(text: str, path: Path) -> list[Path]:

@@ -28,10 +28,10 @@ from ledger.errors import TamperedEvent
 from ledger.events import EVENT_TYPES
 from ledger.merkle_log import LEAVES
 from ledger.sidetables import Cursor, SideTables, notifications_after
-from projections import corrections, funds, hours, projects, streettowns
+from projections import corrections, donations, funds, hours, projects, streettowns
 from projections.base import ChangeT, Event, Table
 
-VIEWS = (funds, streettowns, projects, hours, corrections)
+VIEWS = (funds, streettowns, projects, hours, corrections, donations)
 """Every view, each a module with TABLES and a pure ``fold(event, read)``."""
 TABLES: tuple[Table, ...] = tuple(t for view in VIEWS for t in view.TABLES)
 _BY_NAME = {t.name: t for t in TABLES}

@@ -1,22 +1,23 @@
-"""Public figures for residents: district totals as JSON and the home page (no personal data)."""
+"""The public JSON API (no login, no personal data): district totals, and every public page's figures
+at ``/api/v1/public/<page>`` — the same values the pages show and the downloads hold."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Literal
+import json
+from datetime import date
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
+from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel
 
+from api import public_data
 from api.deps import DistrictDep, LedgerDep
-from ledger.money import format_cny, to_decimal_string
-from projections.streettowns import DISTRICT
+from api.receipt_check import MAX_RECEIPT_BYTES, check_receipt, refusal
+from ledger.money import to_decimal_string
+from projections.report import transparency_report
 
 router = APIRouter(tags=["public"])
-templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
-templates.env.filters["cny"] = format_cny
+PUBLIC = "/api/v1/public"
 
 
 class TownFigures(BaseModel):
@@ -51,15 +52,6 @@ def _hours(minutes: int) -> str:
     return to_decimal_string(minutes * 100 // 60)
 
 
-def _hours_text(minutes: int) -> str:
-    """Minutes as hours for people: 12345 -> "205.7"."""
-    whole, rest = divmod(minutes or 0, 60)
-    return f"{whole:,}.{rest * 10 // 60}"
-
-
-templates.env.filters["hours"] = _hours_text
-
-
 def _figures(ledger, district) -> DistrictFigures:
     totals = district.current()
     ref = ledger.reference
@@ -89,13 +81,90 @@ def district_figures(ledger: LedgerDep, district: DistrictDep) -> DistrictFigure
     return _figures(ledger, district)
 
 
-@router.get("/", response_class=HTMLResponse, include_in_schema=False)
-def home(request: Request, ledger: LedgerDep, district: DistrictDep, lang: Literal["zh", "en"] = "zh"):
-    """The district home page: totals and the street-towns, Chinese first."""
-    totals = district.current()
-    towns = [(town, totals.towns.get(town.code)) for town in ledger.reference.street_towns]
-    return templates.TemplateResponse(
-        request, "home.html",
-        {"totals": totals, "towns": towns, "district": ledger.reference.district, "lang": lang,
-         "overheads": totals.towns.get(DISTRICT), "initialised": ledger.is_founded},
-    )
+Page = dict[str, Any]
+"""A page's figures: ``summary`` (headline figures), ``tables`` (rows by table name), ``position``
+(the log position they are computed to) and page facts. Money is decimal yuan strings, dates ISO."""
+
+
+@router.get(f"{PUBLIC}/overview")
+def overview(ledger: LedgerDep, district: DistrictDep) -> Page:
+    """The home page's figures: district totals, the street-towns, income and spending by month."""
+    return public_data.district_page(ledger, district).as_json()
+
+
+@router.get(f"{PUBLIC}/street-towns")
+def street_towns(ledger: LedgerDep, district: DistrictDep) -> Page:
+    """The street-towns (街镇) with income, spending, local funds' balance and volunteer hours."""
+    page = public_data.district_page(ledger, district).as_json()
+    return {"position": page["position"], "street_towns": page["tables"]["street_towns"]}
+
+
+@router.get(f"{PUBLIC}/street-towns/{{code}}")
+def street_town(request: Request, ledger: LedgerDep, code: str) -> Page:
+    """One street-town: income by source, spending, projects, special funds, hours, organisations."""
+    return public_data.street_town_page(ledger, request.app.state.projections, code).as_json()
+
+
+@router.get(f"{PUBLIC}/funds")
+def funds(request: Request, ledger: LedgerDep) -> Page:
+    return public_data.funds_page(ledger, request.app.state.projections).as_json()
+
+
+@router.get(f"{PUBLIC}/funds/{{code}}")
+def fund(request: Request, ledger: LedgerDep, code: str) -> Page:
+    """One fund (基金): balance, purpose and restrictions, use by project, balance by month."""
+    return public_data.fund_page(ledger, request.app.state.projections, code).as_json()
+
+
+@router.get(f"{PUBLIC}/projects")
+def projects(request: Request, ledger: LedgerDep) -> Page:
+    return public_data.projects_page(ledger, request.app.state.projections).as_json()
+
+
+@router.get(f"{PUBLIC}/projects/{{code}}")
+def project(request: Request, ledger: LedgerDep, code: str) -> Page:
+    """One project (项目): budget against paid, milestones, disbursements with approvals, satisfaction."""
+    return public_data.project_page(ledger, request.app.state.projections, code).as_json()
+
+
+@router.get(f"{PUBLIC}/hours")
+def volunteer_hours(request: Request, ledger: LedgerDep) -> Page:
+    """Volunteer hours by organisation, street-town, domain and month (no person is named)."""
+    return public_data.hours_page(ledger, request.app.state.projections).as_json()
+
+
+@router.get(f"{PUBLIC}/corrections")
+def corrections(request: Request, ledger: LedgerDep, street_town: str | None = None) -> Page:
+    """The corrections log (更正说明): every correction, its reason and what it corrects."""
+    return public_data.corrections_page(ledger, request.app.state.projections, street_town).as_json()
+
+
+@router.get(f"{PUBLIC}/checkpoints")
+def checkpoints(ledger: LedgerDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> Page:
+    """Signed checkpoints, newest first, with witness cosignatures and whether each is consistent
+    with the one before it (a consistency proof checked against both signed roots)."""
+    return public_data.checkpoints_page(ledger, limit).as_json()
+
+
+@router.get(f"{PUBLIC}/reports")
+def report(
+    request: Request,
+    start: Annotated[date, Query(description="First day of the period (YYYY-MM-DD)")],
+    end: Annotated[date, Query(description="Last day of the period (YYYY-MM-DD)")],
+    street_town: Annotated[str | None, Query(description="A street-town code; the whole district if absent")] = None,
+) -> Page:
+    """The transparency report (信息公开报告) of a period, as ``wushe export --format json`` writes it."""
+    projections = request.app.state.projections
+    public_data.fresh(projections)
+    return transparency_report(projections, start=start, end=end, street_town=street_town)
+
+
+@router.post(f"{PUBLIC}/verify")
+def verify(request: Request, ledger: LedgerDep,
+           receipt: Annotated[dict[str, Any], Body(description="A wushe-receipt/v1 document")]) -> Page:
+    """Check a receipt or certificate against this ledger's log key: ``verified`` with the leaf,
+    log position and checkpoint, or ``verified: false`` and exactly why."""
+    data = json.dumps(receipt, ensure_ascii=False)
+    if len(data) > MAX_RECEIPT_BYTES:
+        return refusal(f"the receipt is larger than {MAX_RECEIPT_BYTES // 1024} KiB", "收据文件过大")
+    return check_receipt(ledger, request.app.state.settings, data)

@@ -1,0 +1,684 @@
+"""What the public may see, read from the projection views: each page's figures as one value that
+becomes the JSON answer, the HTML page and the CSV / XLSX downloads alike, so they cannot disagree.
+
+Nothing here replays events: the runner brings the views up to the log's head, then one snapshot
+is read. No personal data leaves: the views hold no donor names, volunteers appear only as counts,
+and payees are organisations or offices.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from ledger import merkle
+from ledger.errors import NotFound
+from ledger.money import to_decimal_string
+from projections import corrections, donations, funds, hours, projects, streettowns
+from projections.exports import Column, Sheet
+from projections.exports import sheets as report_sheets
+from projections.report import SOURCES, SPENDING_KINDS, hours_of, snapshot, transparency_report
+from projections.runner import Projections
+
+ALL_TIME = (date(2000, 1, 1), date(9999, 12, 31))
+"""The period of a page that shows everything up to now."""
+_run_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Col(Column):
+    """A column as shown: besides the export's kinds, ``date`` (ISO) and ``month`` (YYYY-MM)
+    display in the reader's language; ``link`` formats the row into the address of a page."""
+
+    link: str | None = None
+    hidden: bool = False
+    en_key: str | None = None
+    """The row's field shown instead to English readers (an English name beside a Chinese one)."""
+    """Downloaded but not shown on the page (keeps tables narrow on a phone)."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One headline figure of a page."""
+
+    key: str
+    zh: str
+    en: str
+    value: Any
+    kind: str = "text"
+
+
+@dataclass
+class PublicPage:
+    """One public page's content."""
+
+    kind: str
+    """``district``, ``street-town``, ``fund``, ``project``, ``hours``, ``corrections``, ``checkpoints``…"""
+    path: str
+    """Where the page is served, without the leading slash (downloads add a format in front)."""
+    title_zh: str
+    title_en: str
+    position: int
+    """The log position the figures are computed to."""
+    summary: list[Item] = field(default_factory=list)
+    sheets: list[Sheet] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+    """Other JSON-ready facts (names, codes, the latest checkpoint)."""
+    chart: list[dict[str, Any]] | None = None
+    """Monthly income and spending, when the page draws the chart."""
+    query: dict[str, str] = field(default_factory=dict)
+    """Query parameters that select what the page shows (a street-town filter)."""
+
+    def sheet(self, name: str) -> Sheet:
+        for s in self.sheets:
+            if s.name == name:
+                return s
+        raise NotFound("table", name, field="table")
+
+    def as_json(self) -> dict[str, Any]:
+        """The page as the public API answers it: money as decimal yuan strings, dates ISO."""
+        return {
+            "page": self.kind,
+            "position": self.position,
+            "title": {"zh": self.title_zh, "en": self.title_en},
+            **self.facts,
+            "summary": {i.key: json_value(i.value, i.kind) for i in self.summary},
+            "tables": {s.name: [{c.key: json_value(r.get(c.key), c.kind) for c in s.columns} for r in s.rows]
+                       for s in self.sheets},
+        }
+
+
+def json_value(value: Any, kind: str) -> Any:
+    if value is None:
+        return None
+    if kind == "yuan":
+        return to_decimal_string(value)
+    if kind == "bool":
+        return bool(value)
+    return value
+
+
+def _c(key: str, zh: str, en: str, kind: str = "text", *, link: str | None = None, hidden: bool = False,
+       en_key: str | None = None) -> Col:
+    if en_key is None and key.endswith("_zh"):
+        en_key = key[:-3] + "_en"  # a row's ``domain_zh`` has its ``domain_en`` beside it
+    return Col(key, zh, en, kind, link=link, hidden=hidden, en_key=en_key)
+
+
+def _lookup(kind: str, code: str) -> str:
+    """A code to look up, or NotFound for one no view could hold (PostgreSQL refuses NUL in text)."""
+    if not code or "\x00" in code or len(code) > 200:
+        raise NotFound(kind, code[:200], field=kind)
+    return code
+
+
+def fresh(projections: Projections) -> None:
+    """Fold any events stored since the last request (one runner at a time per process)."""
+    with _run_lock:
+        projections.run()
+
+
+def _ratio(numerator: int, denominator: int) -> str | None:
+    if not denominator:
+        return None
+    return str((Decimal(numerator) / denominator).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+def _town_names(reference) -> dict[str, Any]:
+    return {t.code: t for t in reference.street_towns}
+
+
+def _town_zh(reference, code: str | None) -> str | None:
+    if code == streettowns.DISTRICT:
+        return "全区"
+    town = _town_names(reference).get(code)
+    return town.name_zh if town else code
+
+
+def _town_en(reference, code: str | None) -> str | None:
+    if code == streettowns.DISTRICT or code is None:
+        return "Whole district"
+    town = _town_names(reference).get(code)
+    return town.name_en if town else code
+
+
+def _domain_zh(reference, code: str | None) -> str | None:
+    return next((d.name_zh for d in reference.domains if d.code == code), code)
+
+
+def _domain_en(reference, code: str | None) -> str | None:
+    return next((d.name_en for d in reference.domains if d.code == code), code)
+
+
+# --- monthly income and spending -------------------------------------------------------------------
+
+
+def monthly_flows(views, street_town: str | None = None) -> list[dict[str, Any]]:
+    """Income and spending per calendar month (corrections count in the month they were made)."""
+    where, params = ("street_town = ?", (street_town,)) if street_town else ("", ())
+    months: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for row in views.rows(streettowns.FLOWS, where, params):
+        pair = months[row["day"][:7]]
+        if row["category"].startswith(("donation:", "grant:")):
+            pair[0] += row["amount"]
+        elif row["category"].startswith("spent:"):
+            pair[1] += row["amount"]
+    return [{"month": m, "income": i, "spending": s} for m, (i, s) in sorted(months.items())]
+
+
+def _monthly_sheet(rows: list[dict[str, Any]]) -> Sheet:
+    return Sheet("monthly", "按月收支", "Income and spending by month", (
+        _c("month", "月份", "Month", "month"), _c("income", "收入（元）", "Income (yuan)", "yuan"),
+        _c("spending", "支出（元）", "Spending (yuan)", "yuan")), tuple(rows))
+
+
+# --- the district ------------------------------------------------------------------------------------
+
+
+def district_page(ledger, district_view) -> PublicPage:
+    totals = district_view.current()
+    reference = ledger.reference
+    with snapshot(district_view.projections) as views:
+        monthly = monthly_flows(views)
+        sessions = sum(r["sessions"] for r in views.rows(streettowns.HOURS))
+    towns = []
+    for town in reference.street_towns:
+        t = totals.towns.get(town.code)
+        towns.append({"code": town.code, "name_zh": town.name_zh, "name_en": town.name_en,
+                      "income": t.income if t else 0, "spent": t.spent if t else 0,
+                      "fund_balance": t.fund_balance if t else 0, "donations": t.donations if t else 0,
+                      "hours": hours_of(t.volunteer_minutes if t else 0)})
+    overheads = totals.towns.get(streettowns.DISTRICT)
+    name = reference.district
+    return PublicPage(
+        "district", "", f"{name.name_zh}“五社联动”公益资金公示", f"{name.name_en}: five-social linkage funds",
+        totals.events,
+        summary=[
+            Item("income", "累计收入", "Income", totals.income, "yuan"),
+            Item("spent", "累计支出", "Spent", totals.spent, "yuan"),
+            Item("balance", "基金余额", "Fund balance", totals.balance, "yuan"),
+            Item("restricted_balance", "限定性余额", "Restricted balance", totals.restricted_balance, "yuan"),
+            Item("unrestricted_balance", "非限定性余额", "Unrestricted balance", totals.unrestricted_balance, "yuan"),
+            Item("district_overheads", "全区管理与筹资费用", "District overheads",
+                 overheads.spent if overheads else 0, "yuan"),
+            Item("volunteer_hours", "志愿服务时长（小时）", "Volunteer hours", hours_of(totals.volunteer_minutes),
+                 "decimal"),
+            Item("sessions", "服务人次", "Service sessions", sessions, "int"),
+        ],
+        sheets=[
+            Sheet("street_towns", "各街镇", "Street-towns", (
+                _c("code", "代码", "Code", hidden=True),
+                _c("name_zh", "街镇", "Street-town", link="/street-towns/{code}", en_key="name_en"),
+                _c("name_en", "街镇（英文）", "Street-town (English)", hidden=True),
+                _c("income", "收入（元）", "Income (yuan)", "yuan"), _c("spent", "支出（元）", "Spent (yuan)", "yuan"),
+                _c("fund_balance", "本街镇基金余额（元）", "Local funds' balance (yuan)", "yuan"),
+                _c("donations", "捐赠笔数", "Donations", "int", hidden=True),
+                _c("hours", "志愿时长（小时）", "Volunteer hours", "decimal")), tuple(towns)),
+            _monthly_sheet(monthly),
+        ],
+        facts={"district": {"code": name.code, "name_zh": name.name_zh, "name_en": name.name_en}},
+        chart=monthly,
+    )
+
+
+# --- a street-town ---------------------------------------------------------------------------------
+
+
+def street_town_page(ledger, projections: Projections, code: str, start: date | None = None,
+                     end: date | None = None) -> PublicPage:
+    reference = ledger.reference
+    town = _town_names(reference).get(code)
+    if town is None:
+        raise NotFound("street-town", code, field="street_town")
+    fresh(projections)
+    first, last = start or ALL_TIME[0], end or ALL_TIME[1]
+    report = transparency_report(projections, start=first, end=last, street_town=code)
+    by_name = {s.name: s for s in report_sheets(report)}
+    with snapshot(projections) as views:
+        monthly = monthly_flows(views, code)
+        town_projects = _projects(views, reference, "street_town = ?", (code,))
+        balance = sum(f["balance"] for f in views.rows(funds.FUNDS, "street_town = ?", (code,)))
+    income, spending = report["income"], report["spending"]
+    organisations = report["organisations"]
+    special = by_name["special_funds"]
+    page = PublicPage(
+        "street-town", f"street-towns/{code}", town.name_zh, town.name_en, report["position"],
+        summary=[
+            Item("income", "收入", "Income", income["total"], "yuan"),
+            Item("donations", "其中捐赠", "of which donations", income["donations"], "yuan"),
+            Item("spent", "支出", "Spent", report["spending"]["total"], "yuan"),
+            Item("fund_balance", "本街镇基金余额", "Local funds' balance", balance, "yuan"),
+            Item("donors", "捐赠人数", "Donors", report["donations"]["distinct_donors"], "int"),
+            Item("volunteer_hours", "志愿服务时长（小时）", "Volunteer hours", report["hours"]["hours"], "decimal"),
+            Item("organisations", "社区社会组织", "Community social organisations", organisations["organisations"], "int"),
+            Item("organisations_average", f"每社区平均（目标 {organisations['target']}）",
+                 f"Per community (target {organisations['target']})", organisations["average"], "decimal"),
+        ],
+        sheets=[
+            _shown(by_name["income"], hide=("category", "name_en")),
+            _shown(by_name["spending"], hide=("kind", "name_en")),
+            _projects_sheet(town_projects),
+            Sheet(special.name, special.zh, special.en, tuple(
+                Col(c.key, c.zh, c.en, c.kind, link="/funds/{fund}" if c.key == "name" else None,
+                    hidden=c.key in ("fund", "foundation", "street_town", "restricted", "street_towns", "valid_from",
+                                     "closed"))
+                for c in special.columns), tuple(_named_domains(reference, r) for r in special.rows)),
+            _shown(by_name["hours"], hide=("domain", "name_en", "minutes")),
+            _shown(by_name["organisations"], hide=("street_town", "street_town_zh")),
+            _monthly_sheet(monthly),
+        ],
+        facts={"street_town": {"code": town.code, "name_zh": town.name_zh, "name_en": town.name_en},
+               "period": report["period"], "spending_total": to_decimal_string(spending["total"]),
+               "checkpoint": _latest_checkpoint(ledger)},
+        chart=monthly,
+    )
+    return page
+
+
+def _shown(sheet: Sheet, hide: tuple[str, ...]) -> Sheet:
+    """A report table with some columns kept for downloads only; English readers see English names."""
+    columns = tuple(Col(c.key, c.zh, c.en, c.kind, hidden=c.key in hide,
+                        en_key="name_en" if c.key == "name_zh" else None) for c in sheet.columns)
+    return Sheet(sheet.name, sheet.zh, sheet.en, columns, sheet.rows)
+
+
+def _named_domains(reference, row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "domains": [_domain_zh(reference, d) for d in row["domains"]] or ["不限 any"]}
+
+
+def _projects(views, reference, where: str = "", params: tuple = ()) -> list[dict[str, Any]]:
+    names = {o["code"]: o["name"] for o in views.rows(streettowns.ORGANISATIONS)}
+    listed = []
+    for p in views.rows(projects.PROJECTS, where, params, order="code"):
+        listed.append({
+            "project": p["code"], "name": p["name"], "street_town": p["street_town"],
+            "street_town_zh": _town_zh(reference, p["street_town"]),
+            "street_town_en": _town_en(reference, p["street_town"]), "community": p["community"],
+            "domain": p["domain"], "domain_zh": _domain_zh(reference, p["domain"]),
+            "domain_en": _domain_en(reference, p["domain"]),
+            "organisation": p["organisation"], "organisation_name": names.get(p["organisation"]),
+            "funding_source": p["funding_source"], "approval_ref": p["approval_ref"], "budget": p["budget"],
+            "approved": p["approved"], "paid": p["paid"], "payments": p["payments"],
+            "satisfaction": _ratio(p["satisfied"], p["respondents"]), "respondents": p["respondents"],
+            "starts_on": p["starts_on"], "ends_on": p["ends_on"],
+        })
+    return listed
+
+
+def _projects_sheet(rows: list[dict[str, Any]]) -> Sheet:
+    return Sheet("projects", "项目", "Projects", (
+        _c("project", "项目编号", "Project", hidden=True),
+        _c("name", "项目名称", "Name", link="/projects/{project}"),
+        _c("street_town", "街镇代码", "Street-town", hidden=True),
+        _c("street_town_zh", "街镇", "Street-town name", hidden=True, en_key="street_town_en"),
+        _c("community", "社区", "Community", hidden=True),
+        _c("domain", "领域代码", "Domain code", hidden=True), _c("domain_zh", "服务领域", "Domain"),
+        _c("organisation", "承接组织代码", "Organisation code", hidden=True),
+        _c("organisation_name", "承接组织", "Undertaking organisation"),
+        _c("funding_source", "资金来源", "Funding source", hidden=True),
+        _c("approval_ref", "批文号", "Approval reference"),
+        _c("budget", "预算（元）", "Budget (yuan)", "yuan"), _c("approved", "已批准（元）", "Approved (yuan)", "yuan",
+                                                            hidden=True),
+        _c("paid", "已支付（元）", "Paid (yuan)", "yuan"), _c("payments", "支付笔数", "Payments", "int", hidden=True),
+        _c("satisfaction", "满意度", "Satisfaction", "decimal"),
+        _c("respondents", "受访人数", "Respondents", "int", hidden=True),
+        _c("starts_on", "开始", "Starts", "date", hidden=True), _c("ends_on", "结束", "Ends", "date", hidden=True),
+    ), tuple(rows))
+
+
+# --- funds -----------------------------------------------------------------------------------------
+
+_FUND_KINDS = {"general": ("一般基金", "General fund"), "special": ("专项基金", "Special fund")}
+
+
+def _fund_row(reference, f: dict[str, Any]) -> dict[str, Any]:
+    domains = json.loads(f["domains"] or "[]")
+    return {
+        "fund": f["code"], "name": f["name"], "foundation": f["foundation"],
+        "kind": _FUND_KINDS.get(f["kind"], (f["kind"], f["kind"]))[0],
+        "kind_en": _FUND_KINDS.get(f["kind"], (f["kind"], f["kind"]))[1], "restricted": bool(f["restricted"]),
+        "purpose": f["purpose"], "street_town": f["street_town"],
+        "street_town_zh": _town_zh(reference, f["street_town"]) if f["street_town"] else "全区",
+        "street_town_en": _town_en(reference, f["street_town"]),
+        "domains": [_domain_zh(reference, d) for d in domains] or ["不限 any"],
+        "domains_en": [_domain_en(reference, d) for d in domains] or ["any"],
+        "valid_from": f["valid_from"], "valid_until": f["valid_until"], "agreement_ref": f["agreement_ref"],
+        "closed": bool(f["closed"]), "balance": f["balance"], "income": f["income"], "spent": f["spent"],
+        "allocated_in": f["allocated_in"], "allocated_out": f["allocated_out"], "reversed": f["reversed"],
+    }
+
+
+def _funds_sheet(rows: list[dict[str, Any]]) -> Sheet:
+    return Sheet("funds", "基金", "Funds", (
+        _c("fund", "基金代码", "Fund", hidden=True), _c("name", "基金名称", "Name", link="/funds/{fund}"),
+        _c("foundation", "托管基金会", "Host foundation", hidden=True), _c("kind", "类型", "Kind", en_key="kind_en"),
+        _c("restricted", "限定性", "Restricted", "bool"), _c("purpose", "用途", "Purpose", hidden=True),
+        _c("street_town", "街镇代码", "Street-town code", hidden=True), _c("street_town_zh", "街镇", "Street-town"),
+        _c("domains", "限定领域", "Allowed domains", "list", hidden=True),
+        _c("valid_from", "起始日", "Valid from", "date", hidden=True),
+        _c("valid_until", "到期日", "Valid until", "date", hidden=True),
+        _c("agreement_ref", "协议编号", "Agreement", hidden=True), _c("closed", "已关闭", "Closed", "bool", hidden=True),
+        _c("income", "累计收入（元）", "Income (yuan)", "yuan"), _c("spent", "累计支出（元）", "Spent (yuan)", "yuan"),
+        _c("allocated_in", "调入（元）", "Allocated in (yuan)", "yuan", hidden=True),
+        _c("allocated_out", "调出（元）", "Allocated out (yuan)", "yuan", hidden=True),
+        _c("reversed", "冲正（元）", "Reversed (yuan)", "yuan", hidden=True),
+        _c("balance", "余额（元）", "Balance (yuan)", "yuan")), tuple(rows))
+
+
+def funds_page(ledger, projections: Projections) -> PublicPage:
+    fresh(projections)
+    with snapshot(projections) as views:
+        rows = [_fund_row(ledger.reference, f) for f in views.rows(funds.FUNDS, order="code")]
+        position = views.position
+    return PublicPage("funds", "funds", "基金", "Funds", position, summary=[
+        Item("funds", "基金数", "Funds", len(rows), "int"),
+        Item("balance", "余额合计", "Total balance", sum(r["balance"] for r in rows), "yuan"),
+    ], sheets=[_funds_sheet(rows)])
+
+
+def fund_page(ledger, projections: Projections, code: str) -> PublicPage:
+    _lookup("fund", code)
+    fresh(projections)
+    reference = ledger.reference
+    with snapshot(projections) as views:
+        found = views.rows(funds.FUNDS, "code = ?", (code,))
+        if not found:
+            raise NotFound("fund", code, field="fund")
+        fund = _fund_row(reference, found[0])
+        usage = views.rows(funds.USAGE, "fund = ? AND payments <> 0", (code,), order="kind, target, domain")
+        daily = views.rows(funds.DAILY, "fund = ?", (code,), order="day")
+        names = {p["code"]: p["name"] for p in views.rows(projects.PROJECTS)}
+        gifts = views.rows(donations.DONATIONS, "fund = ?", (code,), order="day DESC, entry")[:DONATIONS_SHOWN]
+        position = views.position
+    by_month: dict[str, int] = defaultdict(int)
+    for row in daily:
+        by_month[row["day"][:7]] += row["delta"]
+    balance, movements = 0, []
+    for month, delta in sorted(by_month.items()):
+        balance += delta
+        movements.append({"month": month, "change": delta, "balance": balance})
+    used = [{"kind": SPENDING_KINDS.get(u["kind"], (u["kind"],))[0],
+             "kind_en": SPENDING_KINDS.get(u["kind"], (u["kind"], u["kind"]))[1], "target": u["target"],
+             "target_name": names.get(u["target"], u["target"]) if u["kind"] == "project" else u["target"],
+             "project": u["target"] if u["kind"] == "project" else None,
+             "domain_zh": _domain_zh(reference, u["domain"]) if u["domain"] else "",
+             "domain_en": _domain_en(reference, u["domain"]) if u["domain"] else "",
+             "amount": u["amount"], "payments": u["payments"]} for u in usage]
+    return PublicPage(
+        "fund", f"funds/{code}", fund["name"], f"Fund {code}", position,
+        summary=[
+            Item("balance", "余额", "Balance", fund["balance"], "yuan"),
+            Item("income", "累计收入", "Income", fund["income"], "yuan"),
+            Item("spent", "累计支出", "Spent", fund["spent"], "yuan"),
+            Item("restricted", "限定性", "Restricted", fund["restricted"], "bool"),
+        ],
+        sheets=[
+            Sheet("usage", "资金使用", "Use of the fund", (
+                _c("kind", "支出类别", "Kind", en_key="kind_en"), _c("target", "对象代码", "Target code", hidden=True),
+                _c("target_name", "项目或收款方", "Project or payee"),
+                _c("project", "项目编号", "Project", hidden=True), _c("domain_zh", "服务领域", "Domain"),
+                _c("amount", "金额（元）", "Amount (yuan)", "yuan"), _c("payments", "笔数", "Payments", "int")),
+                tuple(used)),
+            Sheet("donations", "捐赠公示", "Donations", (
+                _c("day", "日期", "Date", "date"), _c("donor", "捐赠人", "Donor"),
+                _c("donor_type", "类别", "Donor type", en_key="donor_type_en"),
+                _c("amount", "金额（元）", "Amount (yuan)", "yuan"),
+                _c("method", "方式", "Method", hidden=True, en_key="method_en"),
+                _c("reversed", "已冲正", "Reversed on", "date")), tuple(_gift(g) for g in gifts)),
+            Sheet("balance_by_month", "按月余额", "Balance by month", (
+                _c("month", "月份", "Month", "month"), _c("change", "当月变动（元）", "Change (yuan)", "yuan"),
+                _c("balance", "月末余额（元）", "Balance at month end (yuan)", "yuan")), tuple(movements)),
+        ],
+        facts={"fund": {k: fund[k] for k in ("fund", "name", "foundation", "kind", "kind_en", "restricted",
+                                              "purpose", "street_town", "street_town_zh", "street_town_en",
+                                              "domains", "domains_en",
+                                              "valid_from", "valid_until",
+                                              "agreement_ref", "closed")}},
+    )
+
+
+DONATIONS_SHOWN = 500
+"""The latest gifts a fund page lists (the figures above count every one)."""
+_METHODS = {"cash": ("现金", "cash"), "transfer": ("转账", "transfer"), "in_kind": ("实物", "in kind")}
+
+
+def _gift(g: dict[str, Any]) -> dict[str, Any]:
+    """A gift as listed: the donor as the view holds them (named only with consent, else masked)."""
+    kind = SOURCES.get(f"donation:{g['donor_type']}", (g["donor_type"], g["donor_type"]))
+    method = _METHODS.get(g["method"], (g["method"], g["method"]))
+    return {"day": g["day"], "donor": g["donor"], "donor_type": kind[0], "donor_type_en": kind[1],
+            "amount": g["amount"], "method": method[0], "method_en": method[1], "reversed": g["reversed"]}
+
+
+# --- projects --------------------------------------------------------------------------------------
+
+_STATUS = {"requested": "待审批 requested", "approved": "已批准 approved", "rejected": "未批准 rejected",
+           "paid": "已支付 paid", "reversed": "已冲正 reversed"}
+
+
+def project_page(ledger, projections: Projections, code: str) -> PublicPage:
+    _lookup("project", code)
+    fresh(projections)
+    reference = ledger.reference
+    with snapshot(projections) as views:
+        found = _projects(views, reference, "code = ?", (code,))
+        if not found:
+            raise NotFound("project", code, field="project")
+        milestones = views.rows(projects.MILESTONES, "project = ?", (code,))
+        paid_out = views.rows(projects.DISBURSEMENTS, "project = ?", (code,), order="requested_on, number")
+        raw = views.rows(projects.PROJECTS, "code = ?", (code,))[0]
+        position = views.position
+    project, evaluations = found[0], raw["evaluations"]
+    planned = [m["name"] for m in json.loads(raw["milestones"] or "[]")]
+    steps = [{"milestone": m["milestone"], "planned": m["planned"], "paid": m["paid"]}
+             for m in sorted(milestones, key=lambda m: planned.index(m["milestone"])
+                             if m["milestone"] in planned else len(planned))]
+    payments = [{"number": d["number"][:8], "milestone": d["milestone"], "amount": d["amount"],
+                 "status": _STATUS.get(d["status"], d["status"]), "requested_on": d["requested_on"],
+                 "approved_on": d["approved_on"], "approval_ref": d["approval_ref"], "paid_on": d["paid_on"],
+                 "reversed_on": d["reversed_on"]} for d in paid_out]
+    return PublicPage(
+        "project", f"projects/{code}", project["name"], f"Project {code}", position,
+        summary=[
+            Item("budget", "预算", "Budget", project["budget"], "yuan"),
+            Item("approved", "已批准", "Approved", project["approved"], "yuan"),
+            Item("paid", "已支付", "Paid", project["paid"], "yuan"),
+            Item("satisfaction", "居民满意度", "Residents' satisfaction", project["satisfaction"], "decimal"),
+            Item("respondents", "受访人数", "Respondents", project["respondents"], "int"),
+            Item("evaluations", "评估次数", "Surveys", evaluations, "int"),
+        ],
+        sheets=[
+            Sheet("milestones", "里程碑", "Milestones", (
+                _c("milestone", "里程碑", "Milestone"), _c("planned", "计划（元）", "Planned (yuan)", "yuan"),
+                _c("paid", "已支付（元）", "Paid (yuan)", "yuan")), tuple(steps)),
+            Sheet("disbursements", "拨付记录", "Disbursements", (
+                _c("number", "编号", "Number"), _c("milestone", "里程碑", "Milestone"),
+                _c("amount", "金额（元）", "Amount (yuan)", "yuan"), _c("status", "状态", "Status"),
+                _c("requested_on", "申请日", "Requested", "date", hidden=True),
+                _c("approved_on", "批准日", "Approved", "date", hidden=True),
+                _c("approval_ref", "批复", "Approval"), _c("paid_on", "支付日", "Paid", "date"),
+                _c("reversed_on", "冲正日", "Reversed", "date", hidden=True)), tuple(payments)),
+        ],
+        facts={"project": {k: project[k] for k in (
+            "project", "name", "street_town", "street_town_zh", "street_town_en", "community", "domain",
+            "domain_zh", "organisation", "organisation_name",
+            "funding_source", "approval_ref", "starts_on", "ends_on")}},
+    )
+
+
+def projects_page(ledger, projections: Projections) -> PublicPage:
+    fresh(projections)
+    with snapshot(projections) as views:
+        rows = _projects(views, ledger.reference)
+        position = views.position
+    sheet = _projects_sheet(rows)
+    shown = tuple(Col(c.key, c.zh, c.en, c.kind, link=c.link, hidden=c.hidden and c.key != "street_town_zh",
+                      en_key=c.en_key) for c in sheet.columns)
+    return PublicPage("projects", "projects", "项目", "Projects", position, summary=[
+        Item("projects", "项目数", "Projects", len(rows), "int"),
+        Item("budget", "预算合计", "Total budget", sum(r["budget"] for r in rows), "yuan"),
+        Item("paid", "已支付合计", "Total paid", sum(r["paid"] for r in rows), "yuan"),
+    ], sheets=[Sheet(sheet.name, sheet.zh, sheet.en, shown, sheet.rows)])
+
+
+# --- volunteer hours -------------------------------------------------------------------------------
+
+
+def hours_page(ledger, projections: Projections) -> PublicPage:
+    fresh(projections)
+    reference = ledger.reference
+    with snapshot(projections) as views:
+        organisations = {o["code"]: o for o in views.rows(streettowns.ORGANISATIONS)}
+        by_org = views.rows(hours.BY_ORGANISATION, "sessions <> 0 OR minutes <> 0", order="organisation, domain")
+        by_town = views.rows(streettowns.HOURS, "sessions <> 0 OR minutes <> 0", order="street_town, domain")
+        daily = views.rows(hours.DAILY)
+        volunteers = views.query("SELECT COUNT(*) FROM {v}", v=hours.VOLUNTEERS)[0][0]
+        position = views.position
+    months: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for row in daily:
+        months[row["day"][:7]][0] += row["minutes"]
+        months[row["day"][:7]][1] += row["sessions"]
+    org_rows = [{"organisation": r["organisation"],
+                 "organisation_name": organisations.get(r["organisation"], {}).get("name", r["organisation"]),
+                 "street_town_zh": _town_zh(reference, organisations.get(r["organisation"], {}).get("street_town")),
+                 "street_town_en": _town_en(reference, organisations.get(r["organisation"], {}).get("street_town")),
+                 "domain_zh": _domain_zh(reference, r["domain"]), "domain_en": _domain_en(reference, r["domain"]),
+                 "hours": hours_of(r["minutes"]),
+                 "minutes": r["minutes"], "sessions": r["sessions"]} for r in by_org]
+    town_rows = [{"street_town": r["street_town"], "street_town_zh": _town_zh(reference, r["street_town"]),
+                  "street_town_en": _town_en(reference, r["street_town"]),
+                  "domain_zh": _domain_zh(reference, r["domain"]), "domain_en": _domain_en(reference, r["domain"]),
+                  "hours": hours_of(r["minutes"]),
+                  "minutes": r["minutes"], "sessions": r["sessions"]} for r in by_town]
+    minutes = sum(r["minutes"] for r in town_rows)
+    hours_cols = (_c("hours", "时长（小时）", "Hours", "decimal"), _c("minutes", "分钟", "Minutes", "int", hidden=True),
+                  _c("sessions", "人次", "Sessions", "int"))
+    return PublicPage(
+        "hours", "hours", "志愿服务时长", "Volunteer hours", position,
+        summary=[
+            Item("hours", "志愿服务时长（小时）", "Volunteer hours", hours_of(minutes), "decimal"),
+            Item("sessions", "服务人次", "Service sessions", sum(r["sessions"] for r in town_rows), "int"),
+            Item("volunteers", "登记志愿者", "Registered volunteers", int(volunteers), "int"),
+        ],
+        sheets=[
+            Sheet("by_organisation", "按组织与领域", "By organisation and domain", (
+                _c("organisation", "组织代码", "Organisation code", hidden=True),
+                _c("organisation_name", "组织", "Organisation"), _c("street_town_zh", "街镇", "Street-town"),
+                _c("domain_zh", "服务领域", "Domain"), *hours_cols), tuple(org_rows)),
+            Sheet("by_street_town", "按街镇与领域", "By street-town and domain", (
+                _c("street_town", "街镇代码", "Street-town code", hidden=True),
+                _c("street_town_zh", "街镇", "Street-town", link="/street-towns/{street_town}"),
+                _c("domain_zh", "服务领域", "Domain"), *hours_cols), tuple(town_rows)),
+            Sheet("by_month", "按月", "By month", (
+                _c("month", "月份", "Month", "month"), _c("hours", "时长（小时）", "Hours", "decimal"),
+                _c("sessions", "人次", "Sessions", "int")),
+                tuple({"month": m, "hours": hours_of(v[0]), "sessions": v[1]} for m, v in sorted(months.items()))),
+        ],
+    )
+
+
+# --- corrections -----------------------------------------------------------------------------------
+
+_CORRECTED = {"Fund.DonationReceived": "捐赠 donation", "Fund.GrantReceived": "拨款 grant",
+              "Fund.Paid": "支付 payment", "Fund.AllocatedIn": "调入 allocation in",
+              "Fund.AllocatedOut": "调出 allocation out", "Fund.RestrictionReleased": "限定解除 release",
+              "Volunteer.ServiceRecorded": "志愿服务记录 service record"}
+
+
+def corrections_page(ledger, projections: Projections, street_town: str | None = None) -> PublicPage:
+    reference = ledger.reference
+    if street_town is not None and street_town not in _town_names(reference):
+        raise NotFound("street-town", street_town, field="street_town")
+    fresh(projections)
+    where, params = ("street_town = ?", (street_town,)) if street_town else ("", ())
+    with snapshot(projections) as views:
+        made = views.rows(corrections.CORRECTIONS, where, params, order="position DESC")
+        organisations = {o["code"]: o["name"] for o in views.rows(streettowns.ORGANISATIONS)}
+        position = views.position
+    rows = [{"position": c["position"], "day": c["day"], "corrects": _CORRECTED.get(c["reverses_type"],
+                                                                                    c["reverses_type"]),
+             "corrects_type": c["reverses_type"], "corrects_version": c["reverses_version"],
+             "street_town": c["street_town"], "street_town_zh": _town_zh(reference, c["street_town"]),
+             "street_town_en": _town_en(reference, c["street_town"]),
+             "fund": c["fund"], "organisation": organisations.get(c["organisation"], c["organisation"]),
+             "amount": c["amount"], "hours": None if c["minutes"] is None else hours_of(c["minutes"]),
+             "reason": c["reason"]} for c in made]
+    scope = _town_names(reference)[street_town] if street_town else None
+    return PublicPage(
+        "corrections", "corrections",
+        "更正说明" + (f"（{scope.name_zh}）" if scope else ""), "Corrections" + (f" ({scope.name_en})" if scope else ""),
+        position,
+        summary=[Item("corrections", "更正笔数", "Corrections", len(rows), "int"),
+                 Item("amount", "更正金额合计", "Money corrected", sum(r["amount"] or 0 for r in rows), "yuan")],
+        sheets=[Sheet("corrections", "更正说明", "Corrections", (
+            _c("position", "日志序号", "Log position", "int"), _c("day", "更正日期", "Date", "date"),
+            _c("corrects", "更正对象", "Corrects"), _c("corrects_type", "原事件类型", "Corrected event type", hidden=True),
+            _c("corrects_version", "原事件版本", "Corrected event version", "int", hidden=True),
+            _c("street_town", "街镇代码", "Street-town code", hidden=True),
+            _c("street_town_zh", "街镇", "Street-town"), _c("fund", "基金", "Fund", link="/funds/{fund}"),
+            _c("organisation", "组织", "Organisation", hidden=True), _c("amount", "金额（元）", "Amount (yuan)", "yuan"),
+            _c("hours", "时长（小时）", "Hours", "decimal"), _c("reason", "更正说明", "Reason")), tuple(rows))],
+        facts={"street_town": street_town}, query={"street_town": street_town} if street_town else {},
+    )
+
+
+# --- checkpoints -----------------------------------------------------------------------------------
+
+
+def checkpoint_facts(stored) -> dict[str, Any]:
+    cp = stored.checkpoint
+    return {"tree_size": cp.size, "root_hash": base64.b64encode(cp.root).decode(), "signed_at": stored.signed_at,
+            "cosigners": list(stored.cosigners), "note": stored.note.decode()}
+
+
+def _latest_checkpoint(ledger) -> dict[str, Any] | None:
+    """The latest signed checkpoint, which covers every figure computed to a position within it."""
+    latest = ledger.checkpoints.latest()
+    return None if latest is None else checkpoint_facts(latest)
+
+
+def checkpoints_page(ledger, limit: int = 50) -> PublicPage:
+    """The latest ``limit`` signed checkpoints, newest first, each checked to extend the one before
+    it by a consistency proof computed from the tree and verified against both signed roots."""
+    ledger.merkle.sync()
+    sizes = ledger.checkpoints.sizes()
+    shown = sizes[-(limit + 1):]
+    stored = [ledger.checkpoints.at(s) for s in shown]
+    rows = []
+    for previous, current in zip([None, *stored[:-1]], stored, strict=True):
+        row = checkpoint_facts(current)
+        row["previous_size"] = previous.checkpoint.size if previous else None
+        if previous is None:
+            row["consistent"] = None
+        else:
+            proof = ledger.merkle.consistency_proof(previous.checkpoint.size, current.checkpoint.size)
+            row["consistent"] = merkle.verify_consistency(previous.checkpoint.size, current.checkpoint.size,
+                                                          previous.checkpoint.root, current.checkpoint.root, proof)
+        row["root_short"] = row["root_hash"][:16] + "…"
+        row["witnesses"] = len(row["cosigners"])
+        rows.append(row)
+    if len(sizes) > limit:
+        rows = rows[1:]  # the extra oldest one was read only to check the first shown against it
+    rows.reverse()
+    log_key = ledger.directory().active_keys(ledger.origin)[-1].key.vkey if ledger.is_founded else None
+    return PublicPage(
+        "checkpoints", "checkpoints", "签名检查点", "Signed checkpoints", ledger.merkle.size(),
+        summary=[Item("checkpoints", "检查点数", "Checkpoints", len(sizes), "int"),
+                 Item("tree_size", "日志规模", "Log size", ledger.merkle.size(), "int"),
+                 Item("consistent", "前后一致", "Consistent", all(r["consistent"] is not False for r in rows), "bool")],
+        sheets=[Sheet("checkpoints", "检查点", "Checkpoints", (
+            _c("tree_size", "日志规模", "Tree size", "int"), _c("signed_at", "签名时间", "Signed at", "datetime"),
+            _c("root_short", "根哈希", "Root hash"), _c("root_hash", "根哈希（完整）", "Root hash (full)", hidden=True),
+            _c("witnesses", "见证签名", "Witness cosignatures", "int"),
+            _c("cosigners", "见证方", "Witnesses", "list", hidden=True),
+            _c("previous_size", "上一检查点", "Previous size", "int", hidden=True),
+            _c("consistent", "与上一检查点一致", "Consistent with previous", "bool"),
+            _c("note", "签名文本", "Signed note", hidden=True)), tuple(rows))],
+        facts={"origin": ledger.origin if ledger.is_founded else None, "log_key": log_key},
+    )

@@ -1,0 +1,64 @@
+"""Checking a receipt or certificate for a visitor: the offline verification of
+:mod:`ledger.receipts` against this ledger's log key, plus whether today's log still holds the
+checkpoint it was issued under. Always a verdict (verified, or exactly why not), never an error."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ledger.receipts import ReceiptError, verify_receipt
+from ledger.settings import trusted_witnesses
+from projections.donations import mask_name
+
+MAX_RECEIPT_BYTES = 512 * 1024
+"""A receipt is a few kilobytes; anything this large is refused unread."""
+
+
+def check_receipt(ledger, settings, data: bytes | str) -> dict[str, Any]:
+    """Verify a receipt against this ledger's log key; a verdict, never an exception."""
+    if len(data) > MAX_RECEIPT_BYTES:
+        return refusal(f"the receipt is larger than {MAX_RECEIPT_BYTES // 1024} KiB", "收据文件过大")
+    if not ledger.is_founded:
+        return refusal("this ledger is not initialised", "账本尚未初始化")
+    keys = [record.key for record in ledger.directory().active_keys(ledger.origin)]
+    if not keys:
+        return refusal("this ledger has no log key to check against", "账本没有日志密钥")
+    problem: ReceiptError | None = None
+    for key in reversed(keys):
+        try:
+            verified = verify_receipt(data, key, trusted_witnesses(settings))
+            break
+        except ReceiptError as exc:
+            problem = problem or exc
+    else:
+        return refusal(str(problem), "校验失败")
+    receipt = json.loads(data)
+    ledger.merkle.sync()
+    size = verified.checkpoint.size
+    matches_today = size <= ledger.merkle.size() and ledger.merkle.root(size) == verified.checkpoint.root
+    found = ledger.merkle.leaf_at(verified.leaf_index)
+    position = found[0] if found and found[0] == receipt["position"] else None
+    payload = verified.record.payload
+    details: dict[str, Any] = {"type": verified.record.type_name}
+    if verified.kind == "donation":
+        details.update(amount=payload.get("amount"), received_on=payload.get("received_on"),
+                       fund=verified.record.stream.split(":", 1)[1],
+                       donor=mask_name(payload.get("donor_name"), bool(payload.get("donor_public"))))
+    elif verified.kind == "volunteer-service":
+        volunteer = verified.volunteer or {}
+        details.update(date=payload.get("date"), minutes=payload.get("minutes"),
+                       organisation=payload.get("organisation"),
+                       volunteer=mask_name(volunteer.get("name"), bool(volunteer.get("name_public"))))
+    return {
+        "verified": True, "kind": verified.kind, "origin": verified.origin, "leaf_index": verified.leaf_index,
+        "position": position, "checkpoint_size": size, "signer": verified.signer,
+        "cosigners": verified.cosigners, "in_log_today": matches_today, "details": details,
+        "verify_path": receipt.get("verify_path") if isinstance(receipt.get("verify_path"), str) else None,
+    }
+
+
+def refusal(reason: str, reason_zh: str) -> dict[str, Any]:
+    return {"verified": False, "reason": reason, "reason_zh": reason_zh}
+
+
