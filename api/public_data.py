@@ -651,7 +651,8 @@ def checkpoints_page(ledger, limit: int = 50) -> PublicPage:
     shown = sizes[-(limit + 1):]
     stored = [ledger.checkpoints.at(s) for s in shown]
     rows = []
-    for previous, current in zip([None, *stored[:-1]], stored, strict=True):
+    for index, current in enumerate(stored):
+        previous = stored[index - 1] if index else None
         row = checkpoint_facts(current)
         row["previous_size"] = previous.checkpoint.size if previous else None
         if previous is None:

@@ -914,6 +914,3 @@ def main() -> None:
 from wushe.users_cli import users_app  # registered last: it uses this module's state and error handling
 
 app.add_typer(users_app, name="users")
-
-if __name__ == "__main__":
-    main()

@@ -74,7 +74,7 @@ def _free_port() -> int:
 
 
 def _wushe(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "wushe.cli", *args], env=env, capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "wushe", *args], env=env, capture_output=True, text=True,
                           check=False, timeout=300)
     assert done.returncode == 0, done.stderr + done.stdout
     return done
@@ -113,7 +113,7 @@ def demo(tmp_path_factory) -> Iterator[Demo]:
     secrets, position = _secrets_and_a_private_donation(data_dir)
     receipt_file = data_dir / "receipt.json"
     _wushe(env, "receipt", str(position), "--out", str(receipt_file))
-    server = subprocess.Popen([sys.executable, "-m", "wushe.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "wushe", "serve", "--host", "127.0.0.1", "--port", str(port)],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
