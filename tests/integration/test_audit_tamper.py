@@ -172,3 +172,21 @@ def test_signatures_checked_in_worker_processes_agree_with_one_process(scene):
     one = audited(cast.ledger, figures=False, workers=1)
     two = audited(cast.ledger, figures=False, workers=2)
     assert [f.as_json() for f in one.findings] == [f.as_json() for f in two.findings]
+
+
+def test_the_audit_flags_the_same_events_as_the_ledgers_own_log_check(scene):
+    from ledger.verify import check_log
+
+    cast, raw, at, _ = scene
+    ledger = cast.ledger
+    raw.edit(at["first"], b'"amount":10000', b'"amount":10001')
+    raw.run((f"UPDATE {raw.table} SET originator_id = 'fund:ELSEWHERE' WHERE {raw.pos} = ?", (at["other"],)))
+    ledger.revoke_key(cast.root, cast.recorder.key.key_id, reason="离职")
+    late = plant(ledger, "volunteer:V001", "Volunteer.ServiceRecorded",
+                 dict(open_sealed(raw.state(at["hours"]), stream="volunteer:V001", version=2,
+                                  topic="Volunteer.ServiceRecorded").payload, record="late"), cast.recorder.key)
+    flagged = {c.position for c in check_log(ledger.log_positions()) if not c.ok}
+    assert flagged == {at["first"], at["other"], late}
+    result = audited(ledger, figures=False)
+    event_rules = ("integrity.modified", "integrity.replayed", "integrity.unauthorised-key")
+    assert {e.position for f in result.findings if f.rule in event_rules for e in f.events} == flagged
