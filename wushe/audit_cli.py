@@ -72,6 +72,8 @@ def verify(
     save_trust: Annotated[Path | None, typer.Option(help="After a clean audit, save the latest checkpoint here.")] = None,
     log_key: Annotated[str | None, typer.Option(help="The ledger's published log verifier key, or a file.")] = None,
     root_key: Annotated[str | None, typer.Option(help="The ledger's published root verifier key, or a file.")] = None,
+    witness_key: Annotated[list[str] | None, typer.Option(help="A trusted witness's verifier key or file, whose "
+                                                              "cosignatures are checked; repeatable.")] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Processes for signatures (default: every core).")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the findings report as JSON.")] = None,
     html_out: Annotated[Path | None, typer.Option("--html", help="Write the findings report as HTML.")] = None,
@@ -91,6 +93,7 @@ def verify(
         cli._fail("give a bundle directory or --database URL (one, not both) 请给出审计包目录或数据库地址（二选一）", 2)
     try:
         pinned_log, pinned_root = _key_option(log_key), _key_option(root_key)
+        witnesses = [cli._vkey(w) for w in witness_key or []] or cli.trusted_witnesses(cli.state.settings)
     except (NoteFormatError, OSError) as exc:
         cli._fail(f"not a verifier key: {exc}", 2)
     trusted = _trusted_note(trust)
@@ -103,7 +106,7 @@ def verify(
         task = bar.add_task("verify", total=len(loaded.rows))
         try:
             result = audit(loaded, reference=load_reference(cli.state.settings.reference_file), trusted=trusted,
-                           log_key=pinned_log, root_key=pinned_root, workers=workers,
+                           log_key=pinned_log, root_key=pinned_root, witnesses=witnesses, workers=workers,
                            progress=lambda n: bar.advance(task, n))
         except TrustError as exc:
             cli._fail(str(exc), 2)
@@ -123,7 +126,7 @@ def verify(
     s = result.summary()
     cli.out.print(f"{s['events']} events, {s['verified_signatures']} signatures verified"
                   f"{f' (trusted prefix {result.trusted_size})' if result.trusted_size else ''}, {s['checkpoints']} "
-                  f"checkpoints, {s['reports_matched']}/{s['reports_checked']} published reports reproduced; "
+                  f"checkpoints ({s['witnessed_checkpoints']} cosigned by a trusted witness), {s['reports_matched']}/{s['reports_checked']} published reports reproduced; "
                   f"findings: {s['by_severity'] or 'none'}", highlight=False)
     if not result.ok:
         cli._fail(f"integrity check FAILED 完整性校验失败: {len(result.integrity_failures)} problem(s)", 1)

@@ -4,6 +4,7 @@ event named, on SQLite and PostgreSQL; a clean ledger passes and reproduces its 
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -14,6 +15,8 @@ from vocabulary import donate, hours, open_general, register_volunteer
 from audits import bundle as bundles
 from audits.verify import TrustError, audit
 from ledger.envelope import open_sealed
+from ledger.verify import check_log
+from ledger.witness import Witness
 
 
 @pytest.fixture
@@ -175,8 +178,6 @@ def test_signatures_checked_in_worker_processes_agree_with_one_process(scene):
 
 
 def test_the_audit_flags_the_same_events_as_the_ledgers_own_log_check(scene):
-    from ledger.verify import check_log
-
     cast, raw, at, _ = scene
     ledger = cast.ledger
     raw.edit(at["first"], b'"amount":10000', b'"amount":10001')
@@ -190,3 +191,25 @@ def test_the_audit_flags_the_same_events_as_the_ledgers_own_log_check(scene):
     result = audited(ledger, figures=False)
     event_rules = ("integrity.modified", "integrity.replayed", "integrity.unauthorised-key")
     assert {e.position for f in result.findings if f.rule in event_rules for e in f.events} == flagged
+
+
+def test_witness_cosignatures_are_checked_and_a_forged_one_is_named(scene, tmp_path):
+    cast, _, _, log = scene
+    ledger = cast.ledger
+    vkey = Witness.create(tmp_path / "witness", "mca.example")
+    latest = ledger.checkpoints.latest()
+    checkpoint, line = Witness(tmp_path / "witness", "mca.example").cosign(latest.note, log.key.verifier,
+                                                                          ledger.merkle.consistency_proof)
+    ledger.checkpoints.add_cosignature(checkpoint, vkey, line)
+    result = audited(ledger, figures=False, witnesses=[vkey])
+    assert result.ok and result.witnessed == {checkpoint.size: [vkey.key_id]}
+    assert audited(ledger, figures=False).witnessed == {checkpoint.size: []}  # not trusted: not counted
+    bundle = bundles.collect(ledger, figures=False)
+    size, note = bundle.checkpoints[-1]
+    name, blob = line.rstrip("\n").split(" ")[1:]
+    raw = bytearray(base64.b64decode(blob))
+    raw[-1] ^= 0x01  # one bit of the witness's signature
+    forged = note[: -len(line.encode())] + f"— {name} {base64.b64encode(bytes(raw)).decode()}\n".encode()
+    bundle.checkpoints[-1] = (size, forged)
+    broken = audit(bundle, reference=ledger.reference, witnesses=[vkey])
+    assert [f.details.get("witness") for f in broken.integrity_failures] == [vkey.key_id], [f.one_line() for f in broken.integrity_failures]
