@@ -15,7 +15,6 @@ from audits.findings import CRITICAL, WARNING, Finding
 from audits.replay import Progress, Replay, replay, replay_directory
 from audits.tree import LeafTree, check_checkpoints
 from ledger.checkpoints import CheckpointError
-from ledger.principals import DIRECTORY_ID
 from ledger.signing import VerifierKey
 
 
@@ -69,9 +68,9 @@ def audit(bundle: Bundle, *, reference: Any, trusted: bytes | None = None, log_k
     findings: list[Finding] = [
         Finding("integrity.bundle", WARNING, f"{name} does not match the manifest's SHA-256",
                 f"{name} 与清单中的 SHA-256 不符") for name in bundle.damaged_files]
-    _, spans, _ = replay_directory(rows)
+    directory, spans, _ = replay_directory(rows)
     genesis = next((s for s in spans.values()), None)
-    origin = _origin(rows)
+    origin = directory.ledger_name if directory is not None else None
     if bundle.origin is not None and origin is not None and bundle.origin != origin:
         findings.append(Finding("integrity.bundle", CRITICAL, f"the manifest names {bundle.origin!r}, the genesis "
                                 f"event {origin!r}", "清单中的账本名与创世事件不符"))
@@ -108,14 +107,3 @@ def audit(bundle: Bundle, *, reference: Any, trusted: bytes | None = None, log_k
     return AuditResult(origin, len(rows), replayed.verified_signatures, len(bundle.checkpoints), trusted_size,
                        len(bundle.figures), matched, findings, witnessed, replayed)
 
-
-def _origin(rows) -> str | None:
-    import json
-
-    for row in rows:
-        if row.stream == DIRECTORY_ID and row.version == 1:
-            try:
-                return json.loads(row.state[: row.state.index(b"\n")])["payload"]["ledger_name"]
-            except (ValueError, KeyError, TypeError):
-                return None
-    return None

@@ -101,16 +101,17 @@ def verify(
         loaded = bundles.read(bundle_dir) if bundle_dir is not None else _live(database)
     except bundles.BundleError as exc:
         cli._fail(str(exc), 2)
+    reference = load_reference(cli.state.settings.reference_file)
     columns = (TextColumn("校验签名 verifying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=cli.err, transient=True, disable=len(loaded.rows) < 2000) as bar:
         task = bar.add_task("verify", total=len(loaded.rows))
         try:
-            result = audit(loaded, reference=load_reference(cli.state.settings.reference_file), trusted=trusted,
+            result = audit(loaded, reference=reference, trusted=trusted,
                            log_key=pinned_log, root_key=pinned_root, witnesses=witnesses, workers=workers,
                            progress=lambda n: bar.advance(task, n))
         except TrustError as exc:
             cli._fail(str(exc), 2)
-    doc = report.document(result, source=str(bundle_dir or cli.display_url(database)))
+    doc = report.document(result, source=str(bundle_dir or cli.display_url(database)), reference=reference)
     if json_out:
         report.write_json(doc, json_out)
     if html_out:
