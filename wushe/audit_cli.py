@@ -36,6 +36,9 @@ def export(
     manifest = write(collect(ledger, figures=figures), out_dir, log_key=log_keys[-1].key.vkey if log_keys else None)
     cli.out.print(f"[green]已导出审计包 bundle written[/] to {escape(str(out_dir))}: {manifest['events']} events, "
                   f"{manifest['checkpoints']} checkpoints, {manifest['reports']} published reports", highlight=False)
+    if manifest["figures_error"]:
+        cli.err.print(f"[yellow]warning 警告:[/] the published figures could not be read, so none are in the bundle "
+                      f"未能导出公布数字: {escape(manifest['figures_error'])}", highlight=False)
     if not manifest["checkpoints"]:
         cli.err.print("note 注意: no checkpoint yet — run `wushe checkpoint` so the bundle commits to its contents")
 

@@ -10,7 +10,9 @@ import pytest
 from auditkit import audited, plant
 from vocabulary import TOWN, donate, hours, open_general, open_restricted, pay, project, register_volunteer
 
+from audits.bundle import collect
 from audits.findings import ERROR, WARNING
+from audits.verify import audit
 from ledger.envelope import open_sealed
 
 
@@ -206,3 +208,17 @@ def test_income_corrected_in_its_year_does_not_count_towards_the_ratio(history):
            "reason": "重复录入", "postings": [dict(p, amount=-p["amount"]) for p in big["postings"]]},
           cast.accountant.key, timestamp=datetime(2024, 7, 1, tzinfo=UTC))
     assert found(cast, "ratios.charitable-spending") == []  # 2024's income is ¥0 once corrected in 2024
+
+
+def test_a_signed_event_no_command_could_write_is_named_not_a_crash(history):
+    _, gift = stored(history, "Fund.DonationReceived", "fund:GEN")
+    broken = {k: v for k, v in gift.items() if k not in ("amount", "postings")}
+    published = collect(history.ledger).figures
+    position = plant(history.ledger, "fund:GEN", "Fund.DonationReceived", broken, history.accountant.key)
+    bundle = collect(history.ledger)
+    assert bundle.figures == [] and "amount" in bundle.figures_error  # exported all the same
+    bundle.figures = [dict(r, position=position) for r in published]  # as if published after the event
+    result = audit(bundle, reference=history.ledger.reference)
+    [figures] = [f for f in result.findings if f.rule == "integrity.figures"]
+    assert [e.position for e in figures.events] == [position]
+    assert "audit.unreadable" in {f.rule for f in result.findings}  # a rule that needs the amount says so
