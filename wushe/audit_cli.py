@@ -30,10 +30,10 @@ def export(
     from audits.bundle import collect, write
 
     ledger = cli.state.ledger
-    if not ledger.is_founded:
-        cli._fail("the ledger is not founded yet 账本尚未初始化")
-    log_keys = ledger.directory().active_keys(ledger.origin) if ledger.origin in ledger.directory().principals else []
-    manifest = write(collect(ledger, figures=figures), out_dir, log_key=log_keys[-1].key.vkey if log_keys else None)
+    if not ledger.recorder.max_notification_id():  # not is_founded: that refuses a damaged directory
+        cli._fail("the ledger has no events yet 账本尚无事件")
+    bundle = collect(ledger, figures=figures)
+    manifest = write(bundle, out_dir, log_key=_log_vkey(ledger))
     cli.out.print(f"[green]已导出审计包 bundle written[/] to {escape(str(out_dir))}: {manifest['events']} events, "
                   f"{manifest['checkpoints']} checkpoints, {manifest['reports']} published reports", highlight=False)
     if manifest["figures_error"]:
@@ -41,6 +41,19 @@ def export(
                       f"未能导出公布数字: {escape(manifest['figures_error'])}", highlight=False)
     if not manifest["checkpoints"]:
         cli.err.print("note 注意: no checkpoint yet — run `wushe checkpoint` so the bundle commits to its contents")
+
+
+def _log_vkey(ledger) -> str | None:
+    """The log's current verifier key, for the manifest; None if the directory cannot be read (the
+    bundle is still written: a damaged directory is what the auditor must see)."""
+    from ledger.errors import LedgerError
+
+    try:
+        directory = ledger.directory()
+        keys = directory.active_keys(ledger.origin) if ledger.origin in directory.principals else []
+    except LedgerError:
+        return None
+    return keys[-1].key.vkey if keys else None
 
 
 def _key_option(value: str | None):

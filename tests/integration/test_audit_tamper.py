@@ -215,3 +215,14 @@ def test_witness_cosignatures_are_checked_and_a_forged_one_is_named(scene, tmp_p
     bundle.checkpoints[-1] = (size, forged)
     broken = audit(bundle, reference=ledger.reference, witnesses=[vkey])
     assert [f.details.get("witness") for f in broken.integrity_failures] == [vkey.key_id], [f.one_line() for f in broken.integrity_failures]
+
+
+def test_a_tampered_directory_is_exported_and_its_event_named(scene):
+    cast, raw, _, _ = scene
+    ledger = cast.ledger
+    row = next(n for n in ledger.log_positions()
+               if n.originator_id == "directory" and b'"handle":"acct"' in bytes(n.state))
+    raw.edit(row.id, b'"roles":["accountant"]', b'"roles":["accountant","root"]')
+    result = audited(ledger)  # neither the ledger's directory nor its views accept this log
+    assert (row.id, "directory", row.originator_version) in named(result, "integrity.modified")
+    assert not result.ok
