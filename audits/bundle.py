@@ -14,6 +14,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from ledger.errors import LedgerError
+
 FORMAT = "wushe-audit-bundle/v1"
 MANIFEST = "manifest.json"
 EVENTS = "events.jsonl"
@@ -53,6 +55,8 @@ class Bundle:
     manifest: dict[str, Any] = field(default_factory=dict)
     damaged_files: list[str] = field(default_factory=list)
     """Files whose SHA-256 differs from the manifest's."""
+    figures_error: str | None = None
+    """Why the published figures could not be read at export (the bundle is written all the same)."""
 
 
 def collect(ledger: Any, *, figures: bool = True) -> Bundle:
@@ -62,8 +66,18 @@ def collect(ledger: Any, *, figures: bool = True) -> Bundle:
             for n in ledger.log_positions()]
     store = ledger.checkpoints
     checkpoints = [(size, store.at(size).note) for size in store.sizes()]
-    origin = ledger.origin if ledger.is_founded else None
-    return Bundle(origin, rows, checkpoints, keys=_keys(rows), figures=_published(ledger, rows) if figures else [])
+    try:
+        origin = ledger.origin if ledger.is_founded else None
+    except LedgerError:  # a directory the ledger refuses: the verifier will name the event
+        origin = None
+    bundle = Bundle(origin, rows, checkpoints, keys=_keys(rows))
+    if figures:
+        try:
+            bundle.figures = _published(ledger, rows)
+        except (LedgerError, KeyError, TypeError, ValueError) as exc:
+            # A log the ledger's own views cannot fold is exactly what an auditor must see: export it anyway.
+            bundle.figures_error = f"{type(exc).__name__}: {exc}"
+    return bundle
 
 
 def _keys(rows: list[StoredRow]) -> dict[str, Any]:
@@ -139,6 +153,7 @@ def write(bundle: Bundle, directory: Path, *, log_key: str | None = None) -> dic
         "checkpoints": len(bundle.checkpoints),
         "latest_tree_size": max((s for s, _ in bundle.checkpoints), default=0),
         "reports": len(bundle.figures),
+        "figures_error": bundle.figures_error,
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "files": {name: _sha256(directory / name) for name in FILES},
     }

@@ -21,6 +21,14 @@ from projections.report import transparency_report
 from projections.runner import POSITION, TABLES, changes_for
 
 
+class UnfoldableEvent(ValueError):
+    """A verified event whose payload the views' folds cannot read (no command writes such a payload)."""
+
+    def __init__(self, entry: Entry, exc: Exception) -> None:
+        super().__init__(f"#{entry.position} {entry.stream} v{entry.version} {entry.type}: {type(exc).__name__}: {exc}")
+        self.entry = entry
+
+
 def fold(entries: Sequence[Entry], upto: int) -> MemoryStore:
     """Every view's rows after folding the entries up to log position ``upto``."""
     store = MemoryStore(TABLES)
@@ -28,7 +36,10 @@ def fold(entries: Sequence[Entry], upto: int) -> MemoryStore:
         if e.position > upto:
             break
         event = Event(e.position, e.type, e.stream, e.version, e.timestamp, e.payload)
-        store.apply(changes_for(event, store.read))
+        try:
+            store.apply(changes_for(event, store.read))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise UnfoldableEvent(e, exc) from exc
     return store
 
 
@@ -82,10 +93,14 @@ def compare_figures(entries: Sequence[Entry], reports: Sequence[dict[str, Any]],
     for published in reports:
         try:
             position = int(published["position"])
+            town = published.get("street_town")
             if position not in folded:
                 folded[position] = _Views(fold(entries, position), position, origin, reference)
-            town = published.get("street_town")
             again = recompute(folded[position], published)
+        except UnfoldableEvent as exc:  # no report can be recomputed past this event
+            findings.append(Finding("integrity.figures", CRITICAL, f"the figures cannot be recomputed: event {exc}",
+                                    f"无法由事件重算公布的数字：事件 #{exc.entry.position} 无法读取", (exc.entry.ref(),)))
+            break
         except (KeyError, TypeError, ValueError) as exc:
             findings.append(Finding("integrity.figures", CRITICAL, f"a published report cannot be read: {exc}",
                                     "无法读取已公布的报告"))

@@ -83,7 +83,7 @@ class Keys:
         elif kind == "Directory.PrincipalRegistered":
             self.roles[payload["handle"]] = payload["roles"]
         elif kind in ("Directory.KeyRotated", "Directory.KeyRevoked"):
-            self.keys[payload.get("old_key_id") or payload["key_id"]]["live"] = False
+            self.keys.get(payload.get("old_key_id") or payload.get("key_id"), {})["live"] = False
         if kind in ("Directory.KeyAdded", "Directory.KeyRotated"):
             self.add(payload["key"], payload["principal"])
 

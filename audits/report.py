@@ -24,8 +24,8 @@ def _summary(findings, key: str) -> list[dict[str, Any]]:
             for name, counts in sorted(groups.items())]
 
 
-def document(result: AuditResult, *, source: str) -> dict[str, Any]:
-    """The report as one JSON-ready document."""
+def document(result: AuditResult, *, source: str, reference: Any = None) -> dict[str, Any]:
+    """The report as one JSON-ready document; with the reference data, street-towns get their names."""
     order = {s: i for i, s in enumerate(SEVERITIES)}
     findings = sorted(result.findings, key=lambda f: (order[f.severity], f.rule,
                                                       f.events[0].position or 0 if f.events else 0))
@@ -34,10 +34,18 @@ def document(result: AuditResult, *, source: str) -> dict[str, Any]:
         "source": source,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "summary": result.summary(),
-        "by_street_town": _summary(findings, "street_town"),
+        "by_street_town": _named(_summary(findings, "street_town"), reference),
         "by_fund": _summary(findings, "fund"),
         "findings": [f.as_json() for f in findings],
     }
+
+
+def _named(rows: list[dict[str, Any]], reference: Any) -> list[dict[str, Any]]:
+    names = {t.code: t for t in reference.street_towns} if reference is not None else {}
+    for row in rows:
+        town = names.get(row["street_town"])
+        row["name_zh"], row["name_en"] = (town.name_zh, town.name_en) if town else (None, None)
+    return rows
 
 
 def write_json(doc: dict[str, Any], path: Path) -> None:

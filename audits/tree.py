@@ -12,8 +12,8 @@ from audits.bundle import StoredRow
 from audits.findings import CRITICAL, Finding
 from audits.replay import ref
 from ledger import merkle
-from ledger.checkpoints import Checkpoint, CheckpointError, open_checkpoint
-from ledger.signing import VerifierKey
+from ledger.checkpoints import Checkpoint, CheckpointError, open_checkpoint, verify_cosignature
+from ledger.signing import VerifierKey, parse_note
 
 SEARCH_BUDGET = 4_000_000
 """Leaf hashes a search for the one inserted or swapped event may spend before giving up and
@@ -72,8 +72,10 @@ def open_signed(note: bytes, log_keys: Sequence[VerifierKey]) -> Checkpoint:
 
 
 def check_checkpoints(rows: Sequence[StoredRow], tree: LeafTree, notes: Sequence[tuple[int, bytes]],
-                      log_keys: Sequence[VerifierKey], trusted: bytes | None = None) -> tuple[list[Finding], int]:
-    """Findings about the checkpoints, and the size of the trusted prefix (0 if none or not intact)."""
+                      log_keys: Sequence[VerifierKey], trusted: bytes | None = None,
+                      witnesses: Sequence[VerifierKey] = ()) -> tuple[list[Finding], int, dict[int, list[str]]]:
+    """Findings about the checkpoints, the size of the trusted prefix (0 if none or not intact), and
+    which trusted witnesses validly cosigned each checkpoint (by tree size)."""
     findings: list[Finding] = []
     heads: list[SignedHead] = []
     for declared, note in notes:
@@ -89,6 +91,7 @@ def check_checkpoints(rows: Sequence[StoredRow], tree: LeafTree, notes: Sequence
                                     f"checkpoint listed as size {declared} commits to size {checkpoint.size}",
                                     f"检查点标注大小 {declared} 与其签名内容 {checkpoint.size} 不符"))
         heads.append(SignedHead(checkpoint, note, "bundle"))
+    witnessed = {h.checkpoint.size: _cosigners(h, witnesses, findings) for h in heads}
     trusted_size = 0
     if trusted is not None:
         checkpoint = open_signed(trusted, log_keys)  # the caller turns a refusal into a usage error
@@ -100,7 +103,25 @@ def check_checkpoints(rows: Sequence[StoredRow], tree: LeafTree, notes: Sequence
         elif head.source == "trusted":
             trusted_size = head.checkpoint.size
     findings += _consistency(tree, heads)
-    return findings, trusted_size
+    return findings, trusted_size, witnessed
+
+
+def _cosigners(head: SignedHead, witnesses: Sequence[VerifierKey], findings: list[Finding]) -> list[str]:
+    """Key ids of the trusted witnesses whose cosignature on the checkpoint verifies (C2SP
+    tlog-cosignature); a line that claims a trusted witness's key but does not verify is a finding.
+    Lines of witnesses not given are left unchecked."""
+    signed = []
+    for line in parse_note(head.note).signatures:
+        for witness in witnesses:
+            if line.name == witness.name and line.key_hash == witness.hash:
+                if verify_cosignature(head.checkpoint.text, line, witness) is None:
+                    findings.append(Finding("integrity.checkpoint", CRITICAL,
+                                            f"{witness.key_id}'s cosignature on {_what(head)} does not verify",
+                                            f"见证方 {witness.key_id} 对大小为 {head.checkpoint.size} 的检查点的副署无效",
+                                            details={"tree_size": head.checkpoint.size, "witness": witness.key_id}))
+                else:
+                    signed.append(witness.key_id)
+    return signed
 
 
 def _against_tree(rows, tree: LeafTree, head: SignedHead, heads: Sequence[SignedHead]) -> Finding | None:

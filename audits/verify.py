@@ -4,6 +4,7 @@ published figures, and the rule checks. Everything is recomputed from the bundle
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,6 @@ from audits.findings import CRITICAL, WARNING, Finding
 from audits.replay import Progress, Replay, replay, replay_directory
 from audits.tree import LeafTree, check_checkpoints
 from ledger.checkpoints import CheckpointError
-from ledger.principals import DIRECTORY_ID
 from ledger.signing import VerifierKey
 
 
@@ -34,6 +34,8 @@ class AuditResult:
     reports_checked: int
     reports_matched: int
     findings: list[Finding]
+    witnessed: dict[int, list[str]] = field(default_factory=dict)
+    """Tree size → key ids of the trusted witnesses whose cosignature verifies."""
     replay: Replay | None = field(default=None, repr=False)
 
     @property
@@ -51,23 +53,24 @@ class AuditResult:
             "checkpoints": self.checkpoints, "trusted_size": self.trusted_size,
             "reports_checked": self.reports_checked, "reports_matched": self.reports_matched,
             "integrity_ok": self.ok,
+            "witnessed_checkpoints": sum(1 for signers in self.witnessed.values() if signers),
             "by_severity": dict(Counter(f.severity for f in self.findings)),
             "by_rule": dict(sorted(Counter(f.rule for f in self.findings).items())),
         }
 
 
 def audit(bundle: Bundle, *, reference: Any, trusted: bytes | None = None, log_key: VerifierKey | None = None,
-          root_key: VerifierKey | None = None, workers: int | None = None, progress: Progress | None = None,
-          run_rules: bool = True) -> AuditResult:
+          root_key: VerifierKey | None = None, witnesses: Sequence[VerifierKey] = (), workers: int | None = None,
+          progress: Progress | None = None, run_rules: bool = True) -> AuditResult:
     """Audit a bundle. ``trusted`` is a checkpoint note the auditor already trusts (its prefix is not
     signature-checked again); ``log_key`` / ``root_key`` pin the keys published out of band."""
     rows = bundle.rows
     findings: list[Finding] = [
         Finding("integrity.bundle", WARNING, f"{name} does not match the manifest's SHA-256",
                 f"{name} 与清单中的 SHA-256 不符") for name in bundle.damaged_files]
-    _, spans, _ = replay_directory(rows)
+    directory, spans, _ = replay_directory(rows)
     genesis = next((s for s in spans.values()), None)
-    origin = _origin(rows)
+    origin = directory.ledger_name if directory is not None else None
     if bundle.origin is not None and origin is not None and bundle.origin != origin:
         findings.append(Finding("integrity.bundle", CRITICAL, f"the manifest names {bundle.origin!r}, the genesis "
                                 f"event {origin!r}", "清单中的账本名与创世事件不符"))
@@ -84,11 +87,16 @@ def audit(bundle: Bundle, *, reference: Any, trusted: bytes | None = None, log_k
         log_keys = [log_key]
     tree = LeafTree.of([r.state for r in rows])
     try:
-        checkpoint_findings, trusted_size = check_checkpoints(rows, tree, bundle.checkpoints, log_keys, trusted)
+        checkpoint_findings, trusted_size, witnessed = check_checkpoints(rows, tree, bundle.checkpoints, log_keys,
+                                                                         trusted, witnesses)
     except CheckpointError as exc:  # only the trusted checkpoint raises: the bundle's are findings
         raise TrustError(f"the trusted checkpoint does not verify under the log key: {exc}") from None
     replayed = replay(rows, trusted_leaves=trusted_size, workers=workers, progress=progress)
     findings += replayed.findings + checkpoint_findings
+    latest = max((size for size, _ in bundle.checkpoints), default=None)
+    if witnesses and latest is not None and not witnessed.get(latest):
+        findings.append(Finding("integrity.checkpoint", WARNING, f"no trusted witness cosigned the latest checkpoint "
+                                f"(size {latest})", f"最新检查点（大小 {latest}）没有受信见证方的副署"))
     if not bundle.checkpoints and trusted is None:
         findings.append(Finding("integrity.checkpoint", WARNING, "the bundle holds no checkpoint: nothing "
                                 "commits to the log's contents", "审计包中没有检查点"))
@@ -97,16 +105,5 @@ def audit(bundle: Bundle, *, reference: Any, trusted: bytes | None = None, log_k
     if run_rules:
         findings += rules.check_all(replayed)
     return AuditResult(origin, len(rows), replayed.verified_signatures, len(bundle.checkpoints), trusted_size,
-                       len(bundle.figures), matched, findings, replayed)
+                       len(bundle.figures), matched, findings, witnessed, replayed)
 
-
-def _origin(rows) -> str | None:
-    import json
-
-    for row in rows:
-        if row.stream == DIRECTORY_ID and row.version == 1:
-            try:
-                return json.loads(row.state[: row.state.index(b"\n")])["payload"]["ledger_name"]
-            except (ValueError, KeyError, TypeError):
-                return None
-    return None

@@ -30,14 +30,30 @@ def export(
     from audits.bundle import collect, write
 
     ledger = cli.state.ledger
-    if not ledger.is_founded:
-        cli._fail("the ledger is not founded yet 账本尚未初始化")
-    log_keys = ledger.directory().active_keys(ledger.origin) if ledger.origin in ledger.directory().principals else []
-    manifest = write(collect(ledger, figures=figures), out_dir, log_key=log_keys[-1].key.vkey if log_keys else None)
+    if not ledger.recorder.max_notification_id():  # not is_founded: that refuses a damaged directory
+        cli._fail("the ledger has no events yet 账本尚无事件")
+    bundle = collect(ledger, figures=figures)
+    manifest = write(bundle, out_dir, log_key=_log_vkey(ledger))
     cli.out.print(f"[green]已导出审计包 bundle written[/] to {escape(str(out_dir))}: {manifest['events']} events, "
                   f"{manifest['checkpoints']} checkpoints, {manifest['reports']} published reports", highlight=False)
+    if manifest["figures_error"]:
+        cli.err.print(f"[yellow]warning 警告:[/] the published figures could not be read, so none are in the bundle "
+                      f"未能导出公布数字: {escape(manifest['figures_error'])}", highlight=False)
     if not manifest["checkpoints"]:
         cli.err.print("note 注意: no checkpoint yet — run `wushe checkpoint` so the bundle commits to its contents")
+
+
+def _log_vkey(ledger) -> str | None:
+    """The log's current verifier key, for the manifest; None if the directory cannot be read (the
+    bundle is still written: a damaged directory is what the auditor must see)."""
+    from ledger.errors import LedgerError
+
+    try:
+        directory = ledger.directory()
+        keys = directory.active_keys(ledger.origin) if ledger.origin in directory.principals else []
+    except LedgerError:
+        return None
+    return keys[-1].key.vkey if keys else None
 
 
 def _key_option(value: str | None):
@@ -72,6 +88,8 @@ def verify(
     save_trust: Annotated[Path | None, typer.Option(help="After a clean audit, save the latest checkpoint here.")] = None,
     log_key: Annotated[str | None, typer.Option(help="The ledger's published log verifier key, or a file.")] = None,
     root_key: Annotated[str | None, typer.Option(help="The ledger's published root verifier key, or a file.")] = None,
+    witness_key: Annotated[list[str] | None, typer.Option(help="A trusted witness's verifier key or file, whose "
+                                                              "cosignatures are checked; repeatable.")] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Processes for signatures (default: every core).")] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the findings report as JSON.")] = None,
     html_out: Annotated[Path | None, typer.Option("--html", help="Write the findings report as HTML.")] = None,
@@ -91,6 +109,7 @@ def verify(
         cli._fail("give a bundle directory or --database URL (one, not both) 请给出审计包目录或数据库地址（二选一）", 2)
     try:
         pinned_log, pinned_root = _key_option(log_key), _key_option(root_key)
+        witnesses = [cli._vkey(w) for w in witness_key or []] or cli.trusted_witnesses(cli.state.settings)
     except (NoteFormatError, OSError) as exc:
         cli._fail(f"not a verifier key: {exc}", 2)
     trusted = _trusted_note(trust)
@@ -98,16 +117,17 @@ def verify(
         loaded = bundles.read(bundle_dir) if bundle_dir is not None else _live(database)
     except bundles.BundleError as exc:
         cli._fail(str(exc), 2)
+    reference = load_reference(cli.state.settings.reference_file)
     columns = (TextColumn("校验签名 verifying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=cli.err, transient=True, disable=len(loaded.rows) < 2000) as bar:
         task = bar.add_task("verify", total=len(loaded.rows))
         try:
-            result = audit(loaded, reference=load_reference(cli.state.settings.reference_file), trusted=trusted,
-                           log_key=pinned_log, root_key=pinned_root, workers=workers,
+            result = audit(loaded, reference=reference, trusted=trusted,
+                           log_key=pinned_log, root_key=pinned_root, witnesses=witnesses, workers=workers,
                            progress=lambda n: bar.advance(task, n))
         except TrustError as exc:
             cli._fail(str(exc), 2)
-    doc = report.document(result, source=str(bundle_dir or cli.display_url(database)))
+    doc = report.document(result, source=str(bundle_dir or cli.display_url(database)), reference=reference)
     if json_out:
         report.write_json(doc, json_out)
     if html_out:
@@ -123,7 +143,7 @@ def verify(
     s = result.summary()
     cli.out.print(f"{s['events']} events, {s['verified_signatures']} signatures verified"
                   f"{f' (trusted prefix {result.trusted_size})' if result.trusted_size else ''}, {s['checkpoints']} "
-                  f"checkpoints, {s['reports_matched']}/{s['reports_checked']} published reports reproduced; "
+                  f"checkpoints ({s['witnessed_checkpoints']} cosigned by a trusted witness), {s['reports_matched']}/{s['reports_checked']} published reports reproduced; "
                   f"findings: {s['by_severity'] or 'none'}", highlight=False)
     if not result.ok:
         cli._fail(f"integrity check FAILED 完整性校验失败: {len(result.integrity_failures)} problem(s)", 1)

@@ -58,7 +58,8 @@ def tally(history: Replay) -> dict[str, dict[int, Year]]:
     """Per foundation and business year: income, charitable and management spending, and net assets."""
     funds = funds_opened(history.entries)
     years: dict[str, dict[int, Year]] = defaultdict(lambda: defaultdict(Year))
-    kinds = {}  # (fund, entry) -> (kind, year, amount) of income and payments, for reversals
+    kinds = {}  # (fund, entry) -> (kind, amount) of income and payments, for reversals
+    entry_of = {(e.stream, e.version): e.payload.get("entry") for e in history.entries if e.stream.startswith("fund:")}
     deltas: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     for e in history.entries:
         if not e.stream.startswith("fund:") or fund_code(e) not in funds:
@@ -80,7 +81,7 @@ def tally(history: Replay) -> dict[str, dict[int, Year]]:
             kinds[(code, p.get("entry"))] = (p.get("kind"), p["amount"])
         elif e.type == "Fund.Reversed":
             original = (p.get("reverses") or {})
-            kind, amount = kinds.get((code, _reversed_entry(history, original)), (None, 0))
+            kind, amount = kinds.get((code, entry_of.get((original.get("stream"), original.get("version")))), (None, 0))
             if kind == "income":
                 bucket.income -= amount
             elif kind is not None:
@@ -100,13 +101,6 @@ def _spend(bucket: Year, kind: str | None, amount: int) -> None:
         bucket.charitable += amount
     elif kind == "management":
         bucket.management += amount
-
-
-def _reversed_entry(history: Replay, reverses: dict) -> str | None:
-    for e in history.entries:
-        if e.stream == reverses.get("stream") and e.version == reverses.get("version"):
-            return e.payload.get("entry")
-    return None
 
 
 def check(history: Replay, *, private: Iterable[str] = ()) -> list[Finding]:

@@ -1,6 +1,7 @@
-"""Special and restricted fund usage (专项基金使用): every payment from a restricted fund lies within
-its domains, street-towns and dates, and no management or fundraising fee is taken from it without
-an agreement (《上海市基金会专项基金管理办法》)."""
+"""Special and restricted fund usage (专项基金使用): a special fund has a written purpose; every payment
+from a restricted fund was requested for a stated purpose and lies within the fund's domains,
+street-towns and dates; and no management or fundraising fee is taken from it without an
+agreement (《上海市基金会专项基金管理办法》)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,14 @@ FEES = ("management", "fundraising")
 def check(history: Replay) -> list[Finding]:
     funds = funds_opened(history.entries)
     findings = []
+    purposes: dict[str, str] = {}
     for e in history.entries:
+        if e.type == "Fund.Opened" and e.payload.get("kind") == "special" and not str(e.payload.get("purpose") or "").strip():
+            findings.append(breach("funds.purpose", f"special fund {e.payload.get('code')} was opened with no written "
+                                   "purpose", f"专项基金 {e.payload.get('code')} 设立时没有书面用途", e,
+                                   street_town=e.payload.get("street_town"), fund=e.payload.get("code")))
+        if e.type == "Disbursement.Requested":
+            purposes[e.payload.get("number")] = str(e.payload.get("purpose") or "").strip()
         if e.type != "Fund.Paid":
             continue
         code, p = fund_code(e), e.payload
@@ -23,6 +31,10 @@ def check(history: Replay) -> list[Finding]:
             continue
         town, domain, day = p.get("street_town"), p.get("domain"), p.get("paid_on") or e.timestamp.date().isoformat()
         where = {"street_town": town, "fund": code}
+        if not purposes.get(p.get("entry")):
+            findings.append(breach("funds.purpose", f"fund {code} paid {p['entry']} with no stated purpose (no "
+                                   "disbursement request saying what it is for)",
+                                   f"限定性基金 {code} 的支出 {p['entry']} 没有说明用途", e, **where))
         if fund.get("domains") and domain not in fund["domains"]:
             findings.append(breach("funds.domain", f"fund {code} paid {p['entry']} for domain {domain}, outside its "
                                    f"purpose ({', '.join(fund['domains'])})",

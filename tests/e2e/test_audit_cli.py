@@ -11,8 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from rawsql import RawSQL
 from typer.testing import CliRunner
 
+from ledger.application import Ledger
+from ledger.settings import Settings
 from wushe.cli import app
 
 runner = CliRunner()
@@ -133,3 +136,19 @@ def test_pdf_findings_report_embeds_a_cjk_font(wushe, tmp_path):
     pdf = (tmp_path / "findings.pdf").read_bytes()
     assert pdf.startswith(b"%PDF-")
     assert b"CJK" in pdf  # the subset font Chromium embedded for the Chinese text (e.g. NotoSansCJKsc)
+
+
+def test_a_ledger_with_a_tampered_directory_is_still_exported_and_fails_the_audit(wushe, tmp_path, database_url):
+    ledger = Ledger(Settings(data_dir=tmp_path / "data"), database_url=database_url)
+    try:
+        row = next(n for n in ledger.log_positions()
+                   if n.originator_id == "directory" and b'"handle":"acct"' in bytes(n.state))
+        raw = RawSQL(ledger, database_url)
+        state = bytes(row.state).replace(b'"roles":["accountant"]', b'"roles":["accountant","root"]')
+        raw.run((f"UPDATE {raw.table} SET state = ? WHERE {raw.pos} = ?", (state, row.id)))
+    finally:
+        ledger.close()
+    exported = wushe("audit", "export", "--out", str(tmp_path / "bundle"))
+    assert "could not be read" in exported.output
+    failed = wushe("audit", "verify", str(tmp_path / "bundle"), code=1)
+    assert f"integrity.modified: event #{row.id} directory" in failed.output

@@ -10,7 +10,9 @@ import pytest
 from auditkit import audited, plant
 from vocabulary import TOWN, donate, hours, open_general, open_restricted, pay, project, register_volunteer
 
+from audits.bundle import collect
 from audits.findings import ERROR, WARNING
+from audits.verify import audit
 from ledger.envelope import open_sealed
 
 
@@ -178,3 +180,45 @@ def test_a_correction_without_a_note_is_found(history):
     # P1 runs all of 2026: its quarterly report dates are listed for the auditor to check
     [due] = found(history, "disclosure.project-reports", WARNING)
     assert due.street_town == TOWN and due.details["due"][0] == "2026-04-01" and due.details["final"] == "2027-03-31"
+
+
+def test_special_fund_money_needs_a_written_purpose(history):
+    assert found(history, "funds.purpose") == []
+    _, opened = stored(history, "Fund.Opened", "fund:SF")
+    unwritten = plant(history.ledger, "fund:NOPURPOSE", "Fund.Opened", dict(opened, code="NOPURPOSE", purpose=" "),
+                      history.accountant.key)
+    stray = _paid_from_sf(history)  # paid with no disbursement request saying what it is for
+    assert positions(found(history, "funds.purpose")) == {unwritten, stray}
+
+
+def test_income_corrected_in_its_year_does_not_count_towards_the_ratio(history):
+    from datetime import UTC, datetime
+
+    cast = history
+    _, gift = stored(cast, "Fund.DonationReceived", "fund:GEN")
+    big = dict(gift, entry="g24", amount=1_000_000_00, received_on="2024-06-01",
+               postings=[dict(p, amount=1_000_000_00 if p["amount"] > 0 else -1_000_000_00) for p in gift["postings"]])
+    position = plant(cast.ledger, "fund:GEN", "Fund.DonationReceived", big, cast.accountant.key)
+    plant(cast.ledger, "fund:GEN", "Fund.DonationReceived", dict(gift, entry="g25", received_on="2025-02-01"),
+          cast.accountant.key)
+    assert len(found(cast, "ratios.charitable-spending")) == 1  # 2025 spent nothing against ¥1m
+    version = cast.ledger.tables.first_version_after("fund:GEN", position - 1)[0]
+    plant(cast.ledger, "fund:GEN", "Fund.Reversed",
+          {"entry": "c24", "reverses": {"stream": "fund:GEN", "version": version, "type": "Fund.DonationReceived"},
+           "reason": "重复录入", "postings": [dict(p, amount=-p["amount"]) for p in big["postings"]]},
+          cast.accountant.key, timestamp=datetime(2024, 7, 1, tzinfo=UTC))
+    assert found(cast, "ratios.charitable-spending") == []  # 2024's income is ¥0 once corrected in 2024
+
+
+def test_a_signed_event_no_command_could_write_is_named_not_a_crash(history):
+    _, gift = stored(history, "Fund.DonationReceived", "fund:GEN")
+    broken = {k: v for k, v in gift.items() if k not in ("amount", "postings")}
+    published = collect(history.ledger).figures
+    position = plant(history.ledger, "fund:GEN", "Fund.DonationReceived", broken, history.accountant.key)
+    bundle = collect(history.ledger)
+    assert bundle.figures == [] and "amount" in bundle.figures_error  # exported all the same
+    bundle.figures = [dict(r, position=position) for r in published]  # as if published after the event
+    result = audit(bundle, reference=history.ledger.reference)
+    [figures] = [f for f in result.findings if f.rule == "integrity.figures"]
+    assert [e.position for e in figures.events] == [position]
+    assert "audit.unreadable" in {f.rule for f in result.findings}  # a rule that needs the amount says so

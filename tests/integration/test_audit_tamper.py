@@ -4,6 +4,7 @@ event named, on SQLite and PostgreSQL; a clean ledger passes and reproduces its 
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -14,6 +15,8 @@ from vocabulary import donate, hours, open_general, register_volunteer
 from audits import bundle as bundles
 from audits.verify import TrustError, audit
 from ledger.envelope import open_sealed
+from ledger.verify import check_log
+from ledger.witness import Witness
 
 
 @pytest.fixture
@@ -67,7 +70,9 @@ def test_a_changed_published_figure_is_named(scene, tmp_path):
 def test_modified_event_is_named(scene):
     cast, raw, at, _ = scene
     raw.edit(at["second"], b'"amount":23456', b'"amount":93456')
-    result = audited(cast.ledger, figures=False)
+    bundle = bundles.collect(cast.ledger)  # the ledger's views refuse the event; the export goes on without them
+    assert bundle.figures == [] and bundle.figures_error
+    result = audit(bundle, reference=cast.ledger.reference)
     assert (at["second"], "fund:GEN", 3) in named(result, "integrity.modified")
     assert "integrity.rewritten" in critical(result)  # the checkpoint no longer matches either
 
@@ -172,3 +177,52 @@ def test_signatures_checked_in_worker_processes_agree_with_one_process(scene):
     one = audited(cast.ledger, figures=False, workers=1)
     two = audited(cast.ledger, figures=False, workers=2)
     assert [f.as_json() for f in one.findings] == [f.as_json() for f in two.findings]
+
+
+def test_the_audit_flags_the_same_events_as_the_ledgers_own_log_check(scene):
+    cast, raw, at, _ = scene
+    ledger = cast.ledger
+    raw.edit(at["first"], b'"amount":10000', b'"amount":10001')
+    raw.run((f"UPDATE {raw.table} SET originator_id = 'fund:ELSEWHERE' WHERE {raw.pos} = ?", (at["other"],)))
+    ledger.revoke_key(cast.root, cast.recorder.key.key_id, reason="离职")
+    late = plant(ledger, "volunteer:V001", "Volunteer.ServiceRecorded",
+                 dict(open_sealed(raw.state(at["hours"]), stream="volunteer:V001", version=2,
+                                  topic="Volunteer.ServiceRecorded").payload, record="late"), cast.recorder.key)
+    flagged = {c.position for c in check_log(ledger.log_positions()) if not c.ok}
+    assert flagged == {at["first"], at["other"], late}
+    result = audited(ledger, figures=False)
+    event_rules = ("integrity.modified", "integrity.replayed", "integrity.unauthorised-key")
+    assert {e.position for f in result.findings if f.rule in event_rules for e in f.events} == flagged
+
+
+def test_witness_cosignatures_are_checked_and_a_forged_one_is_named(scene, tmp_path):
+    cast, _, _, log = scene
+    ledger = cast.ledger
+    vkey = Witness.create(tmp_path / "witness", "mca.example")
+    latest = ledger.checkpoints.latest()
+    checkpoint, line = Witness(tmp_path / "witness", "mca.example").cosign(latest.note, log.key.verifier,
+                                                                          ledger.merkle.consistency_proof)
+    ledger.checkpoints.add_cosignature(checkpoint, vkey, line)
+    result = audited(ledger, figures=False, witnesses=[vkey])
+    assert result.ok and result.witnessed == {checkpoint.size: [vkey.key_id]}
+    assert audited(ledger, figures=False).witnessed == {checkpoint.size: []}  # not trusted: not counted
+    bundle = bundles.collect(ledger, figures=False)
+    size, note = bundle.checkpoints[-1]
+    name, blob = line.rstrip("\n").split(" ")[1:]
+    raw = bytearray(base64.b64decode(blob))
+    raw[-1] ^= 0x01  # one bit of the witness's signature
+    forged = note[: -len(line.encode())] + f"— {name} {base64.b64encode(bytes(raw)).decode()}\n".encode()
+    bundle.checkpoints[-1] = (size, forged)
+    broken = audit(bundle, reference=ledger.reference, witnesses=[vkey])
+    assert [f.details.get("witness") for f in broken.integrity_failures] == [vkey.key_id], [f.one_line() for f in broken.integrity_failures]
+
+
+def test_a_tampered_directory_is_exported_and_its_event_named(scene):
+    cast, raw, _, _ = scene
+    ledger = cast.ledger
+    row = next(n for n in ledger.log_positions()
+               if n.originator_id == "directory" and b'"handle":"acct"' in bytes(n.state))
+    raw.edit(row.id, b'"roles":["accountant"]', b'"roles":["accountant","root"]')
+    result = audited(ledger)  # neither the ledger's directory nor its views accept this log
+    assert (row.id, "directory", row.originator_version) in named(result, "integrity.modified")
+    assert not result.ok

@@ -5,9 +5,10 @@ sums findings up per street-town and fund."""
 from __future__ import annotations
 
 from audits.findings import CRITICAL, ERROR, WARNING, EventRef, Finding
-from audits.report import _summary, render_html
+from audits.report import _named, _summary, render_html
 from audits.tree import LeafTree
 from ledger import merkle
+from ledger.reference import load_reference
 
 LEAVES = [f"leaf {i}".encode() for i in range(70)]
 
@@ -40,6 +41,8 @@ def test_summary_per_street_town_and_fund_counts_each_severity():
         {"street_town": "—", "critical": 1, "error": 0, "warning": 0, "total": 1},
     ]
     assert [row["fund"] for row in _summary(findings, "fund")] == ["GEN", "SF", "—"]
+    named = _named(_summary(findings, "street_town"), load_reference())
+    assert [row["name_zh"] for row in named] == ["虹桥街道", "仙霞新村街道", None]
 
 
 def test_html_report_escapes_and_names_the_events():
