@@ -7,29 +7,12 @@ import stat
 
 import psycopg
 import pytest
-from typer.testing import CliRunner
-
-from wushe.cli import app
-
-runner = CliRunner()
 
 
 @pytest.fixture
-def wushe(database_url, tmp_path, monkeypatch):
+def wushe(cli):
     """Run `wushe` against a fresh ledger; returns a function taking the arguments."""
-    monkeypatch.setenv("WUSHE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("WUSHE_DATABASE_URL", database_url)
-    monkeypatch.delenv("WUSHE_ACTOR", raising=False)
-
-    def run(*args: str, ok: bool = True):
-        result = runner.invoke(app, list(args))
-        if ok:
-            assert result.exit_code == 0, result.output
-        return result
-
-    run("init")
-    run("org", "register", "CNCF", "--name", "长宁区社区基金会", "--kind", "foundation", "--street-town", "xinhualu",
-        "--as", "root")
+    run = cli
     run("org", "register", "LELING", "--name", "乐龄互助社", "--kind", "social_organisation",
         "--street-town", "xianxiaxincun", "--as", "root")
     run("principal", "add", "acct", "--name", "会计", "--role", "accountant", "--foundation", "CNCF", "--as", "root")

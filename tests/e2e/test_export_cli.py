@@ -7,29 +7,12 @@ import json
 
 import openpyxl
 import pytest
-from typer.testing import CliRunner
-
-from wushe.cli import app
-
-runner = CliRunner()
 
 
 @pytest.fixture
-def wushe(database_url, tmp_path, monkeypatch):
+def wushe(cli):
     """A ledger with a special fund, a named donor's gift, a paid project and a volunteer session."""
-    monkeypatch.setenv("WUSHE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("WUSHE_DATABASE_URL", database_url)
-    monkeypatch.delenv("WUSHE_ACTOR", raising=False)
-
-    def run(*args: str, ok: bool = True):
-        result = runner.invoke(app, list(args))
-        if ok:
-            assert result.exit_code == 0, result.output
-        return result
-
-    run("init")
-    run("org", "register", "CNCF", "--name", "长宁区社区基金会", "--kind", "foundation", "--street-town", "xinhualu",
-        "--as", "root")
+    run = cli
     run("org", "register", "LELING", "--name", "乐龄互助社", "--kind", "social_organisation",
         "--street-town", "xianxiaxincun", "--community", "虹古居委", "--registered-on", "2025-01-01", "--as", "root")
     run("principal", "add", "acct", "--name", "会计", "--role", "accountant", "--foundation", "CNCF", "--as", "root")

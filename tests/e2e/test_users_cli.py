@@ -9,31 +9,15 @@ import stat
 
 import pytest
 from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 
 from api.main import create_app
 from ledger.application import Ledger
 from ledger.settings import Settings
-from wushe.cli import app
-
-runner = CliRunner()
 
 
 @pytest.fixture
-def wushe(database_url, tmp_path, monkeypatch):
-    monkeypatch.setenv("WUSHE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("WUSHE_DATABASE_URL", database_url)
-    monkeypatch.delenv("WUSHE_API_SECRET_FILE", raising=False)
-
-    def run(*args: str, ok: bool = True):
-        result = runner.invoke(app, list(args))
-        if ok:
-            assert result.exit_code == 0, result.output
-        return result
-
-    run("init")
-    run("org", "register", "CNCF", "--name", "长宁区社区基金会", "--kind", "foundation", "--street-town", "xinhualu",
-        "--as", "root")
+def wushe(cli):
+    run = cli
     run("principal", "add", "acct", "--name", "会计", "--role", "accountant", "--foundation", "CNCF", "--as", "root")
     return run
 
