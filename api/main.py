@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from api import writes
+from api import unavailable, writes
 from api.routes import health, log, public
 from api.settings import ApiSettings
 from ledger.application import Actor, Ledger
@@ -120,4 +120,5 @@ def create_app(
     app.include_router(log.router)
     app.include_router(log.pages)
     writes.install(app, api_settings)
+    unavailable.install(app)
     return app
