@@ -4,6 +4,7 @@ of the writes clients sent to it: what was asked, under which Idempotency-Key, a
 
 from __future__ import annotations
 
+import copy
 import itertools
 import os
 import re
@@ -128,6 +129,13 @@ class Served:
                 pass
             time.sleep(0.1)
         raise AssertionError(f"the server did not come up:\n{self.log.read_text()}")
+
+    def twin(self) -> Served:
+        """A second server process over the same database, key directory and tokens."""
+        other = copy.copy(self)
+        other.process, other.port = None, 0
+        other.log = self.log.with_name(f"twin-{uuid.uuid4().hex[:6]}.log")
+        return other
 
     def kill(self) -> None:
         """``kill -9``: no shutdown, no flush, connections dropped mid-request."""
