@@ -172,6 +172,7 @@ class Write:
     key: str
     status: int | None = None
     answer: dict | None = None
+    retry_after: str | None = None
 
     @property
     def acknowledged(self) -> bool:
@@ -208,7 +209,7 @@ class Writer:
         with self.journal.lock:
             self.journal.writes.append(write)
         answer = http.post(path, json=body, headers=headers(self.served, role, write.key))
-        write.status = answer.status_code
+        write.status, write.retry_after = answer.status_code, answer.headers.get("Retry-After")
         json_body = answer.headers.get("content-type", "").endswith("json")
         write.answer = answer.json() if json_body else {"text": answer.text}
         return write
