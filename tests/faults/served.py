@@ -203,9 +203,11 @@ class Writer:
         self.unexpected: list[str] = []
         self.transport_error: Exception | None = None
         """Why the connection to the server failed, if it did."""
+        self.last: Write | None = None
+        """This writer's latest write."""
 
     def send(self, http: httpx.Client, kind: str, role: str, path: str, body: dict, key: str | None = None) -> Write:
-        write = Write(kind, role, path, body, key or uuid.uuid4().hex)
+        write = self.last = Write(kind, role, path, body, key or uuid.uuid4().hex)
         with self.journal.lock:
             self.journal.writes.append(write)
         answer = http.post(path, json=body, headers=headers(self.served, role, write.key))
