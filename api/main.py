@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from api import writes
+from api import unavailable, writes
 from api.routes import health, log, pages, public
 from api.settings import ApiSettings
 from ledger.application import Actor, Ledger
@@ -121,4 +121,5 @@ def create_app(
     app.include_router(log.pages)
     writes.install(app, api_settings)
     app.include_router(pages.router)
+    unavailable.install(app)
     return app

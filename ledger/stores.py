@@ -113,7 +113,10 @@ def persistence_env(database_url: str, aggregate_cache: int = 0) -> dict[str, st
             "POSTGRES_USER": unquote(parts.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
             "POSTGRES_SCHEMA": query.get("schema", [""])[0],
-            "POSTGRES_CONNECT_TIMEOUT": "10",
+            # How long a request waits for a pooled connection. eventsourcing retries its reads and
+            # inserts ten times, so while the server is down a request waits about ten times this
+            # before it is answered 503: short enough that a restart never looks like a hang.
+            "POSTGRES_CONNECT_TIMEOUT": "2",
             "POSTGRES_POOL_SIZE": "5",
             "POSTGRES_MAX_OVERFLOW": "10",
         }

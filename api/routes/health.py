@@ -30,6 +30,9 @@ class Health(BaseModel):
 def health(request: Request, ledger: LedgerDep) -> Health | JSONResponse:
     store = "postgresql" if is_postgres(ledger.database_url) else "sqlite"
     try:
+        # One query the store's client does not retry first: a database that is down is reported
+        # within the pool's wait (ledger.stores), not after the recorder's ten attempts.
+        ledger.tables.fetchone("SELECT 1")
         head = ledger.recorder.max_notification_id() or 0
         initialised = ledger.is_founded
         views = request.app.state.projections.status()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import tempfile
 import uuid
-from collections import defaultdict
 from datetime import date, time, timedelta
 from pathlib import Path
 
@@ -15,17 +14,15 @@ import pytest
 from conftest import POSTGRES_URL, REQUIRE_POSTGRES, found_ledger, postgres_problem
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from replayed import balanced_books, folded, verified_log, views
 
 from ledger.errors import LedgerError, TamperedEvent
 from ledger.funds import DONOR_TYPES, GRANT_SOURCES
-from projections import runner
-from projections.base import Event, MemoryStore
 from projections.runner import Projections
 
 TOWN = "xianxiaxincun"
 TOWNS = (None, TOWN, "hongqiao")
 START = date(2026, 3, 1)
-_ENVELOPE = ("originator_id", "originator_version", "originator_topic", "timestamp")
 
 # --- what happens --------------------------------------------------------------------------------
 
@@ -266,30 +263,6 @@ class Scenario:
 # --- what must hold ------------------------------------------------------------------------------
 
 
-def views(p: Projections) -> dict[str, dict[tuple, dict]]:
-    return {t.name: {tuple(r[k] for k in t.keys): r for r in p.rows(t)} for t in runner.TABLES}
-
-
-def verified_log(ledger) -> list[Event]:
-    out = []
-    for stored in ledger.log_positions():
-        event = ledger.mapper.to_domain_event(stored)
-        payload = {k: v for k, v in vars(event).items() if k not in _ENVELOPE}
-        out.append(
-            Event(
-                stored.id, stored.topic, str(stored.originator_id), stored.originator_version, event.timestamp, payload
-            )
-        )
-    return out
-
-
-def folded(events: list[Event]) -> dict[str, dict[tuple, dict]]:
-    store = MemoryStore(runner.TABLES)
-    for event in events:
-        store.apply(runner.changes_for(event, store.read))
-    return {name: dict(rows) for name, rows in store.rows.items()}
-
-
 def check(c, specs, steps) -> None:
     s = Scenario(c, specs)
     for step in steps:
@@ -304,18 +277,7 @@ def check(c, specs, steps) -> None:
     assert p.rebuild() == len(log)
     assert views(p) == incremental
 
-    by_commodity: dict[str, int] = defaultdict(int)
-    by_account: dict[str, int] = defaultdict(int)
-    for event in log:
-        postings = event.payload.get("postings") or []
-        per_event: dict[str, int] = defaultdict(int)
-        for posting in postings:
-            per_event[posting["commodity"]] += posting["amount"]
-            by_commodity[posting["commodity"]] += posting["amount"]
-            by_account[posting["account"]] += posting["amount"]
-        assert not any(per_event.values()), (event.position, event.type, postings)
-    assert not any(by_commodity.values())
-    assert by_account["Equity:Interfund"] == 0
+    by_account = balanced_books(log)
 
     fund_rows = incremental["view_funds"]
     assert set(fund_rows) == {(code,) for code in s.funds}

@@ -15,8 +15,19 @@ from conftest import found_ledger
 from eventsourcing.persistence import ConnectionUnavailableError, OperationalError
 from fastapi.testclient import TestClient
 from rawsql import RawSQL
-from vocabulary import TOWN, approved, donate, log_actor, open_general, open_restricted, pay, project, register_volunteer
-from vocabulary import request
+from replayed import folded, verified_log, views
+from vocabulary import (
+    TOWN,
+    approved,
+    donate,
+    log_actor,
+    open_general,
+    open_restricted,
+    pay,
+    project,
+    register_volunteer,
+    request,
+)
 from vocabulary import hours as record_hours
 
 from api.main import create_app
@@ -25,40 +36,10 @@ from ledger.errors import TamperedEvent
 from ledger.settings import Settings
 from ledger.stores import is_postgres
 from projections import funds, hours, projects, runner, streettowns
-from projections.base import Event, MemoryStore
+from projections.base import MemoryStore
 from projections.runner import Projections
 
-_ENVELOPE = ("originator_id", "originator_version", "originator_topic", "timestamp")
-
-
 # --- what the views should hold ------------------------------------------------------------------
-
-
-def views(p: Projections) -> dict[str, dict[tuple, dict]]:
-    """Every row of every view table, by table and key."""
-    return {t.name: {tuple(r[k] for k in t.keys): r for r in p.rows(t)} for t in runner.TABLES}
-
-
-def verified_log(ledger: Ledger) -> list[Event]:
-    """The whole log, each event verified by the ledger's signing mapper, as the folds see it."""
-    out = []
-    for stored in ledger.log_positions():
-        event = ledger.mapper.to_domain_event(stored)
-        payload = {k: v for k, v in vars(event).items() if k not in _ENVELOPE}
-        out.append(
-            Event(
-                stored.id, stored.topic, str(stored.originator_id), stored.originator_version, event.timestamp, payload
-            )
-        )
-    return out
-
-
-def folded(events: list[Event]) -> dict[str, dict[tuple, dict]]:
-    """The views as a MemoryStore fold of ``events`` gives them."""
-    store = MemoryStore(runner.TABLES)
-    for event in events:
-        store.apply(runner.changes_for(event, store.read))
-    return {name: dict(rows) for name, rows in store.rows.items()}
 
 
 def postings(ledger: Ledger) -> dict[str, int]:
