@@ -182,8 +182,8 @@ class Projections:
                     batch = _Batch(_Reader(cursor, t, written))
                     read, add = batch.read, batch.add
             if frontier.size < trusted:
-                raise TamperedEvent("log", frontier.size, f"the log holds {frontier.size} events but checkpoint "
-                                    f"{checkpoint.size} was signed over {checkpoint.size}")
+                raise TamperedEvent("log", frontier.size, f"the log holds {frontier.size} events, fewer than the "
+                                    f"{checkpoint.size} its newest checkpoint was signed over (events removed)")
             self._write(cursor, batch)
             if folded:
                 self._set_position(cursor, position)
