@@ -37,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_rebuild
-from benchlib import describe, machine, median, print_table, spread, write_results
+from benchlib import demo_ledger, describe, machine, median, print_table, spread, write_results
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from audits.bundle import collect
@@ -68,11 +68,10 @@ def main() -> int:
     hledger = shutil.which("hledger")
     if hledger is None:
         print("NOTE: hledger is not installed; its row is SKIPPED")
-    bench_rebuild.SCALE = SCALE
     with tempfile.TemporaryDirectory(prefix="wushe-bench-") as scratch:
         data_dir = Path(scratch)
         print(f"seeding the demo at scale {SCALE} ...", flush=True)
-        ledger, stats, seed_seconds = bench_rebuild.demo_ledger(data_dir)
+        ledger, stats, seed_seconds = demo_ledger(data_dir, SCALE)
         try:
             return run(info, hledger, data_dir, ledger, stats, seed_seconds)
         finally:

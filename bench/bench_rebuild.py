@@ -50,13 +50,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import describe, machine, median, print_table, spread, write_results
+from benchlib import demo_ledger, describe, machine, median, print_table, spread, write_results
 
-from ledger.application import Actor, Ledger
-from ledger.demo import seed_demo
-from ledger.principals import LOG
+from ledger.application import Ledger
 from ledger.settings import Settings
-from ledger.signing import SigningKey
 from projections.journal import journal
 from projections.runner import Projections
 
@@ -70,22 +67,6 @@ SEED_BUDGET_S = 240
 TOOL_ENV = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 DATA = Path(sys.argv[sys.argv.index("--data") + 1]) if "--data" in sys.argv else None
 PENDING_1M = "pending the 1M-event generator (a later issue); the demo seeds ~800 events/s here, ~20 min for 1M"
-
-
-def demo_ledger(data_dir: Path) -> tuple[Ledger, dict, float]:
-    """Found a ledger as ``wushe init`` does and seed the demo as ``wushe demo`` does."""
-    key_dir = data_dir / "keys"
-    settings = Settings(data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'ledger.sqlite3'}", key_dir=key_dir)
-    ledger = Ledger(settings)
-    root = SigningKey.generate("root")
-    root.write(key_dir)
-    ledger.found("root", "长宁区民政局 Changning Civil Affairs Bureau", root)
-    log_key = SigningKey.generate(ledger.origin)  # the log key, which signs the demo's checkpoints
-    ledger.register_principal(Actor("root", root), ledger.origin, "账本日志 ledger log", [LOG], key=log_key.verifier)
-    log_key.write(key_dir)
-    start = time.perf_counter()
-    stats = seed_demo(ledger, key_dir, scale=SCALE)
-    return ledger, stats, time.perf_counter() - start
 
 
 def tool_version(exe: str) -> str | None:
@@ -197,7 +178,7 @@ def main() -> int:
             stats, seed_seconds = {"seeded_before": str(DATA)}, float("nan")
         else:
             print(f"seeding the demo at scale {SCALE} ...", flush=True)
-            ledger, stats, seed_seconds = demo_ledger(data_dir)
+            ledger, stats, seed_seconds = demo_ledger(data_dir, SCALE)
         try:
             return run(info, tools, versions, data_dir, ledger, stats, seed_seconds, started)
         finally:

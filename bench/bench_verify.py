@@ -26,15 +26,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import describe, machine, median, print_table, profile, spread, write_results
+from benchlib import demo_ledger, describe, machine, median, print_table, profile, spread, write_results
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from ledger.application import Actor, Ledger
-from ledger.demo import seed_demo
+from ledger.application import Ledger
 from ledger.envelope import open_sealed
-from ledger.principals import LOG
-from ledger.settings import Settings
-from ledger.signing import SigningKey, parse_note
+from ledger.signing import parse_note
 from ledger.verify import check_log
 
 try:
@@ -50,29 +47,13 @@ REPEATS = 3 if QUICK else 5
 SCALE = 1
 
 
-def demo_ledger(data_dir: Path) -> tuple[Ledger, dict, float]:
-    """Found a ledger as ``wushe init`` does and seed the demo as ``wushe demo`` does."""
-    key_dir = data_dir / "keys"
-    settings = Settings(data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'ledger.sqlite3'}", key_dir=key_dir)
-    ledger = Ledger(settings)
-    root = SigningKey.generate("root")
-    root.write(key_dir)
-    ledger.found("root", "长宁区民政局 Changning Civil Affairs Bureau", root)
-    log_key = SigningKey.generate(ledger.origin)  # the log key, which signs the demo's checkpoints
-    ledger.register_principal(Actor("root", root), ledger.origin, "账本日志 ledger log", [LOG], key=log_key.verifier)
-    log_key.write(key_dir)
-    start = time.perf_counter()
-    stats = seed_demo(ledger, key_dir, scale=SCALE)
-    return ledger, stats, time.perf_counter() - start
-
-
 def main() -> int:
     info = machine(postgres=False)
     print(f"bench_verify: {describe(info)}")
     if NACL_PROBLEM:
         print(f"NOTE: {NACL_PROBLEM}")
     with tempfile.TemporaryDirectory(prefix="wushe-bench-") as scratch:
-        ledger, stats, seed_seconds = demo_ledger(Path(scratch))
+        ledger, stats, seed_seconds = demo_ledger(Path(scratch), SCALE)
         try:
             if PROFILE:
                 profile(lambda: list(check_log(ledger.log_positions())))

@@ -270,6 +270,31 @@ def found_ledger(database_url: str, data_dir: Path, aggregate_cache: int | None 
     )
 
 
+
+def demo_ledger(data_dir: Path, scale: int) -> tuple[Any, dict, float]:
+    """A ledger founded as ``wushe init`` does (root key, log key) on a SQLite file in
+    ``data_dir``, seeded as ``wushe demo --scale`` does; returns it, the demo's counts and the
+    seconds the seeding took."""
+    from ledger.application import Actor, Ledger
+    from ledger.demo import seed_demo
+    from ledger.principals import LOG
+    from ledger.settings import Settings
+    from ledger.signing import SigningKey
+
+    key_dir = data_dir / "keys"
+    settings = Settings(data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'ledger.sqlite3'}", key_dir=key_dir)
+    ledger = Ledger(settings)
+    root = SigningKey.generate("root")
+    root.write(key_dir)
+    ledger.found("root", "长宁区民政局 Changning Civil Affairs Bureau", root)
+    log_key = SigningKey.generate(ledger.origin)  # the log key, which signs the demo's checkpoints
+    ledger.register_principal(Actor("root", root), ledger.origin, "账本日志 ledger log", [LOG], key=log_key.verifier)
+    log_key.write(key_dir)
+    start = time.perf_counter()
+    stats = seed_demo(ledger, key_dir, scale=scale)
+    return ledger, stats, time.perf_counter() - start
+
+
 TOWN = "xianxiaxincun"
 
 DONATION = {
