@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from api.reads import PublicReads
 from ledger.application import Actor, Ledger
-from projections.live import DistrictView
 
 
 def get_ledger(request: Request) -> Ledger:
@@ -19,9 +19,13 @@ def log_actor(request: Request) -> Actor | None:
     return request.app.state.log_actor
 
 
-def get_district(request: Request) -> DistrictView:
-    return request.app.state.district
+def public_reads(request: Request) -> PublicReads:
+    """The read side, brought up to this process's last write."""
+    reads: PublicReads = request.app.state.reads
+    reads.current()
+    return reads
 
 
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
-DistrictDep = Annotated[DistrictView, Depends(get_district)]
+ReadsDep = Annotated[PublicReads, Depends(public_reads)]
+"""Public reads: views, checkpoints and proofs, from the store or its read copy."""

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api import unavailable, writes
+from api.reads import PublicReads
 from api.routes import health, log, pages, public
 from api.settings import ApiSettings
 from ledger.application import Actor, Ledger
@@ -20,7 +21,7 @@ from ledger.merkle_log import ProofRangeError
 from ledger.receipts import ReceiptError
 from ledger.settings import Settings
 from ledger.signing import read_signing_key
-from projections.live import DistrictView
+from projections.keeper import Keeper
 from projections.runner import Projections
 
 logger = logging.getLogger("wushe")
@@ -62,21 +63,31 @@ async def _checkpoint_schedule(app: FastAPI) -> None:
 def create_app(
     settings: Settings | None = None, *, ledger: Ledger | None = None, api_settings: ApiSettings | None = None
 ) -> FastAPI:
-    """Build the app around a ledger (opened from settings unless one is given)."""
+    """Build the app around a ledger (opened from settings unless one is given). While the app
+    runs (its lifespan), a background runner keeps the views and the Merkle tree current."""
     settings = settings or (ledger.settings if ledger else Settings())
     owned = ledger is None
     ledger = ledger or Ledger(settings)
+    keeper = Keeper(ledger, Projections(ledger), interval=settings.views_interval)
+    replica = None
+    if settings.read_database_url:
+        replica = Ledger(settings, database_url=settings.read_database_url, reference=ledger.reference, read_only=True)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         task = None
         if settings.checkpoint_interval > 0:
             task = asyncio.create_task(_checkpoint_schedule(app))
+        if settings.views_interval > 0:
+            keeper.start()
         yield
+        await asyncio.to_thread(keeper.stop)
         if task is not None:
             task.cancel()
             with suppress(asyncio.CancelledError):
                 await task
+        if replica is not None:
+            replica.close()
         if owned:
             ledger.close()
 
@@ -88,8 +99,10 @@ def create_app(
     )
     app.state.settings = settings
     app.state.ledger = ledger
-    app.state.projections = Projections(ledger)
-    app.state.district = DistrictView(app.state.projections)
+    app.state.keeper = keeper
+    app.state.reads = PublicReads(ledger, keeper, replica)
+    app.state.projections = app.state.reads.projections
+    """The views public reads see (the replica's, with a read URL)."""
     app.state.log_actor = _load_log_actor(ledger, settings)
 
     @app.exception_handler(LedgerError)

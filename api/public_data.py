@@ -1,8 +1,8 @@
 """What the public may see, read from the projection views: each page's figures as one value that
 becomes the JSON answer, the HTML page and the CSV / XLSX downloads alike, so they cannot disagree.
 
-Nothing here replays events: the runner brings the views up to the log's head, then one snapshot
-is read. No personal data leaves: the views hold no donor names, volunteers appear only as counts,
+Nothing here replays events or writes: the server's background runner keeps the views current
+(``projections.keeper``, ``api.reads``), and each page reads one snapshot of them. No personal data leaves: the views hold no donor names, volunteers appear only as counts,
 and payees are organisations or offices.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -28,7 +27,6 @@ from projections.runner import Projections
 
 ALL_TIME = (date(2000, 1, 1), date(9999, 12, 31))
 """The period of a page that shows everything up to now."""
-_run_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -116,12 +114,6 @@ def _lookup(kind: str, code: str) -> str:
     if not code or "\x00" in code or len(code) > 200:
         raise NotFound(kind, code[:200], field=kind)
     return code
-
-
-def fresh(projections: Projections) -> None:
-    """Fold any events stored since the last request (one runner at a time per process)."""
-    with _run_lock:
-        projections.run()
 
 
 def _ratio(numerator: int, denominator: int) -> str | None:
@@ -236,7 +228,6 @@ def street_town_page(ledger, projections: Projections, code: str, start: date | 
     town = _town_names(reference).get(code)
     if town is None:
         raise NotFound("street-town", code, field="street_town")
-    fresh(projections)
     first, last = start or ALL_TIME[0], end or ALL_TIME[1]
     report = transparency_report(projections, start=first, end=last, street_town=code)
     by_name = {s.name: s for s in report_sheets(report)}
@@ -372,7 +363,6 @@ def _funds_sheet(rows: list[dict[str, Any]]) -> Sheet:
 
 
 def funds_page(ledger, projections: Projections) -> PublicPage:
-    fresh(projections)
     with snapshot(projections) as views:
         rows = [_fund_row(ledger.reference, f) for f in views.rows(funds.FUNDS, order="code")]
         position = views.position
@@ -384,7 +374,6 @@ def funds_page(ledger, projections: Projections) -> PublicPage:
 
 def fund_page(ledger, projections: Projections, code: str) -> PublicPage:
     _lookup("fund", code)
-    fresh(projections)
     reference = ledger.reference
     with snapshot(projections) as views:
         found = views.rows(funds.FUNDS, "code = ?", (code,))
@@ -464,7 +453,6 @@ _STATUS = {"requested": "待审批 requested", "approved": "已批准 approved",
 
 def project_page(ledger, projections: Projections, code: str) -> PublicPage:
     _lookup("project", code)
-    fresh(projections)
     reference = ledger.reference
     with snapshot(projections) as views:
         found = _projects(views, reference, "code = ?", (code,))
@@ -513,7 +501,6 @@ def project_page(ledger, projections: Projections, code: str) -> PublicPage:
 
 
 def projects_page(ledger, projections: Projections) -> PublicPage:
-    fresh(projections)
     with snapshot(projections) as views:
         rows = _projects(views, ledger.reference)
         position = views.position
@@ -531,7 +518,6 @@ def projects_page(ledger, projections: Projections) -> PublicPage:
 
 
 def hours_page(ledger, projections: Projections) -> PublicPage:
-    fresh(projections)
     reference = ledger.reference
     with snapshot(projections) as views:
         organisations = {o["code"]: o for o in views.rows(streettowns.ORGANISATIONS)}
@@ -595,7 +581,6 @@ def corrections_page(ledger, projections: Projections, street_town: str | None =
     reference = ledger.reference
     if street_town is not None and street_town not in _town_names(reference):
         raise NotFound("street-town", street_town, field="street_town")
-    fresh(projections)
     where, params = ("street_town = ?", (street_town,)) if street_town else ("", ())
     with snapshot(projections) as views:
         made = views.rows(corrections.CORRECTIONS, where, params, order="position DESC")
@@ -646,7 +631,6 @@ def _latest_checkpoint(ledger) -> dict[str, Any] | None:
 def checkpoints_page(ledger, limit: int = 50) -> PublicPage:
     """The latest ``limit`` signed checkpoints, newest first, each checked to extend the one before
     it by a consistency proof computed from the tree and verified against both signed roots."""
-    ledger.merkle.sync()
     sizes = ledger.checkpoints.sizes()
     shown = sizes[-(limit + 1):]
     stored = [ledger.checkpoints.at(s) for s in shown]

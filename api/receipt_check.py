@@ -34,7 +34,6 @@ def check_receipt(ledger, settings, data: bytes | str) -> dict[str, Any]:
     else:
         return refusal(str(problem), "校验失败")
     receipt = json.loads(data)
-    ledger.merkle.sync()
     size = verified.checkpoint.size
     matches_today = size <= ledger.merkle.size() and ledger.merkle.root(size) == verified.checkpoint.root
     found = ledger.merkle.leaf_at(verified.leaf_index)

@@ -39,6 +39,7 @@ from benchlib import (
     POSTGRES_URL,
     TOWN,
     describe,
+    drive,
     found_ledger,
     machine,
     percentile,
@@ -155,28 +156,13 @@ def start(args: list[str], port: int) -> subprocess.Popen:
 
 async def load(base: str, path_of, headers_of, body_of, count: int) -> tuple[float, list[float], int]:
     """Send ``count`` requests over CONCURRENCY connections; (seconds, latencies in ms, failures)."""
-    import httpx
 
-    latencies: list[float] = []
-    failures = 0
-    next_index = 0
+    async def send(client, i: int) -> tuple[str, bool]:
+        answer = await client.post(path_of(i), json=body_of(i), headers=headers_of(i))
+        return "donation", answer.status_code == 201
 
-    async def worker(client: httpx.AsyncClient) -> None:
-        nonlocal next_index, failures
-        while next_index < count:
-            i = next_index
-            next_index += 1
-            t0 = time.perf_counter()
-            answer = await client.post(path_of(i), json=body_of(i), headers=headers_of(i))
-            latencies.append((time.perf_counter() - t0) * 1000)
-            if answer.status_code != 201:
-                failures += 1
-
-    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
-        start_time = time.perf_counter()
-        await asyncio.gather(*(worker(client) for _ in range(CONCURRENCY)))
-        return time.perf_counter() - start_time, latencies, failures
+    seconds, answers = await drive(base, count, CONCURRENCY, send)
+    return seconds, [ms for _, ms, _ in answers], sum(not ok for _, _, ok in answers)
 
 
 def measure(name: str, base: str, path_of, headers_of, body_of) -> dict:

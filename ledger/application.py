@@ -120,8 +120,13 @@ class Ledger(Application[str]):
         reference: ReferenceData | None = None,
         clock: Callable[[], datetime] = system_clock,
         new_id: Callable[[], str] | None = None,
+        read_only: bool = False,
     ) -> None:
+        """``read_only`` opens the store only to read (a replica): nothing is created or written."""
         self.settings = settings or Settings()
+        self.read_only = read_only
+        self.written_through = 0
+        """The log position of the last event this process saved through this ledger."""
         self.database_url = database_url or self.settings.resolved_database_url
         self.reference = reference or load_reference(self.settings.reference_file)
         self.clock = clock
@@ -130,10 +135,12 @@ class Ledger(Application[str]):
         self._directory_lock = threading.RLock()
         self._revocation_positions: dict[str, int] = {}
         self._first_after_revocation: dict[tuple[str, int], tuple[int | None, int | None]] = {}
-        super().__init__(env=persistence_env(self.database_url, self.settings.aggregate_cache))
+        env = persistence_env(self.database_url, self.settings.aggregate_cache, read_only=read_only,
+                              setting="WUSHE_READ_DATABASE_URL" if read_only else "WUSHE_DATABASE_URL")
+        super().__init__(env=env)
         self.tables = SideTables(self.recorder)
-        self.merkle = MerkleLog(self.recorder, check=self.mapper.to_domain_event)
-        self.checkpoints = CheckpointStore(self.recorder)
+        self.merkle = MerkleLog(self.recorder, check=self.mapper.to_domain_event, read_only=read_only)
+        self.checkpoints = CheckpointStore(self.recorder, read_only=read_only)
 
     # --- infrastructure --------------------------------------------------------------------------
 
@@ -145,6 +152,13 @@ class Ledger(Application[str]):
 
     def close(self) -> None:
         self.factory.close()
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        recordings = super().save(*objs, **kwargs)
+        if recordings:
+            # Readers of this process wait for the views to reach it (api.reads).
+            self.written_through = max(self.written_through, max(r.notification.id for r in recordings))
+        return recordings
 
     # --- the directory, kept current and verified in order ---------------------------------------
 

@@ -142,8 +142,10 @@ class StoredCheckpoint:
 class CheckpointStore:
     """Every checkpoint the ledger ever signed, and its cosignatures; nothing is deleted."""
 
-    def __init__(self, recorder: Any) -> None:
+    def __init__(self, recorder: Any, *, read_only: bool = False) -> None:
         self.tables = SideTables(recorder)
+        if read_only:
+            return  # a read copy of the store: the tables are the primary's
         t = self.tables
         with t.transaction(commit=True, lock=CHECKPOINTS) as cursor:
             cursor.execute(

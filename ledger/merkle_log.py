@@ -34,12 +34,16 @@ class MerkleLog:
     it verified when the tree grew over it, which lets a rebuild trust those events' bytes once
     they hash to the checkpoint's root (``projections.runner``)."""
 
-    def __init__(self, recorder: Any, *, batch: int = 2000, check: Callable[[Any], Any] | None = None) -> None:
+    def __init__(self, recorder: Any, *, batch: int = 2000, check: Callable[[Any], Any] | None = None,
+                 read_only: bool = False) -> None:
         self.recorder = recorder
         self.tables = SideTables(recorder)
         self.batch = batch
         self.check = check
-        self._create_tables()
+        self.read_only = read_only
+        """A read copy of the store (a replica): the tree is as the primary grew it, never appended."""
+        if not read_only:
+            self._create_tables()
 
     def _create_tables(self) -> None:
         t = self.tables
@@ -71,7 +75,10 @@ class MerkleLog:
         """Append a leaf for every event stored since the last sync (up to log position
         ``through``, if given); returns the tree size.
 
-        Safe to run from several processes: appends are serialised, and a loser retries."""
+        Safe to run from several processes: appends are serialised, and a loser retries.
+        On a read-only tree nothing is appended: the size it has is returned."""
+        if self.read_only:
+            return self.size()
         if self.check is not None:
             through = self._checked_through(through)
         while True:

@@ -19,6 +19,14 @@ class Settings(BaseSettings):
     database_url: str | None = None
     """``sqlite:///path/to/file`` or ``postgresql://user@host:port/db[?schema=name]``;
     unset means ``sqlite:///<data_dir>/ledger.sqlite3``."""
+    read_database_url: str | None = None
+    """A copy of the store that the public pages and the public JSON, checkpoint and proof routes
+    read from (a PostgreSQL streaming replica); the server never writes there, and opens it with
+    read-only sessions. Unset: they read the store itself."""
+    views_interval: float = 1.0
+    """Seconds between the server's background looks at the log for events to fold into the views
+    and the Merkle tree (a write of the server's own wakes it at once). 0: no background runner;
+    each public read catches the views up itself, as before."""
     key_dir: Path | None = None
     """Directory of private key files (``<handle>.key``, mode 0600); unset means ``<data_dir>/keys``."""
     reference_file: Path | None = None

@@ -35,6 +35,15 @@ class _DurableSQLitePool(SQLiteConnectionPool):
         return connection
 
 
+class _ReadOnlySQLitePool(SQLiteConnectionPool):
+    """Connections that cannot write: a read copy of the store is never written by this process."""
+
+    def _create_connection(self) -> SQLiteConnection:
+        connection = super()._create_connection()
+        connection.cursor().execute("PRAGMA query_only=ON;")
+        return connection
+
+
 class _SQLiteRecorder(SQLiteApplicationRecorder):
     """Inserts the events, then any rows registered to share their transaction."""
 
@@ -61,7 +70,8 @@ class DurableSQLiteFactory(SQLiteFactory):
         super().__init__(env)
         old: SQLiteDatastore = self.datastore
         old.pool.close()
-        old.pool = _DurableSQLitePool(db_name=old.pool.db_name, lock_timeout=old.pool.lock_timeout)
+        pool = _ReadOnlySQLitePool if env.get(READ_ONLY) else _DurableSQLitePool
+        old.pool = pool(db_name=old.pool.db_name, lock_timeout=old.pool.lock_timeout)
 
 
 class CheckedPostgresFactory(PostgresFactory):
@@ -71,6 +81,9 @@ class CheckedPostgresFactory(PostgresFactory):
 
     def __init__(self, env):
         super().__init__(env)
+        if env.get(READ_ONLY):
+            # Every transaction of every connection is read-only: the server refuses its own writes.
+            self.datastore.pool.kwargs["options"] = "-c default_transaction_read_only=on"
         with self.datastore.transaction(commit=False) as cursor:
             for setting in ("fsync", "synchronous_commit"):
                 cursor.execute(f"SHOW {setting}")
@@ -82,19 +95,29 @@ class CheckedPostgresFactory(PostgresFactory):
                     )
 
 
-def persistence_env(database_url: str, aggregate_cache: int = 0) -> dict[str, str]:
+READ_ONLY = "WUSHE_READ_ONLY"
+"""Set in the environment of a store opened only to read (``persistence_env(read_only=True)``)."""
+
+
+def persistence_env(database_url: str, aggregate_cache: int = 0, *, read_only: bool = False,
+                    setting: str = "WUSHE_DATABASE_URL") -> dict[str, str]:
     """eventsourcing environment variables for a ``sqlite:///…`` or ``postgresql://…`` URL.
 
     ``aggregate_cache`` keeps that many aggregates in memory; each load then reads and verifies
-    only the events stored since (eventsourcing's fast-forward), instead of the whole stream."""
+    only the events stored since (eventsourcing's fast-forward), instead of the whole stream.
+    ``read_only`` opens a store to read only: no table is created and every connection refuses
+    writes (SQLite ``query_only``; PostgreSQL ``default_transaction_read_only``). ``setting``
+    names the URL's setting in errors."""
     parts = urlsplit(database_url)
     common = {"ORIGINATOR_ID_TYPE": "text", "AGGREGATE_CACHE_MAXSIZE": str(aggregate_cache) if aggregate_cache else ""}
+    if read_only:
+        common.update({"CREATE_TABLE": "no", READ_ONLY: "yes"})
     if parts.scheme == "sqlite":
         path = unquote(parts.path)
         if parts.netloc or not path or path == "/":
-            raise InvalidInput("WUSHE_DATABASE_URL", "use sqlite:///relative/path or sqlite:////absolute/path")
+            raise InvalidInput(setting, "use sqlite:///relative/path or sqlite:////absolute/path")
         file = Path(path[1:]) if path.startswith("/") else Path(path)
-        if str(file) != ":memory:":
+        if str(file) != ":memory:" and not read_only:
             file.parent.mkdir(parents=True, exist_ok=True)
         return {
             **common,
@@ -120,7 +143,7 @@ def persistence_env(database_url: str, aggregate_cache: int = 0) -> dict[str, st
             "POSTGRES_POOL_SIZE": "5",
             "POSTGRES_MAX_OVERFLOW": "10",
         }
-    raise InvalidInput("WUSHE_DATABASE_URL", f"unsupported database URL scheme {parts.scheme!r}")
+    raise InvalidInput(setting, f"unsupported database URL scheme {parts.scheme!r}")
 
 
 def display_url(database_url: str) -> str:

@@ -1,8 +1,8 @@
-"""District totals for the public pages, read from the views (brought up to the log's head first)."""
+"""District totals for the public pages, read from the views as they are (``projections.keeper``
+keeps them current)."""
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 
 from projections import funds, streettowns
@@ -53,15 +53,12 @@ class DistrictTotals:
 
 
 class DistrictView:
-    """District totals from the view tables; the runner folds any new events first."""
+    """District totals from the view tables."""
 
     def __init__(self, projections: Projections) -> None:
         self.projections = projections
-        self._lock = threading.Lock()
 
     def current(self) -> DistrictTotals:
-        with self._lock:
-            self.projections.run()
         p = self.projections
         totals = DistrictTotals(events=p.position())
         for row in p.rows(streettowns.INCOME):

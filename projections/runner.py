@@ -75,7 +75,10 @@ class Projections:
         self.tables = SideTables(ledger.recorder)
         self.batch = batch
         self._statements: dict[tuple[str, tuple[str, ...], tuple[str, ...]], str] = {}
-        self._create()
+        self.read_only = bool(getattr(ledger, "read_only", False))
+        """Views read from a read copy of the store (a replica): only the primary's runner folds."""
+        if not self.read_only:
+            self._create()
 
     def _create(self) -> None:
         """Create the tables; if the views' definitions changed since they were built, drop them
@@ -118,6 +121,8 @@ class Projections:
     def run(self, limit: int | None = None) -> int:
         """Fold every event stored since the last run (at most ``limit``); returns how many.
         Into empty views with no limit, the whole log is folded as a rebuild folds it."""
+        if self.read_only:
+            raise RuntimeError("these views are read from a read-only copy of the store; fold on the primary")
         if limit is None and self.position() == 0:
             return self._fold_log()
         done = 0

@@ -23,7 +23,10 @@ class Health(BaseModel):
     projections_position: int
     """The last log position folded into the read models."""
     projections_lag: int
-    """Events stored but not yet in the read models."""
+    """Events stored but not yet in the read models (those public reads see: a read copy's, if set)."""
+    projections_runner: str
+    """``background`` (the server's runner keeps the views current), ``on-read`` (no runner: each
+    public read catches up), or ``failing: <error>`` (its last round failed; it keeps trying)."""
 
 
 @router.get("/health", response_model=Health)
@@ -35,8 +38,15 @@ def health(request: Request, ledger: LedgerDep) -> Health | JSONResponse:
         ledger.tables.fetchone("SELECT 1")
         head = ledger.recorder.max_notification_id() or 0
         initialised = ledger.is_founded
-        views = request.app.state.projections.status()
+        views = request.app.state.reads.projections.status()
     except Exception as exc:  # the store is down: say so with a 503, not a stack trace
         return JSONResponse({"status": "unavailable", "store": store, "detail": type(exc).__name__}, status_code=503)
     return Health(status="ok" if initialised else "uninitialised", store=store, events=head, initialised=initialised,
-                  projections_position=views.position, projections_lag=views.lag)
+                  projections_position=views.position, projections_lag=views.lag,
+                  projections_runner=_runner(request.app.state.keeper))
+
+
+def _runner(keeper) -> str:
+    if not keeper.running:
+        return "on-read"
+    return f"failing: {keeper.failure}" if keeper.failure else "background"

@@ -1,6 +1,9 @@
 """The verifiable log over HTTP: checkpoints, inclusion and consistency proofs, and the public
 receipt pages. Proofs are hashes only; raw events (which carry donors' and volunteers' names) are
-not served publicly — the holder gets the JSON receipt from the foundation (``wushe receipt``)."""
+not served publicly — the holder gets the JSON receipt from the foundation (``wushe receipt``).
+
+Checkpoints and proofs are read from the read side (``api.reads``: the store or its read copy); the
+receipt pages are served from the store itself, since issuing one may sign a new checkpoint."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from api.deps import LedgerDep, log_actor
+from api.deps import LedgerDep, ReadsDep, log_actor
 from api.receipt_page import render_receipt_page
 from ledger.checkpoints import StoredCheckpoint
 from ledger.errors import InvalidInput, NotFound
@@ -58,31 +61,30 @@ def _checkpoint(stored: StoredCheckpoint) -> CheckpointOut:
 
 
 @router.get("/checkpoint", response_model=CheckpointOut)
-def latest_checkpoint(ledger: LedgerDep) -> CheckpointOut:
+def latest_checkpoint(reads: ReadsDep) -> CheckpointOut:
     """The latest signed checkpoint."""
-    stored = ledger.checkpoints.latest()
+    stored = reads.ledger.checkpoints.latest()
     if stored is None:
         raise NotFound("checkpoint", "latest", field="tree_size")
     return _checkpoint(stored)
 
 
 @router.get("/checkpoints", response_model=list[int])
-def checkpoint_sizes(ledger: LedgerDep) -> list[int]:
+def checkpoint_sizes(reads: ReadsDep) -> list[int]:
     """The tree sizes of every checkpoint ever signed, oldest first."""
-    return ledger.checkpoints.sizes()
+    return reads.ledger.checkpoints.sizes()
 
 
 @router.get("/checkpoints/{tree_size}", response_model=CheckpointOut)
-def checkpoint_at(ledger: LedgerDep, tree_size: int) -> CheckpointOut:
+def checkpoint_at(reads: ReadsDep, tree_size: int) -> CheckpointOut:
     """The checkpoint signed at a tree size."""
-    stored = ledger.checkpoints.at(tree_size)
+    stored = reads.ledger.checkpoints.at(tree_size)
     if stored is None:
         raise NotFound("checkpoint of tree size", str(tree_size), field="tree_size")
     return _checkpoint(stored)
 
 
 def _size(ledger, tree_size: int | None) -> int:
-    ledger.merkle.sync()
     if tree_size is not None:
         return tree_size
     latest = ledger.checkpoints.latest()
@@ -91,12 +93,13 @@ def _size(ledger, tree_size: int | None) -> int:
 
 @router.get("/inclusion", response_model=InclusionOut)
 def inclusion(
-    ledger: LedgerDep,
+    reads: ReadsDep,
     leaf_index: Annotated[int | None, Query(ge=0, description="Leaf index; or give position")] = None,
     position: Annotated[int | None, Query(ge=1, description="Log position of the event")] = None,
     tree_size: Annotated[int | None, Query(ge=1, description="Default: the latest checkpoint's size")] = None,
 ) -> InclusionOut:
     """The inclusion proof of one leaf in the tree of a given size."""
+    ledger = reads.ledger
     size = _size(ledger, tree_size)
     if (leaf_index is None) == (position is None):
         raise InvalidInput("position", "give exactly one of leaf_index and position", "须给出 leaf_index 或 position 之一")
@@ -112,12 +115,12 @@ def inclusion(
 
 @router.get("/consistency", response_model=ConsistencyOut)
 def consistency(
-    ledger: LedgerDep,
+    reads: ReadsDep,
     first: Annotated[int, Query(ge=0, description="The older tree size")],
     second: Annotated[int, Query(ge=0, description="The newer tree size")],
 ) -> ConsistencyOut:
     """The consistency proof that the tree of size ``second`` extends the one of size ``first``."""
-    ledger.merkle.sync()
+    ledger = reads.ledger
     proof = ledger.merkle.consistency_proof(first, second)
     return ConsistencyOut(first=first, second=second, first_root=_b64(ledger.merkle.root(first)),
                           second_root=_b64(ledger.merkle.root(second)), consistency_proof=[_b64(h) for h in proof])

@@ -19,7 +19,7 @@ from fastapi.templating import Jinja2Templates
 
 from api import i18n, public_data
 from api.charts import monthly_chart
-from api.deps import LedgerDep
+from api.deps import ReadsDep, public_reads
 from api.public_data import PublicPage
 from api.receipt_check import MAX_RECEIPT_BYTES, check_receipt, refusal
 from ledger.errors import InvalidInput, NotFound
@@ -38,12 +38,12 @@ LangQuery = Annotated[Literal["zh", "en"] | None, Query(description="zh (default
 
 
 def build(request: Request, path: str, street_town: str | None = None) -> PublicPage:
-    """The page at ``path`` (``overview`` for the home page)."""
-    app = request.app.state
-    ledger, projections = app.ledger, app.projections
+    """The page at ``path`` (``overview`` for the home page), read from the read side."""
+    reads = public_reads(request)
+    ledger, projections = reads.ledger, reads.projections
     match path.strip("/").split("/"):
         case ["overview"] | [""]:
-            return public_data.district_page(ledger, app.district)
+            return public_data.district_page(ledger, reads.district)
         case ["street-towns", code]:
             return public_data.street_town_page(ledger, projections, code)
         case ["funds"]:
@@ -247,7 +247,7 @@ def verify_form(request: Request, lang: LangQuery = None) -> HTMLResponse:
 
 @router.post("/verify", response_class=HTMLResponse)
 async def verify_submitted(
-    request: Request, ledger: LedgerDep,
+    request: Request, reads: ReadsDep,
     receipt: Annotated[str, Form(max_length=MAX_RECEIPT_BYTES)] = "",
     file: Annotated[UploadFile | None, File()] = None,
     lang: LangQuery = None,
@@ -259,7 +259,7 @@ async def verify_submitted(
     if not data:
         verdict = refusal("give a receipt: paste its JSON or choose its file", "请粘贴收据 JSON 或选择收据文件")
     else:
-        verdict = check_receipt(ledger, request.app.state.settings, data)
+        verdict = check_receipt(reads.ledger, request.app.state.settings, data)
     shown = receipt if len(receipt) < 20_000 else ""
     return _render(request, "verify.html", i18n.language(request, lang), lang, verdict=verdict, pasted=shown)
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel
 
 from api import public_data
-from api.deps import DistrictDep, LedgerDep
+from api.deps import ReadsDep
 from api.receipt_check import MAX_RECEIPT_BYTES, check_receipt, refusal
 from ledger.money import to_decimal_string
 from projections.report import transparency_report
@@ -76,9 +76,9 @@ def _figures(ledger, district) -> DistrictFigures:
 
 
 @router.get("/api/v1/public/district", response_model=DistrictFigures)
-def district_figures(ledger: LedgerDep, district: DistrictDep) -> DistrictFigures:
+def district_figures(reads: ReadsDep) -> DistrictFigures:
     """District totals and each street-town's income, spending, fund balance and volunteer hours."""
-    return _figures(ledger, district)
+    return _figures(reads.ledger, reads.district)
 
 
 Page = dict[str, Any]
@@ -87,84 +87,82 @@ Page = dict[str, Any]
 
 
 @router.get(f"{PUBLIC}/overview")
-def overview(ledger: LedgerDep, district: DistrictDep) -> Page:
+def overview(reads: ReadsDep) -> Page:
     """The home page's figures: district totals, the street-towns, income and spending by month."""
-    return public_data.district_page(ledger, district).as_json()
+    return public_data.district_page(reads.ledger, reads.district).as_json()
 
 
 @router.get(f"{PUBLIC}/street-towns")
-def street_towns(ledger: LedgerDep, district: DistrictDep) -> Page:
+def street_towns(reads: ReadsDep) -> Page:
     """The street-towns (街镇) with income, spending, local funds' balance and volunteer hours."""
-    page = public_data.district_page(ledger, district).as_json()
+    page = public_data.district_page(reads.ledger, reads.district).as_json()
     return {"position": page["position"], "street_towns": page["tables"]["street_towns"]}
 
 
 @router.get(f"{PUBLIC}/street-towns/{{code}}")
-def street_town(request: Request, ledger: LedgerDep, code: str) -> Page:
+def street_town(reads: ReadsDep, code: str) -> Page:
     """One street-town: income by source, spending, projects, special funds, hours, organisations."""
-    return public_data.street_town_page(ledger, request.app.state.projections, code).as_json()
+    return public_data.street_town_page(reads.ledger, reads.projections, code).as_json()
 
 
 @router.get(f"{PUBLIC}/funds")
-def funds(request: Request, ledger: LedgerDep) -> Page:
-    return public_data.funds_page(ledger, request.app.state.projections).as_json()
+def funds(reads: ReadsDep) -> Page:
+    return public_data.funds_page(reads.ledger, reads.projections).as_json()
 
 
 @router.get(f"{PUBLIC}/funds/{{code}}")
-def fund(request: Request, ledger: LedgerDep, code: str) -> Page:
+def fund(reads: ReadsDep, code: str) -> Page:
     """One fund (基金): balance, purpose and restrictions, use by project, balance by month."""
-    return public_data.fund_page(ledger, request.app.state.projections, code).as_json()
+    return public_data.fund_page(reads.ledger, reads.projections, code).as_json()
 
 
 @router.get(f"{PUBLIC}/projects")
-def projects(request: Request, ledger: LedgerDep) -> Page:
-    return public_data.projects_page(ledger, request.app.state.projections).as_json()
+def projects(reads: ReadsDep) -> Page:
+    return public_data.projects_page(reads.ledger, reads.projections).as_json()
 
 
 @router.get(f"{PUBLIC}/projects/{{code}}")
-def project(request: Request, ledger: LedgerDep, code: str) -> Page:
+def project(reads: ReadsDep, code: str) -> Page:
     """One project (项目): budget against paid, milestones, disbursements with approvals, satisfaction."""
-    return public_data.project_page(ledger, request.app.state.projections, code).as_json()
+    return public_data.project_page(reads.ledger, reads.projections, code).as_json()
 
 
 @router.get(f"{PUBLIC}/hours")
-def volunteer_hours(request: Request, ledger: LedgerDep) -> Page:
+def volunteer_hours(reads: ReadsDep) -> Page:
     """Volunteer hours by organisation, street-town, domain and month (no person is named)."""
-    return public_data.hours_page(ledger, request.app.state.projections).as_json()
+    return public_data.hours_page(reads.ledger, reads.projections).as_json()
 
 
 @router.get(f"{PUBLIC}/corrections")
-def corrections(request: Request, ledger: LedgerDep, street_town: str | None = None) -> Page:
+def corrections(reads: ReadsDep, street_town: str | None = None) -> Page:
     """The corrections log (更正说明): every correction, its reason and what it corrects."""
-    return public_data.corrections_page(ledger, request.app.state.projections, street_town).as_json()
+    return public_data.corrections_page(reads.ledger, reads.projections, street_town).as_json()
 
 
 @router.get(f"{PUBLIC}/checkpoints")
-def checkpoints(ledger: LedgerDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> Page:
+def checkpoints(reads: ReadsDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> Page:
     """Signed checkpoints, newest first, with witness cosignatures and whether each is consistent
     with the one before it (a consistency proof checked against both signed roots)."""
-    return public_data.checkpoints_page(ledger, limit).as_json()
+    return public_data.checkpoints_page(reads.ledger, limit).as_json()
 
 
 @router.get(f"{PUBLIC}/reports")
 def report(
-    request: Request,
+    reads: ReadsDep,
     start: Annotated[date, Query(description="First day of the period (YYYY-MM-DD)")],
     end: Annotated[date, Query(description="Last day of the period (YYYY-MM-DD)")],
     street_town: Annotated[str | None, Query(description="A street-town code; the whole district if absent")] = None,
 ) -> Page:
     """The transparency report (信息公开报告) of a period, as ``wushe export --format json`` writes it."""
-    projections = request.app.state.projections
-    public_data.fresh(projections)
-    return transparency_report(projections, start=start, end=end, street_town=street_town)
+    return transparency_report(reads.projections, start=start, end=end, street_town=street_town)
 
 
 @router.post(f"{PUBLIC}/verify")
-def verify(request: Request, ledger: LedgerDep,
+def verify(request: Request, reads: ReadsDep,
            receipt: Annotated[dict[str, Any], Body(description="A wushe-receipt/v1 document")]) -> Page:
     """Check a receipt or certificate against this ledger's log key: ``verified`` with the leaf,
     log position and checkpoint, or ``verified: false`` and exactly why."""
     data = json.dumps(receipt, ensure_ascii=False)
     if len(data) > MAX_RECEIPT_BYTES:
         return refusal(f"the receipt is larger than {MAX_RECEIPT_BYTES // 1024} KiB", "收据文件过大")
-    return check_receipt(ledger, request.app.state.settings, data)
+    return check_receipt(reads.ledger, request.app.state.settings, data)

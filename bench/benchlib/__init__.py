@@ -13,6 +13,7 @@ import os
 import platform
 import sqlite3
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -307,6 +308,55 @@ DONATION = {
 }
 """The keyword arguments of the benchmarked donation: a named resident's transfer on 99 Giving Day.
 Its stored signed text is about 530 bytes."""
+
+
+async def drive(base: str, count: int, connections: int, send) -> tuple[float, list[tuple[str, float, bool]]]:
+    """Send ``count`` requests over ``connections`` keep-alive connections of an httpx async client,
+    each sending its next request when its last answer arrives. ``send(client, i)`` sends request
+    ``i`` and returns (its label, whether it succeeded). Returns (seconds, [(label, ms, ok)])."""
+    import asyncio
+
+    import httpx
+
+    answers: list[tuple[str, float, bool]] = []
+    indices = iter(range(count))
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        for i in indices:
+            t0 = time.perf_counter()
+            label, ok = await send(client, i)
+            answers.append((label, (time.perf_counter() - t0) * 1000, ok))
+
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=120) as client:
+        began = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(connections)))
+        return time.perf_counter() - began, answers
+
+
+def run_measured(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int]:
+    """Run a command to its end: (seconds, its peak resident memory in MiB, exit status). The peak is
+    the child's own ``ru_maxrss`` (``os.wait4``), whatever other children this process has had."""
+    start = time.perf_counter()
+    process = subprocess.Popen(args, env=env)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return time.perf_counter() - start, usage.ru_maxrss / 1024, process.returncode
+
+
+def rebuild_measured(data_dir: Path) -> tuple[float, float]:
+    """A rebuild of every view of the demo ledger in ``data_dir`` (as :func:`demo_ledger` lays it out),
+    alone in a fresh process: (seconds including start-up, peak resident memory in MiB)."""
+    root = Path(__file__).resolve().parent.parent.parent
+    code = ("import sys; from pathlib import Path; from ledger.application import Ledger; "
+            "from ledger.settings import Settings; from projections.runner import Projections; d = Path(sys.argv[1]); "
+            "Projections(Ledger(Settings(data_dir=d, database_url=f'sqlite:///{d / \"ledger.sqlite3\"}', "
+            "key_dir=d / 'keys'))).rebuild()")
+    seconds, peak, status = run_measured([sys.executable, "-c", code, str(data_dir)],
+                                         env={**os.environ, "PYTHONPATH": str(root)})
+    if status != 0:
+        raise RuntimeError(f"the rebuild of {data_dir} failed (exit {status})")
+    return seconds, peak
 
 
 def profile(fn, top: int = 25) -> None:

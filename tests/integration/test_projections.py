@@ -606,7 +606,9 @@ def test_health_reports_the_projections_lag(cast):
     open_general(cast, "GEN")
     donate(cast, "GEN", 5_000)
     head = cast.ledger.recorder.max_notification_id()
-    with TestClient(create_app(ledger=cast.ledger)) as client:
+    # No background runner: the lag stays until something folds (tests/e2e/test_public_reads.py has the runner)
+    settings = cast.ledger.settings.model_copy(update={"views_interval": 0})
+    with TestClient(create_app(settings, ledger=cast.ledger)) as client:
         body = client.get("/health").json()
         assert (body["events"], body["projections_position"], body["projections_lag"]) == (head, 0, head)
         client.app.state.projections.run()

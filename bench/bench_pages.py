@@ -1,0 +1,234 @@
+"""Public page latency (p50/p95/p99 per page and overall) and requests per second of a served demo
+ledger, against the trivial-endpoint ceiling of the same server in the same run, with the peak
+memory of the server and of a rebuild of the same ledger.
+
+The server is ``wushe serve`` as it runs in production (uvicorn, one worker, the background runner
+keeping the views current), in a subprocess, over a demo ledger on SQLite: ``--data DIR`` (a ledger
+seeded before, ``DIR/ledger.sqlite3`` and ``DIR/keys``) or one seeded here (``--scale N``). One
+extra route, ``GET /bench/trivial`` answering a constant, is added to the same app: the HTTP
+ceiling (uvicorn, FastAPI routing, the client) that no page can beat.
+
+The client is httpx (async) in this process with ``--connections`` connections, each sending its
+next request when its last answer arrives: a warm-up, then ``--requests`` requests of a mix a
+resident's visit would make — the district home page, street-town, fund and project pages (codes
+drawn from the ledger, seeded), the funds and projects lists, volunteer hours, checkpoints, the
+receipt check form, and the same pages' JSON — then as many requests of the trivial route.
+
+Peak memory is each process's own ``ru_maxrss`` (``os.wait4``): the server after the run, and a
+rebuild of every view of the same ledger alone in a fresh process.
+
+    .venv/bin/python bench/bench_pages.py --quick            # scale 2, a smoke run
+    .venv/bin/python bench/bench_pages.py --scale 5
+    .venv/bin/python bench/bench_pages.py --data DIR --requests 20000   # a large ledger seeded before
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchlib import demo_ledger, describe, drive, machine, percentile, print_table, rebuild_measured, write_results
+
+ROOT = Path(__file__).resolve().parent.parent
+TRIVIAL = "/bench/trivial"
+API = "/api/v1/public"
+
+
+def settings_for(data_dir: Path):
+    from ledger.settings import Settings
+
+    return Settings(data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'ledger.sqlite3'}",
+                    key_dir=data_dir / "keys", checkpoint_interval=0)
+
+
+# --- the server (a subprocess) -------------------------------------------------------------------
+
+
+def serve(data_dir: Path, port: int) -> None:
+    import uvicorn
+
+    from api.main import create_app
+    from api.settings import ApiSettings
+
+    app = create_app(settings_for(data_dir), api_settings=ApiSettings(public_rate="100000000/minute"))
+    app.add_api_route(TRIVIAL, lambda: {"ok": True}, include_in_schema=False)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(data_dir: Path, port: int) -> subprocess.Popen:
+    """The server, once its runner has brought the views to the log's head."""
+    import httpx
+
+    process = subprocess.Popen([sys.executable, __file__, "--serve", str(data_dir), str(port)],
+                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        try:
+            health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()
+            if health.get("projections_lag") == 0 and health.get("projections_position"):
+                return process
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(0.3)
+    process.kill()
+    raise RuntimeError("the server did not start")
+
+
+def stop(process: subprocess.Popen) -> float:
+    """Stop the server; its peak resident memory in MiB."""
+    process.send_signal(signal.SIGTERM)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_maxrss / 1024
+
+
+# --- the mix -------------------------------------------------------------------------------------
+
+
+def page_mix(base: str, seed: int) -> list[tuple[str, str]]:
+    """(page kind, path) pairs in the proportions of a visit; codes drawn from the served ledger."""
+    import httpx
+
+    overview = httpx.get(f"{base}{API}/overview", timeout=60).json()
+    towns = [t["code"] for t in overview["tables"]["street_towns"]]
+    funds = [f["fund"] for f in httpx.get(f"{base}{API}/funds", timeout=60).json()["tables"]["funds"]]
+    projects = [p["project"] for p in httpx.get(f"{base}{API}/projects", timeout=60).json()["tables"]["projects"]]
+    pick = random.Random(seed).choice
+    weighted = [
+        (12, "district home", lambda: "/"),
+        (10, "street-town page", lambda: f"/street-towns/{pick(towns)}"),
+        (12, "fund page", lambda: f"/funds/{pick(funds)}"),
+        (10, "project page", lambda: f"/projects/{pick(projects)}"),
+        (4, "funds list", lambda: "/funds"),
+        (4, "projects list", lambda: "/projects"),
+        (8, "volunteer hours", lambda: "/hours"),
+        (4, "checkpoints", lambda: "/checkpoints"),
+        (4, "verify form", lambda: "/verify"),
+        (8, "district JSON", lambda: f"{API}/district"),
+        (6, "street-town JSON", lambda: f"{API}/street-towns/{pick(towns)}"),
+        (8, "fund JSON", lambda: f"{API}/funds/{pick(funds)}"),
+        (6, "project JSON", lambda: f"{API}/projects/{pick(projects)}"),
+        (4, "checkpoints JSON", lambda: f"{API}/checkpoints"),
+    ]
+    mix = [(kind, path) for weight, kind, path in weighted for _ in range(weight)]
+    random.Random(seed).shuffle(mix)
+    return [(kind, path()) for kind, path in mix]
+
+
+async def load(base: str, requests: list[tuple[str, str]], connections: int):
+    """Send the requests over ``connections`` connections: (seconds, latencies in ms by kind, failures)."""
+
+    async def send(client, i: int) -> tuple[str, bool]:
+        kind, path = requests[i]
+        return kind, (await client.get(path)).status_code == 200
+
+    seconds, answers = await drive(base, len(requests), connections, send)
+    latencies: dict[str, list[float]] = defaultdict(list)
+    for kind, ms, _ in answers:
+        latencies[kind].append(ms)
+    return seconds, latencies, sum(not ok for _, _, ok in answers)
+
+
+def row(kind: str, values: list[float], seconds: float | None = None) -> dict:
+    out = {"page": kind, "requests": len(values), "p50_ms": percentile(values, 50),
+           "p95_ms": percentile(values, 95), "p99_ms": percentile(values, 99)}
+    if seconds is not None:
+        out["per_second"] = len(values) / seconds
+    return out
+
+
+def measure(data_dir: Path, count: int, warmup: int, connections: int, seed: int) -> dict:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = start(data_dir, port)
+    try:
+        mix = page_mix(base, seed)
+        asyncio.run(load(base, [mix[i % len(mix)] for i in range(warmup)], connections))
+        pages = [mix[i % len(mix)] for i in range(count)]
+        seconds, latencies, failures = asyncio.run(load(base, pages, connections))
+        asyncio.run(load(base, [("trivial", TRIVIAL)] * warmup, connections))
+        trivial_seconds, trivial, trivial_failures = asyncio.run(load(base, [("trivial", TRIVIAL)] * count,
+                                                                        connections))
+    finally:
+        peak = stop(server)
+    every = [v for values in latencies.values() for v in values]
+    return {"pages": [row(k, v) for k, v in sorted(latencies.items())], "overall": row("all pages", every, seconds),
+            "trivial": row("trivial endpoint", trivial["trivial"], trivial_seconds),
+            "failures": failures + trivial_failures, "server_peak_rss_mib": peak}
+
+
+def events_in(data_dir: Path) -> int:
+    import sqlite3
+
+    with sqlite3.connect(data_dir / "ledger.sqlite3") as db:
+        return db.execute("SELECT MAX(rowid) FROM stored_events").fetchone()[0] or 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, help="a demo ledger seeded before (DIR/ledger.sqlite3, DIR/keys)")
+    parser.add_argument("--scale", type=int, default=3, help="the demo's scale when seeding here")
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=8)
+    parser.add_argument("--quick", action="store_true", help="scale 2, 600 requests")
+    args = parser.parse_args()
+    if args.quick:
+        args.scale, args.requests, args.warmup = 2, 600, 100
+    info = machine(postgres=False)
+    print(describe(info))
+    with tempfile.TemporaryDirectory() as folder:
+        data_dir = args.data
+        seeded = None
+        if data_dir is None:
+            data_dir = Path(folder)
+            ledger, _, seeded = demo_ledger(data_dir, args.scale)
+            ledger.close()
+        events = events_in(data_dir)
+        print(f"{events:,} events in {data_dir}" + (f" (seeded at scale {args.scale} in {seeded:.0f} s)" if seeded else ""))
+        rebuild_seconds, rebuild_peak = rebuild_measured(data_dir)
+        result = measure(data_dir, args.requests, args.warmup, args.connections, args.seed)
+    overall, trivial = result["overall"], result["trivial"]
+    rows = [*result["pages"], overall, trivial]
+    print_table(f"Public pages, {events:,} events on SQLite, {args.connections} connections, {args.requests} requests "
+                f"(+ as many of the trivial endpoint)", ["page", "requests", "p50 ms", "p95 ms", "p99 ms"],
+                [[r["page"], r["requests"], r["p50_ms"], r["p95_ms"], r["p99_ms"]] for r in rows])
+    print_table("Against the trivial endpoint of the same server", ["", "per second", "p50 ms", "p99 ms"], [
+        ["all pages", overall["per_second"], overall["p50_ms"], overall["p99_ms"]],
+        ["trivial endpoint", trivial["per_second"], trivial["p50_ms"], trivial["p99_ms"]],
+        ["pages ÷ trivial", overall["per_second"] / trivial["per_second"], overall["p50_ms"] / trivial["p50_ms"],
+         overall["p99_ms"] / trivial["p99_ms"]]])
+    print_table("Peak resident memory", ["process", "MiB", "seconds"], [
+        ["server (whole run)", result["server_peak_rss_mib"], None],
+        ["rebuild of every view (fresh process)", rebuild_peak, rebuild_seconds]])
+    if result["failures"]:
+        print(f"{result['failures']} requests failed")
+    write_results("bench_pages", {"machine": info, "events": events, "scale": None if args.data else args.scale,
+                                  "connections": args.connections, "rebuild_seconds": rebuild_seconds,
+                                  "rebuild_peak_rss_mib": rebuild_peak, **result})
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve":
+        serve(Path(sys.argv[2]), int(sys.argv[3]))
+    else:
+        main()
