@@ -383,7 +383,8 @@ def fund_page(ledger, projections: Projections, code: str) -> PublicPage:
         usage = views.rows(funds.USAGE, "fund = ? AND payments <> 0", (code,), order="kind, target, domain")
         daily = views.rows(funds.DAILY, "fund = ?", (code,), order="day")
         names = {p["code"]: p["name"] for p in views.rows(projects.PROJECTS)}
-        gifts = views.rows(donations.DONATIONS, "fund = ?", (code,), order="day DESC, entry")[:DONATIONS_SHOWN]
+        # The latest gifts only: a busy fund holds far more than a page shows.
+        gifts = views.rows(donations.DONATIONS, "fund = ?", (code,), order="day DESC, entry", limit=DONATIONS_SHOWN)
         position = views.position
     by_month: dict[str, int] = defaultdict(int)
     for row in daily:

@@ -19,6 +19,9 @@ Then ``REPEATS`` interleaved repeats, the order rotated per repeat, each timing:
 * startup  — both tools on a journal of the same declarations without transactions (their fixed
   cost: process start, parsing the header).
 
+Peak memory: a rebuild alone in a fresh process, and each tool's balance, as ``ru_maxrss`` of
+each process (``os.wait4``).
+
 ratio = rebuild seconds ÷ ledger-cli seconds (the issue's goal: ≤ 1.0), per repeat, then the median;
 likewise ÷ hledger, and rebuild events/s ÷ raw-read events/s (how close the fold runs to reading the
 log). One more rebuild runs under cProfile, summarised into verification, folds, SQL and the rest.
@@ -50,7 +53,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import demo_ledger, describe, machine, median, print_table, spread, write_results
+from benchlib import (
+    demo_ledger,
+    describe,
+    machine,
+    median,
+    print_table,
+    rebuild_measured,
+    run_measured,
+    spread,
+    write_results,
+)
 
 from ledger.application import Ledger
 from ledger.settings import Settings
@@ -157,6 +170,20 @@ def profile_rebuild(projections: Projections) -> dict[str, Any]:
 
 
 # --- main ----------------------------------------------------------------------------------------
+
+
+def peak_memory(tools: dict, journal_path: Path, data_dir: Path) -> dict[str, float]:
+    """Peak resident memory (MiB) of a rebuild alone in a fresh process, and of each tool's balance."""
+    _, peak = rebuild_measured(data_dir)
+    memory = {"rebuild (fresh process)": peak}
+    for name, exe in tools.items():
+        if exe:
+            memory["ledger-cli" if name == "ledger" else "hledger"] = run_measured(
+                [exe, "-f", str(journal_path), "balance"], env=TOOL_ENV, quiet=True)[1]
+    rebuild = memory["rebuild (fresh process)"]
+    print_table("peak resident memory (ru_maxrss of each process)", ["process", "MiB", "÷ rebuild"],
+                [[k, v, v / rebuild] for k, v in memory.items()])
+    return memory
 
 
 def main() -> int:
@@ -303,6 +330,8 @@ def run(info: dict, tools: dict, versions: dict, data_dir: Path, ledger: Ledger,
     print("  tools' totals (last line of balance; 0 = the journal balances): "
           + "; ".join(f"{k}: {sorted(set(v))}" for k, v in totals.items()))
 
+    memory = peak_memory(tools, path, DATA or data_dir)
+
     print("\nprofiling one rebuild (cProfile) ...", flush=True)
     prof = profile_rebuild(projections)
     print(prof["pstats_text"])
@@ -330,6 +359,7 @@ def run(info: dict, tools: dict, versions: dict, data_dir: Path, ledger: Ledger,
         "ratios_median": {k: median(v) for k, v in ratios.items() if v},
         "ratios_each_repeat": ratios,
         "tool_totals": totals,
+        "peak_rss_mib": memory,
         "profile": {k: v for k, v in prof.items() if k != "pstats_text"},
         "one_million": PENDING_1M,
         "elapsed_s": elapsed,

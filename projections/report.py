@@ -84,13 +84,18 @@ class Snapshot:
         self.position = int(row[0]) if row else 0
         """The last log position folded into what this snapshot reads."""
 
-    def rows(self, table: Table, where: str = "", params: tuple = (), order: str = "") -> list[dict[str, Any]]:
-        """Rows of one view (``where``/``order`` are SQL fragments with ``?`` placeholders)."""
+    def rows(self, table: Table, where: str = "", params: tuple = (), order: str = "",
+             limit: int | None = None) -> list[dict[str, Any]]:
+        """Rows of one view (``where``/``order`` are SQL fragments with ``?`` placeholders), the
+        first ``limit`` of them if given."""
         sql = f"SELECT {', '.join(table.columns)} FROM {self._tables.table(table.name)}"
         if where:
             sql += f" WHERE {where}"
         if order:
             sql += f" ORDER BY {order}"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params = (*params, limit)
         self._cursor.execute(sql, params)
         return [dict(zip(table.columns, r, strict=True)) for r in self._cursor.fetchall()]
 

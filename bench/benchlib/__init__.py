@@ -334,11 +334,12 @@ async def drive(base: str, count: int, connections: int, send) -> tuple[float, l
         return time.perf_counter() - began, answers
 
 
-def run_measured(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int]:
+def run_measured(args: list[str], env: dict[str, str] | None = None, quiet: bool = False) -> tuple[float, float, int]:
     """Run a command to its end: (seconds, its peak resident memory in MiB, exit status). The peak is
-    the child's own ``ru_maxrss`` (``os.wait4``), whatever other children this process has had."""
+    the child's own ``ru_maxrss`` (``os.wait4``), whatever other children this process has had.
+    ``quiet`` discards its output."""
     start = time.perf_counter()
-    process = subprocess.Popen(args, env=env)
+    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL if quiet else None)
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
     return time.perf_counter() - start, usage.ru_maxrss / 1024, process.returncode
