@@ -14,8 +14,8 @@ resident's visit would make — the district home page, street-town, fund and pr
 drawn from the ledger, seeded), the funds and projects lists, volunteer hours, checkpoints, the
 receipt check form, and the same pages' JSON — then as many requests of the trivial route.
 
-Peak memory is each process's own ``ru_maxrss`` (``os.wait4``): the server after the run, and a
-rebuild of every view of the same ledger alone in a fresh process.
+Peak memory is each process's own high-water mark (``VmHWM`` in ``/proc``, Linux): the server
+after the run, and a rebuild of every view of the same ledger alone in a fresh process.
 
     .venv/bin/python bench/bench_pages.py --quick            # scale 2, a smoke run
     .venv/bin/python bench/bench_pages.py --scale 5
@@ -39,7 +39,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import demo_ledger, describe, drive, machine, percentile, print_table, rebuild_measured, write_results
+from benchlib import (
+    demo_ledger,
+    describe,
+    drive,
+    machine,
+    peak_rss_mib,
+    percentile,
+    print_table,
+    rebuild_measured,
+    write_results,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 TRIVIAL = "/bench/trivial"
@@ -94,10 +104,10 @@ def start(data_dir: Path, port: int) -> subprocess.Popen:
 
 def stop(process: subprocess.Popen) -> float:
     """Stop the server; its peak resident memory in MiB."""
+    peak = peak_rss_mib(process.pid) or float("nan")
     process.send_signal(signal.SIGTERM)
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return usage.ru_maxrss / 1024
+    process.wait(30)
+    return peak
 
 
 # --- the mix -------------------------------------------------------------------------------------

@@ -19,8 +19,8 @@ Then ``REPEATS`` interleaved repeats, the order rotated per repeat, each timing:
 * startup  — both tools on a journal of the same declarations without transactions (their fixed
   cost: process start, parsing the header).
 
-Peak memory: a rebuild alone in a fresh process, and each tool's balance, as ``ru_maxrss`` of
-each process (``os.wait4``).
+Peak memory: a rebuild alone in a fresh process, and each tool's balance, each process's own
+high-water mark (``VmHWM`` sampled from ``/proc``).
 
 ratio = rebuild seconds ÷ ledger-cli seconds (the issue's goal: ≤ 1.0), per repeat, then the median;
 likewise ÷ hledger, and rebuild events/s ÷ raw-read events/s (how close the fold runs to reading the
@@ -181,7 +181,7 @@ def peak_memory(tools: dict, journal_path: Path, data_dir: Path) -> dict[str, fl
             memory["ledger-cli" if name == "ledger" else "hledger"] = run_measured(
                 [exe, "-f", str(journal_path), "balance"], env=TOOL_ENV, quiet=True)[1]
     rebuild = memory["rebuild (fresh process)"]
-    print_table("peak resident memory (ru_maxrss of each process)", ["process", "MiB", "÷ rebuild"],
+    print_table("peak resident memory (VmHWM of each process)", ["process", "MiB", "÷ rebuild"],
                 [[k, v, v / rebuild] for k, v in memory.items()])
     return memory
 
