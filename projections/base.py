@@ -59,6 +59,9 @@ class Table:
     """Columns that changes overwrite: text (JSON for lists) unless named in ``integers``."""
     integers: tuple[str, ...] = ()
     """Key or attribute columns holding integers (counters always do)."""
+    indexes: tuple[tuple[str, ...], ...] = ()
+    """Secondary indexes, each a tuple of columns, for the pages' queries that do not lead with
+    the key (part of the views' shape: adding one refolds the views)."""
 
     @property
     def columns(self) -> tuple[str, ...]:

@@ -98,6 +98,9 @@ class Projections:
                 columns = [f"{c} {self._type(table, c)}" for c in table.columns]
                 cursor.execute(f"CREATE TABLE IF NOT EXISTS {t.table(table.name)} ({', '.join(columns)}, "
                                f"PRIMARY KEY ({', '.join(table.keys)}))")
+                for index in table.indexes:
+                    cursor.execute(f"CREATE INDEX IF NOT EXISTS {table.name}_by_{'_'.join(index)} "
+                                   f"ON {t.table(table.name)} ({', '.join(index)})")
 
     def _type(self, table: Table, column: str) -> str:
         if column in table.counters:

@@ -35,7 +35,7 @@ from ledger.application import Ledger
 from ledger.errors import TamperedEvent
 from ledger.settings import Settings
 from ledger.stores import is_postgres
-from projections import funds, hours, projects, runner, streettowns
+from projections import donations, funds, hours, projects, runner, streettowns
 from projections.base import MemoryStore
 from projections.runner import Projections
 
@@ -649,3 +649,25 @@ def test_views_built_to_an_older_shape_are_dropped_and_folded_again(cast):
     assert again.status().position == 0 and again.rows(funds.FUNDS) == []
     again.run()
     assert views(again) == before
+
+
+def test_declared_indexes_exist_and_serve_the_fund_page_query(cast):
+    """The public fund page lists a fund's latest gifts: the (fund, day) index is built with the
+    views, so the query does not scan every gift of the district."""
+    busy(cast)
+    projections = Projections(cast.ledger)
+    projections.run()
+    t = projections.tables
+    with t.transaction(commit=False) as cursor:
+        if t.postgres:
+            cursor.execute("SELECT indexname FROM pg_indexes WHERE schemaname = ? AND tablename = ?",
+                           (t.datastore.schema, donations.DONATIONS.name))
+        else:
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?",
+                           (donations.DONATIONS.name,))
+        names = {row[0] for row in cursor.fetchall()}
+    assert "view_public_donations_by_fund_day" in names
+    gifts = projections.rows(donations.DONATIONS)
+    fund = gifts[0]["fund"]
+    newest = projections.rows(donations.DONATIONS, "fund = ?", (fund,), order="day DESC, entry")[:3]
+    assert [g["day"] for g in newest] == sorted((g["day"] for g in gifts if g["fund"] == fund), reverse=True)[:3]
