@@ -60,52 +60,51 @@ class _Cast:
     recorders: dict[str, Actor]
 
 
+CORRECTION_REASONS = [
+    "重复录入，冲正原记录 Duplicate entry reversed",
+    "金额录入错误，冲正后按正确金额重新登记 Wrong amount; re-recorded",
+    "捐赠人撤回指定用途，冲正 Donor withdrew the gift",
+]
+HOURS_REASON = "签到时间登记错误，冲正 Wrong sign-in time"
+
+
 def _end_date(ledger: Ledger) -> date:
     return min(DEMO_END, ledger.today())
 
 
-def seed_demo(ledger: Ledger, key_dir: Path, *, scale: int = 1, seed: int = 2023, progress: Any = None) -> dict:
-    """Write the demo ledger; returns counts of what was recorded."""
-    rng = random.Random(seed)
-    ledger.new_id = lambda: f"{rng.getrandbits(64):016x}"
-    if "demo-accountant" in ledger.directory().principals:
-        raise DemoExists()
-    end = _end_date(ledger)
-    start = end - timedelta(days=364)
-    counts: Counter[str] = Counter()
-    root_handle = next(h for h, p in ledger.directory().principals.items() if "root" in p.roles)
-    root = Actor(root_handle, read_signing_key(key_dir, root_handle))
-    log_actor = Actor(ledger.origin, read_signing_key(key_dir, ledger.origin))
-    witness_dir = key_dir.parent / "witness"
-    witness_vkey = Witness.create(witness_dir, DEMO_WITNESS)
-    witness = Witness(witness_dir, DEMO_WITNESS)
-    # The ledger's own pages count this witness's cosignatures.
-    trusted = key_dir / "witnesses"
-    trusted.mkdir(exist_ok=True)
-    (trusted / f"{key_file_stem(DEMO_WITNESS)}.pub").write_text(witness_vkey.vkey + "\n")
-    log_key = ledger.directory().active_keys(ledger.origin)[-1].key
+class _Witnessing:
+    """The log's schedule in miniature: checkpoints signed with the log key, each cosigned by the
+    district's witness (whose key the ledger's own pages trust)."""
 
-    def checkpoint_and_witness() -> None:
-        """The log's schedule in miniature: a signed checkpoint, cosigned by the district's witness."""
-        stored = ledger.sign_checkpoint(log_actor)
-        checkpoint, line = witness.cosign(stored.note, log_key, ledger.merkle.consistency_proof)
-        ledger.checkpoints.add_cosignature(checkpoint, witness.key.verifier, line)
-        counts["checkpoints"] += 1
-    towns = [t.code for t in ledger.reference.street_towns]
-    domains = [d.code for d in ledger.reference.domains]
+    def __init__(self, ledger: Ledger, key_dir: Path) -> None:
+        self.ledger = ledger
+        self.log_actor = Actor(ledger.origin, read_signing_key(key_dir, ledger.origin))
+        witness_dir = key_dir.parent / "witness"
+        witness_vkey = Witness.create(witness_dir, DEMO_WITNESS)
+        self.witness = Witness(witness_dir, DEMO_WITNESS)
+        trusted = key_dir / "witnesses"
+        trusted.mkdir(exist_ok=True)
+        (trusted / f"{key_file_stem(DEMO_WITNESS)}.pub").write_text(witness_vkey.vkey + "\n")
+        self.log_key = ledger.directory().active_keys(ledger.origin)[-1].key
 
-    def say(message: str) -> None:
-        if counts:
-            checkpoint_and_witness()
-        if progress is not None:
-            progress.print(f"  · {message}")
+    def checkpoint(self) -> None:
+        ledger = self.ledger
+        stored = ledger.sign_checkpoint(self.log_actor)
+        checkpoint, line = self.witness.cosign(stored.note, self.log_key, ledger.merkle.consistency_proof)
+        ledger.checkpoints.add_cosignature(checkpoint, self.witness.key.verifier, line)
 
-    # --- bodies and people ---------------------------------------------------------------------
-    say("organisations and principals 组织与主体")
+
+def _root(ledger: Ledger, key_dir: Path) -> Actor:
+    handle = next(h for h, p in ledger.directory().principals.items() if "root" in p.roles)
+    return Actor(handle, read_signing_key(key_dir, handle))
+
+
+def _organisations(ledger: Ledger, root: Actor, rng: random.Random, scale: int, counts: Counter) -> dict[str, list[str]]:
+    """The foundation, a social-work station per street-town and its community organisations."""
     ledger.register_organisation(root, FOUNDATION, "上海市长宁区社区公益基金会", "foundation", "xinhualu",
                                  registered_on=date(2016, 3, 1))
     orgs_by_town: dict[str, list[str]] = {}
-    for i, town in enumerate(towns):
+    for i, town in enumerate(t.code for t in ledger.reference.street_towns):
         name_zh = ledger.reference.street_town(town).name_zh
         ledger.register_organisation(root, f"STN-{town}", f"{name_zh}社工站", "social_work_station", town,
                                      registered_on=date(2022, 6, 1))
@@ -118,6 +117,11 @@ def seed_demo(ledger: Ledger, key_dir: Path, *, scale: int = 1, seed: int = 2023
                                          registered_on=date(2018 + j % 5, 1 + j % 12, 10))
             orgs_by_town[town].append(code)
             counts["organisations"] += 1
+    return orgs_by_town
+
+
+def _cast(ledger: Ledger, key_dir: Path, root: Actor, orgs_by_town: dict[str, list[str]], counts: Counter) -> _Cast:
+    """The demo's people, each with a key written to the key directory."""
 
     def person(handle: str, name: str, roles: list[str], **scope: str) -> Actor:
         key = SigningKey.generate(handle)
@@ -134,13 +138,27 @@ def seed_demo(ledger: Ledger, key_dir: Path, *, scale: int = 1, seed: int = 2023
         recorders={},
     )
     person("demo-auditor", "区审计局 审计员", ["auditor"])
-    for town in towns:
-        org = orgs_by_town[town][0]
-        cast.recorders[org] = person(f"rec-{org.lower()}", f"{org} 志愿服务记录人", ["recorder"], organisation=org)
-    acct = cast.accountant
+    for orgs in orgs_by_town.values():
+        cast.recorders[orgs[0]] = person(f"rec-{orgs[0].lower()}", f"{orgs[0]} 志愿服务记录人", ["recorder"],
+                                         organisation=orgs[0])
+    return cast
 
-    # --- funds ---------------------------------------------------------------------------------
-    say("funds 基金")
+
+def _rotate(ledger: Ledger, key_dir: Path, root: Actor, handle: str) -> Actor:
+    """Rotate a principal's key; the old key file is kept, renamed after the rotation's position."""
+    new_key = SigningKey.generate(handle)
+    rotation = ledger.rotate_key(root, handle, new_key.verifier)
+    old = key_dir / f"{key_file_stem(handle)}.key"
+    old.rename(key_dir / f"{key_file_stem(handle)}.retired-{ledger.positions_of(rotation)[0]}.key")
+    new_key.write(key_dir)
+    return Actor(handle, new_key)
+
+
+def _funds(ledger: Ledger, acct: Actor, rng: random.Random, start: date, end: date, counts: Counter) -> None:
+    """The unrestricted fund, the venture-philanthropy and welfare-lottery funds, and per
+    street-town a special fund (专项基金) and a government-purchase fund, usable from ``start``."""
+    towns = [t.code for t in ledger.reference.street_towns]
+    domains = [d.code for d in ledger.reference.domains]
     ledger.open_fund(acct, "GENERAL", "非限定性基金", FOUNDATION, purpose="基金会日常公益支出")
     ledger.open_fund(acct, "VP-ROUND", "长宁区公益创投资金", FOUNDATION, restricted=True,
                      purpose="公益创投项目资助", valid_from=start, valid_until=end + timedelta(days=730),
@@ -161,6 +179,72 @@ def seed_demo(ledger: Ledger, key_dir: Path, *, scale: int = 1, seed: int = 2023
         counts["funds"] += 2
     counts["funds"] += 3
 
+
+def _donation(ledger: Ledger, rng: random.Random, town: str, day: date, giving_day: date) -> tuple[str, int, dict]:
+    """One donor's gift: (fund, amount in fen, the other fields of ``record_donation``)."""
+    donor_type = rng.choices(["resident", "business", "stationed_unit", "foundation", "government"],
+                             [70, 15, 9, 4, 2])[0]
+    if donor_type == "resident":
+        name = rng.choice(SURNAMES) + rng.choice(GIVEN) + (rng.choice(GIVEN) if rng.random() < 0.6 else "")
+        amount = rng.choice([2000, 5000, 9900, 10000, 20000, 50000, 99900, 100000])
+    elif donor_type == "business":
+        name = rng.choice(BUSINESSES)
+        amount = rng.choice([500000, 1000000, 2000000, 3000000])
+    elif donor_type == "stationed_unit":
+        name = rng.choice(STATIONED_UNITS)
+        amount = rng.choice([300000, 500000, 800000])
+    elif donor_type == "foundation":
+        name = "上海某慈善基金会"
+        amount = rng.choice([2000000, 5000000])
+    else:
+        name = f"{ledger.reference.street_town(town).name_zh}办事处"
+        amount = rng.choice([1000000, 2000000])
+    in_kind = donor_type == "business" and rng.random() < 0.2
+    fund = f"SF-{town}" if rng.random() < 0.75 else "GENERAL"
+    named = rng.random() < 0.9
+    public = named and (donor_type != "resident" or rng.random() < 0.3)
+    method = "in_kind" if in_kind else rng.choice(["transfer", "transfer", "cash"])
+    return fund, amount, {
+        "donor_type": donor_type, "donor_name": name if named else None, "donor_public": public, "method": method,
+        "in_kind_description": "米面油爱心礼包" if in_kind else None, "received_on": day, "street_town": town,
+        "note": "九九公益日" if abs((day - giving_day).days) <= 3 else None,
+    }
+
+
+def seed_demo(ledger: Ledger, key_dir: Path, *, scale: int = 1, seed: int = 2023, progress: Any = None) -> dict:
+    """Write the demo ledger; returns counts of what was recorded."""
+    rng = random.Random(seed)
+    ledger.new_id = lambda: f"{rng.getrandbits(64):016x}"
+    if "demo-accountant" in ledger.directory().principals:
+        raise DemoExists()
+    end = _end_date(ledger)
+    start = end - timedelta(days=364)
+    counts: Counter[str] = Counter()
+    root = _root(ledger, key_dir)
+    witnessing = _Witnessing(ledger, key_dir)
+
+    def checkpoint_and_witness() -> None:
+        witnessing.checkpoint()
+        counts["checkpoints"] += 1
+    towns = [t.code for t in ledger.reference.street_towns]
+    domains = [d.code for d in ledger.reference.domains]
+
+    def say(message: str) -> None:
+        if counts:
+            checkpoint_and_witness()
+        if progress is not None:
+            progress.print(f"  · {message}")
+
+    # --- bodies and people ---------------------------------------------------------------------
+    say("organisations and principals 组织与主体")
+    orgs_by_town = _organisations(ledger, root, rng, scale, counts)
+    cast = _cast(ledger, key_dir, root, orgs_by_town, counts)
+    acct = cast.accountant
+
+    # --- funds ---------------------------------------------------------------------------------
+    say("funds 基金")
+    _funds(ledger, acct, rng, start, end, counts)
+
     # --- income --------------------------------------------------------------------------------
     say("donations and grants 捐赠与拨款")
     positions: dict[str, list[int]] = {"donations": []}
@@ -173,32 +257,8 @@ def seed_demo(ledger: Ledger, key_dir: Path, *, scale: int = 1, seed: int = 2023
             day = start + timedelta(days=rng.randint(0, 364))
         day = min(day, end)
         town = rng.choice(towns)
-        donor_type = rng.choices(["resident", "business", "stationed_unit", "foundation", "government"],
-                                 [70, 15, 9, 4, 2])[0]
-        if donor_type == "resident":
-            name = rng.choice(SURNAMES) + rng.choice(GIVEN) + (rng.choice(GIVEN) if rng.random() < 0.6 else "")
-            amount = rng.choice([2000, 5000, 9900, 10000, 20000, 50000, 99900, 100000])
-        elif donor_type == "business":
-            name = rng.choice(BUSINESSES)
-            amount = rng.choice([500000, 1000000, 2000000, 3000000])
-        elif donor_type == "stationed_unit":
-            name = rng.choice(STATIONED_UNITS)
-            amount = rng.choice([300000, 500000, 800000])
-        elif donor_type == "foundation":
-            name = "上海某慈善基金会"
-            amount = rng.choice([2000000, 5000000])
-        else:
-            name = f"{ledger.reference.street_town(town).name_zh}办事处"
-            amount = rng.choice([1000000, 2000000])
-        in_kind = donor_type == "business" and rng.random() < 0.2
-        fund = f"SF-{town}" if rng.random() < 0.75 else "GENERAL"
-        named = rng.random() < 0.9
-        recorded = ledger.record_donation(
-            acct, fund, amount, donor_type=donor_type, donor_name=name if named else None,
-            donor_public=named and (donor_type != "resident" or rng.random() < 0.3), method="in_kind" if in_kind else
-            rng.choice(["transfer", "transfer", "cash"]), in_kind_description="米面油爱心礼包" if in_kind else None,
-            received_on=day, street_town=town, note="九九公益日" if abs((day - giving_day).days) <= 3 else None,
-        )
+        fund, amount, fields = _donation(ledger, rng, town, day, giving_day)
+        recorded = ledger.record_donation(acct, fund, amount, **fields)
         positions["donations"].append(recorded.positions[0])
         counts["donations"] += 1
     for town in towns:
@@ -312,17 +372,8 @@ def seed_demo(ledger: Ledger, key_dir: Path, *, scale: int = 1, seed: int = 2023
 
     # --- a key rotation and corrections --------------------------------------------------------
     say("key rotation and corrections 密钥轮换与更正")
-    new_key = SigningKey.generate("demo-accountant")
-    rotation = ledger.rotate_key(root, "demo-accountant", new_key.verifier)
-    old = key_dir / "demo-accountant.key"
-    old.rename(key_dir / f"demo-accountant.retired-{rotation.positions[0]}.key")
-    new_key.write(key_dir)
-    acct = Actor("demo-accountant", new_key)
-    reasons = [
-        "重复录入，冲正原记录 Duplicate entry reversed",
-        "金额录入错误，冲正后按正确金额重新登记 Wrong amount; re-recorded",
-        "捐赠人撤回指定用途，冲正 Donor withdrew the gift",
-    ]
+    acct = _rotate(ledger, key_dir, root, "demo-accountant")
+    reasons = CORRECTION_REASONS
     for k, position in enumerate(positions["donations"][: 2 + scale]):
         try:
             ledger.reverse(acct, position, reason=reasons[k % len(reasons)])
@@ -333,9 +384,9 @@ def seed_demo(ledger: Ledger, key_dir: Path, *, scale: int = 1, seed: int = 2023
         ledger.reverse(cast.accountant2, payments[-1], reason="收款账户信息有误，款项退回 Payment returned: wrong account")
         counts["corrections"] += 1
     for position in service_positions[:: max(1, len(service_positions) // (3 * scale))][: 3 * scale]:
-        stored, event = ledger.read_position(position)
+        _, event = ledger.read_position(position)
         recorder = cast.recorders[event.organisation]
-        ledger.reverse(recorder, position, reason="签到时间登记错误，冲正 Wrong sign-in time")
+        ledger.reverse(recorder, position, reason=HOURS_REASON)
         counts["corrections"] += 1
     checkpoint_and_witness()
     counts["events"] = ledger.recorder.max_notification_id() or 0

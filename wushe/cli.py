@@ -867,6 +867,10 @@ def export(
 def demo(
     scale: Annotated[int, typer.Option(min=1, max=1000, help="Size multiplier.")] = 1,
     seed: Annotated[int, typer.Option(help="Random seed; same seed, same ledger.")] = 2023,
+    years: Annotated[int | None, typer.Option(
+        min=1, max=50, help="Years of history, ending 2026-10-31, written in bulk (omit: the one-year demo).")] = None,
+    bulk: Annotated[bool, typer.Option("--bulk/--no-bulk", help="With --years: batches (default) or one "
+                                       "transaction per command, for comparison.")] = True,
     exists_ok: Annotated[bool, typer.Option("--exists-ok", help="Do nothing if demo data is present.")] = False,
 ) -> None:
     """Seed a realistic, deterministic demo ledger (run `wushe init` first)."""
@@ -876,13 +880,29 @@ def demo(
     if not ledger.is_founded:
         _fail("run `wushe init` first 请先运行 wushe init")
     try:
-        stats = seed_demo(ledger, state.settings.resolved_key_dir, scale=scale, seed=seed, progress=out)
+        if years is None:
+            stats = seed_demo(ledger, state.settings.resolved_key_dir, scale=scale, seed=seed, progress=out)
+        else:
+            stats = _seed_years(ledger, scale=scale, years=years, seed=seed, bulk=bulk)
     except DemoExists:
         if exists_ok:
             out.print("demo data already present 演示数据已存在")
             return
         _fail("demo data is already present 演示数据已存在")
     out.print(f"[green]demo ledger seeded 演示账本已生成[/]: {stats}")
+
+
+def _seed_years(ledger: Ledger, *, scale: int, years: int, seed: int, bulk: bool) -> dict:
+    """``seed_years`` with a progress bar over the events it is expected to write."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from ledger.decade import expected_events, seed_years
+
+    columns = (TextColumn("演示账本 demo ledger"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("events", total=expected_events(scale, years))
+        return seed_years(ledger, state.settings.resolved_key_dir, scale=scale, years=years, seed=seed, bulk=bulk,
+                          progress=lambda events: bar.update(task, completed=events))
 
 
 @app.command()

@@ -139,3 +139,39 @@ def test_log_verify_names_a_tampered_event_and_exits_non_zero(wushe, database_ur
     assert "fund:XX-SF" in result.output and "Fund.DonationReceived" in result.output
     assert "signature does not verify" in result.output
     assert "1 of" in result.output
+
+
+@pytest.fixture
+def bare(database_url, tmp_path, monkeypatch):
+    """`wushe` against a ledger just initialised, nothing else (as `make run` seeds the demo)."""
+    from typer.testing import CliRunner
+
+    from wushe.cli import app
+
+    monkeypatch.setenv("WUSHE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("WUSHE_DATABASE_URL", database_url)
+    monkeypatch.delenv("WUSHE_ACTOR", raising=False)
+    runner = CliRunner()
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    return lambda *args: runner.invoke(app, list(args))
+
+
+@pytest.mark.parametrize("args", [("--years", "0"), ("--years", "-2"), ("--scale", "-1", "--years", "2"),
+                                  ("--scale", "0"), ("--years", "ten")])
+def test_demo_refuses_a_bad_scale_or_years_and_writes_nothing(bare, database_url, args):
+    before = _head(database_url)
+    result = bare("demo", *args)
+    assert result.exit_code != 0
+    assert "--years" in result.output or "--scale" in result.output
+    assert _head(database_url) == before
+
+
+def test_demo_years_writes_a_year_in_bulk_that_verifies_and_refuses_a_second_run(bare, database_url):
+    result = bare("demo", "--years", "1", "--seed", "5")
+    assert result.exit_code == 0, result.output
+    assert "'key_rotations': 1" in result.output and "giving_day_donations" in result.output
+    assert bare("log", "--verify").exit_code == 0
+    head = _head(database_url)
+    again = bare("demo", "--years", "1")
+    assert again.exit_code == 1 and "演示数据已存在" in again.output
+    assert _head(database_url) == head

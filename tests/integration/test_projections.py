@@ -63,7 +63,8 @@ class Busy:
 
 def busy(c) -> Busy:
     """Donations, grants, allocation, release, project payments, an allowance, management costs, and
-    reversals of a donation, an allocation, a payment and a session; hours; a survey."""
+    reversals of a donation, an allocation, a payment and a session; hours; a survey. Runs one
+    command at a time, or inside ``Ledger.bulk()`` (positions asked through ``positions_of``)."""
     b = Busy()
     led = c.ledger
     open_general(c, "GEN")
@@ -106,15 +107,15 @@ def busy(c) -> Busy:
     record_hours(c, time(13), time(0), on=date(2026, 3, 2))
     record_hours(c, time(9), time(10), volunteer="V002")
     # corrections: a donation, an allocation (from its incoming leg), a payment (from its Disbursement.Paid), a session
-    led.reverse(c.accountant, mistake.positions[0], reason="重复录入")
-    led.reverse(c.accountant, wrong_allocation.positions[1], reason="调错基金")
+    led.reverse(c.accountant, led.positions_of(mistake)[0], reason="重复录入")
+    led.reverse(c.accountant, led.positions_of(wrong_allocation)[1], reason="调错基金")
     disbursement_paid = next(
         p
-        for p, (s, _) in zip(wrong_payment.positions, wrong_payment.streams, strict=True)
+        for p, (s, _) in zip(led.positions_of(wrong_payment), wrong_payment.streams, strict=True)
         if s.startswith("disbursement:")
     )
     led.reverse(c.accountant, disbursement_paid, reason="承接方退回")
-    led.reverse(c.recorder, wrong_session.positions[0], reason="时段录错")
+    led.reverse(c.recorder, led.positions_of(wrong_session)[0], reason="时段录错")
     return b
 
 
