@@ -43,13 +43,18 @@ class DonationBatcher:
 
     def record(self, donation: Donation, principal: str, key: str, fingerprint: str) -> Recorded:
         """Record one donation under its Idempotency-Key; raises its LedgerError or KeyRace."""
-        pending = Pending(donation, principal, key, fingerprint, Future())
+        return self.submit(donation, principal, key, fingerprint).result()
+
+    def submit(self, donation: Donation, principal: str, key: str, fingerprint: str) -> Future:
+        """Hand one donation to the committer; the future's answer is what ``record`` returns or raises."""
+        answer: Future = Future()
+        answer.set_running_or_notify_cancel()  # running from now on: it can no longer be cancelled
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="wushe-group-commit", daemon=True)
                 self._thread.start()
-        self._queue.put(pending)
-        return pending.answer.result()
+        self._queue.put(Pending(donation, principal, key, fingerprint, answer))
+        return answer
 
     def _run(self) -> None:
         while True:
@@ -71,16 +76,21 @@ class DonationBatcher:
         now = datetime.now(UTC).isoformat()
 
         def remember(cursor, planned: list[Recorded | LedgerError]) -> None:
-            for p, plan in zip(batch, planned, strict=True):
-                if isinstance(plan, LedgerError):
-                    continue
-                cursor.execute(
-                    f"INSERT INTO {t.table(KEYS)} (principal, idem_key, fingerprint, status, ident, streams, "
-                    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING idem_key",
-                    (p.principal, p.key, p.fingerprint, 201, plan.ident, json.dumps(plan.streams), now),
-                )
-                if cursor.fetchone() is None:
-                    raise KeyRace(p.key)
+            rows = [(p.principal, p.key, p.fingerprint, 201, plan.ident, json.dumps(plan.streams), now)
+                    for p, plan in zip(batch, planned, strict=True) if not isinstance(plan, LedgerError)]
+            if not rows:
+                return
+            # One statement for the whole batch; a key another transaction stored first is left
+            # out of RETURNING, and then the batch is rolled back.
+            cursor.execute(
+                f"INSERT INTO {t.table(KEYS)} (principal, idem_key, fingerprint, status, ident, streams, created_at) "
+                f"VALUES {', '.join(['(?, ?, ?, ?, ?, ?, ?)'] * len(rows))} ON CONFLICT DO NOTHING RETURNING principal, idem_key",
+                [value for row in rows for value in row],
+            )
+            stored = set(cursor.fetchall())
+            for row in rows:
+                if row[:2] not in stored:
+                    raise KeyRace(row[1])
 
         keys = [(p.principal, p.key) for p in batch]
         if len(set(keys)) == len(keys):
