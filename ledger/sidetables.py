@@ -103,6 +103,13 @@ class SideTables:
                 for r in rows]
 
     def fetchall(self, statement: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """The rows of one statement. On PostgreSQL it runs on its own, as eventsourcing's reads do
+        (the pool's connections are in autocommit; one statement sees one snapshot): one round trip
+        where BEGIN, the query and ROLLBACK would take three."""
+        if self.postgres:
+            with self.datastore.get_connection() as connection, connection.cursor() as raw:
+                raw.execute(self.sql(statement), tuple(params), prepare=True)
+                return [_as_tuple(r) for r in raw.fetchall()]
         with self.transaction(commit=False) as cursor:
             cursor.execute(statement, params)
             return cursor.fetchall()

@@ -40,3 +40,9 @@ def health(request: Request, ledger: LedgerDep) -> Health | JSONResponse:
         return JSONResponse({"status": "unavailable", "store": store, "detail": type(exc).__name__}, status_code=503)
     return Health(status="ok" if initialised else "uninitialised", store=store, events=head, initialised=initialised,
                   projections_position=views.position, projections_lag=views.lag)
+
+
+@router.get("/health/live")
+async def live() -> dict[str, str]:
+    """Liveness: the process answers, without touching the store (for a supervisor's probe)."""
+    return {"status": "ok"}
