@@ -1,8 +1,9 @@
 """Group commit for donations: requests that arrive together are saved in one transaction (one
 commit and fsync for all), each event still signed by its own principal's key and each
-Idempotency-Key row written in that same transaction. A refused donation is answered alone; if the
-batch's save fails (another process wrote to one of its funds first, or took one of its keys), each
-request of the batch is run again on its own, as it would have been without batching."""
+Idempotency-Key row written in that same transaction. A refused donation is answered alone. If the
+batch's save fails because another process wrote to one of its funds first, the batch is tried
+again on the funds as now stored; if that keeps failing, or another process took one of its keys,
+each request of the batch is run again on its own, as it would have been without batching."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ from ledger.application import Donation, Ledger, Recorded
 from ledger.errors import LedgerError
 
 MAX_BATCH = 256
+BATCH_ATTEMPTS = 3
+"""Saves of one batch tried before each of its requests runs alone (another server process writing
+to the same funds makes a batch's save fail on a stream version; the next attempt reads them anew)."""
 
 
 @dataclass
@@ -93,18 +97,19 @@ class DonationBatcher:
                     raise KeyRace(row[1])
 
         keys = [(p.principal, p.key) for p in batch]
-        if len(set(keys)) == len(keys):
+        for _ in range(BATCH_ATTEMPTS if len(set(keys)) == len(keys) else 0):
             try:
                 answers = self.ledger.record_donations([p.donation for p in batch], alongside=remember)
-            except (IntegrityError, KeyRace):
-                pass  # fall through: each on its own
-            else:
-                for p, answer in zip(batch, answers, strict=True):
-                    if isinstance(answer, LedgerError):
-                        p.answer.set_exception(answer)
-                    else:
-                        p.answer.set_result(answer)
-                return
+            except IntegrityError:
+                continue  # another process wrote to one of the funds first: load them again and retry
+            except KeyRace:
+                break  # fall through: each on its own
+            for p, answer in zip(batch, answers, strict=True):
+                if isinstance(answer, LedgerError):
+                    p.answer.set_exception(answer)
+                else:
+                    p.answer.set_result(answer)
+            return
         for p in batch:
             try:
                 p.answer.set_result(self._alone(p))
