@@ -22,10 +22,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.idempotency import KEYS, Remembered, create_table
 from api.problems import Forbidden, Unauthenticated
 from ledger.application import Actor, Ledger
 from ledger.errors import InvalidInput, KeyRevoked, NotFound, UnknownKey
-from ledger.principals import ROLES, Principal
+from ledger.principals import DIRECTORY_ID, ROLES, Principal
 from ledger.sidetables import SideTables
 from ledger.signing import SigningKey
 
@@ -83,6 +84,7 @@ class TokenStore:
                 f"key_id TEXT NOT NULL, sealed_key {t.blob} NOT NULL, label TEXT NOT NULL, created_at TEXT NOT NULL, "
                 "revoked_at TEXT)"
             )
+        create_table(t)  # read beside the token by each request's first query
 
     def issue(self, key: SigningKey, label: str = "") -> str:
         """A new token for the principal who holds ``key``; the key must be registered and current."""
@@ -129,28 +131,57 @@ class TokenStore:
 
     def actor(self, token: str) -> Actor | None:
         """The acting principal of a live token, with the signing key unsealed; None if unknown or revoked."""
+        found = self.lookup(token)
+        return found.actor if found else None
+
+    def lookup(self, token: str, idempotency_key: str | None = None) -> FirstRead | None:
+        """A request's first read, in one query: the live token, the stored directory's version
+        (so a key revoked by any process counts at once) and the answer remembered for the
+        request's Idempotency-Key, if any. None if the token is unknown or revoked."""
         if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
             return None
         digest = token_hash(token)
-        row = self.tables.fetchone(
-            f"SELECT handle, sealed_key FROM {self.tables.table(TOKENS)} WHERE token_hash = ? AND revoked_at IS NULL",
-            (digest,),
+        t = self.tables
+        row = t.fetchone(
+            f"SELECT t.handle, t.sealed_key, (SELECT MAX(originator_version) FROM {t.events_table} "
+            "WHERE originator_id = ?), k.fingerprint, k.status, k.ident, k.streams "
+            f"FROM {t.table(TOKENS)} t LEFT JOIN {t.table(KEYS)} k ON k.principal = t.handle AND k.idem_key = ? "
+            "WHERE t.token_hash = ? AND t.revoked_at IS NULL",
+            (DIRECTORY_ID, idempotency_key, digest),
         )
         if row is None:
             return None
+        actor = self._unseal(digest, row[0], bytes(row[1]))
+        if actor is None:
+            return None
+        remembered = None if row[3] is None else Remembered.from_row(row[3:])
+        return FirstRead(actor, int(row[2] or 0), idempotency_key, remembered)
+
+    def _unseal(self, digest: str, handle: str, sealed: bytes) -> Actor | None:
         with self._lock:
             cached = self._actors.get(digest)
         if cached is not None:
             return cached
-        sealed = bytes(row[1])
         try:
             skey = self._aead.decrypt(sealed[:12], sealed[12:], digest.encode()).decode()
         except InvalidTag:
             return None  # sealed under another secret: the token cannot sign here
-        actor = Actor(row[0], SigningKey.from_skey(skey))
+        actor = Actor(handle, SigningKey.from_skey(skey))
         with self._lock:
             self._actors[digest] = actor
         return actor
+
+
+@dataclass(frozen=True)
+class FirstRead:
+    """What a request's first query found (``TokenStore.lookup``)."""
+
+    actor: Actor
+    directory_version: int
+    """The stored directory's version when the request was read."""
+    idempotency_key: str | None
+    remembered: Remembered | None
+    """The stored answer to an earlier request with this Idempotency-Key, if any."""
 
 
 @dataclass(frozen=True)
@@ -159,6 +190,8 @@ class Caller:
 
     actor: Actor
     principal: Principal
+    first_read: FirstRead | None = None
+    """The request's first read, with the answer remembered for its Idempotency-Key."""
 
     def require(self, *roles: str) -> None:
         """Reads check roles here; writes are checked by the ledger itself, in scope."""
@@ -178,21 +211,24 @@ def current_caller(
     if limiter is not None:
         limiter.check_auth_allowed(request)
     store: TokenStore = request.app.state.tokens
-    actor = store.actor(credentials.credentials) if credentials else None
-    if actor is None:
+    key = request.headers.get("idempotency-key") if request.method == "POST" else None
+    found = store.lookup(credentials.credentials, key) if credentials else None
+    if found is None:
         if limiter is not None:
             limiter.note_auth_failure(request)
         raise Unauthenticated("a valid bearer token is required (Authorization: Bearer …)",
                               "需要有效的访问令牌（Authorization: Bearer …）", field="authorization")
     ledger: Ledger = request.app.state.ledger
+    actor = found.actor
     try:
-        # The ledger's own check (no copy of the directory): the key is registered to this
-        # principal and not revoked; every principal holds at least one role.
-        principal = ledger.authorise(actor, *ROLES)
+        # The ledger's own check: the key is registered to this principal and not revoked, in the
+        # directory as stored when the token was read (read again only if it has changed since
+        # this process last looked); every principal holds at least one role.
+        principal = ledger.authorise(actor, *ROLES, directory_version=found.directory_version)
     except (UnknownKey, KeyRevoked):
         raise Unauthenticated(f"the key of this token ({actor.key.key_id}) is revoked",
                               f"此令牌的密钥（{actor.key.key_id}）已吊销", field="authorization") from None
-    return Caller(actor, principal)
+    return Caller(actor, principal, found)
 
 
 CallerDep = Annotated[Caller, Depends(current_caller)]

@@ -1,8 +1,9 @@
 """Group commit for donations: requests that arrive together are saved in one transaction (one
 commit and fsync for all), each event still signed by its own principal's key and each
-Idempotency-Key row written in that same transaction. A refused donation is answered alone; if the
-batch's save fails (another process wrote to one of its funds first, or took one of its keys), each
-request of the batch is run again on its own, as it would have been without batching."""
+Idempotency-Key row written in that same transaction. A refused donation is answered alone. If the
+batch's save fails because another process wrote to one of its funds first, the batch is tried
+again on the funds as now stored; if that keeps failing, or another process took one of its keys,
+each request of the batch is run again on its own, as it would have been without batching."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ from ledger.application import Donation, Ledger, Recorded
 from ledger.errors import LedgerError
 
 MAX_BATCH = 256
+BATCH_ATTEMPTS = 3
+"""Saves of one batch tried before each of its requests runs alone (another server process writing
+to the same funds makes a batch's save fail on a stream version; the next attempt reads them anew)."""
 
 
 @dataclass
@@ -43,13 +47,18 @@ class DonationBatcher:
 
     def record(self, donation: Donation, principal: str, key: str, fingerprint: str) -> Recorded:
         """Record one donation under its Idempotency-Key; raises its LedgerError or KeyRace."""
-        pending = Pending(donation, principal, key, fingerprint, Future())
+        return self.submit(donation, principal, key, fingerprint).result()
+
+    def submit(self, donation: Donation, principal: str, key: str, fingerprint: str) -> Future:
+        """Hand one donation to the committer; the future's answer is what ``record`` returns or raises."""
+        answer: Future = Future()
+        answer.set_running_or_notify_cancel()  # running from now on: it can no longer be cancelled
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="wushe-group-commit", daemon=True)
                 self._thread.start()
-        self._queue.put(pending)
-        return pending.answer.result()
+        self._queue.put(Pending(donation, principal, key, fingerprint, answer))
+        return answer
 
     def _run(self) -> None:
         while True:
@@ -71,30 +80,36 @@ class DonationBatcher:
         now = datetime.now(UTC).isoformat()
 
         def remember(cursor, planned: list[Recorded | LedgerError]) -> None:
-            for p, plan in zip(batch, planned, strict=True):
-                if isinstance(plan, LedgerError):
-                    continue
-                cursor.execute(
-                    f"INSERT INTO {t.table(KEYS)} (principal, idem_key, fingerprint, status, ident, streams, "
-                    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING idem_key",
-                    (p.principal, p.key, p.fingerprint, 201, plan.ident, json.dumps(plan.streams), now),
-                )
-                if cursor.fetchone() is None:
-                    raise KeyRace(p.key)
+            rows = [(p.principal, p.key, p.fingerprint, 201, plan.ident, json.dumps(plan.streams), now)
+                    for p, plan in zip(batch, planned, strict=True) if not isinstance(plan, LedgerError)]
+            if not rows:
+                return
+            # One statement for the whole batch; a key another transaction stored first is left
+            # out of RETURNING, and then the batch is rolled back.
+            cursor.execute(
+                f"INSERT INTO {t.table(KEYS)} (principal, idem_key, fingerprint, status, ident, streams, created_at) "
+                f"VALUES {', '.join(['(?, ?, ?, ?, ?, ?, ?)'] * len(rows))} ON CONFLICT DO NOTHING RETURNING principal, idem_key",
+                [value for row in rows for value in row],
+            )
+            stored = set(cursor.fetchall())
+            for row in rows:
+                if row[:2] not in stored:
+                    raise KeyRace(row[1])
 
         keys = [(p.principal, p.key) for p in batch]
-        if len(set(keys)) == len(keys):
+        for _ in range(BATCH_ATTEMPTS if len(set(keys)) == len(keys) else 0):
             try:
                 answers = self.ledger.record_donations([p.donation for p in batch], alongside=remember)
-            except (IntegrityError, KeyRace):
-                pass  # fall through: each on its own
-            else:
-                for p, answer in zip(batch, answers, strict=True):
-                    if isinstance(answer, LedgerError):
-                        p.answer.set_exception(answer)
-                    else:
-                        p.answer.set_result(answer)
-                return
+            except IntegrityError:
+                continue  # another process wrote to one of the funds first: load them again and retry
+            except KeyRace:
+                break  # fall through: each on its own
+            for p, answer in zip(batch, answers, strict=True):
+                if isinstance(answer, LedgerError):
+                    p.answer.set_exception(answer)
+                else:
+                    p.answer.set_result(answer)
+            return
         for p in batch:
             try:
                 p.answer.set_result(self._alone(p))

@@ -35,9 +35,24 @@ class Remembered:
     ident: str
     streams: list[tuple[str, int]]
 
+    @classmethod
+    def from_row(cls, row: tuple) -> Remembered:
+        """From the stored (fingerprint, status, ident, streams)."""
+        return cls(row[0], int(row[1]), row[2], [(s, int(v)) for s, v in json.loads(row[3])])
+
 
 class KeyRace(Exception):
     """Another transaction stored this key first; this one is rolled back, events and all."""
+
+
+def create_table(t: SideTables) -> None:
+    """The key table, if it is not there yet (the token lookup reads it too)."""
+    with t.transaction(commit=True, lock=KEYS) as cursor:
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {t.table(KEYS)} (principal TEXT NOT NULL, idem_key TEXT NOT NULL, "
+            "fingerprint TEXT NOT NULL, status INTEGER NOT NULL, ident TEXT NOT NULL, streams TEXT NOT NULL, "
+            "created_at TEXT NOT NULL, PRIMARY KEY (principal, idem_key))"
+        )
 
 
 def fingerprint(method: str, path: str, body: object) -> str:
@@ -54,13 +69,7 @@ class IdempotencyKeys:
         self.tables = SideTables(ledger.recorder)
         self._running: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
-        t = self.tables
-        with t.transaction(commit=True, lock=KEYS) as cursor:
-            cursor.execute(
-                f"CREATE TABLE IF NOT EXISTS {t.table(KEYS)} (principal TEXT NOT NULL, idem_key TEXT NOT NULL, "
-                "fingerprint TEXT NOT NULL, status INTEGER NOT NULL, ident TEXT NOT NULL, streams TEXT NOT NULL, "
-                "created_at TEXT NOT NULL, PRIMARY KEY (principal, idem_key))"
-            )
+        create_table(self.tables)
 
     def find(self, principal: str, key: str) -> Remembered | None:
         row = self.tables.fetchone(
@@ -68,9 +77,7 @@ class IdempotencyKeys:
             "WHERE principal = ? AND idem_key = ?",
             (principal, key),
         )
-        if row is None:
-            return None
-        return Remembered(row[0], int(row[1]), row[2], [(s, int(v)) for s, v in json.loads(row[3])])
+        return None if row is None else Remembered.from_row(row)
 
     @contextmanager
     def running(self, principal: str, key: str) -> Iterator[bool]:

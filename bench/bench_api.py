@@ -1,36 +1,47 @@
 """Sustained signed, durable donations per second through the HTTP API on PostgreSQL, with p50 and
-p99 latency, against a naive API peer in the same run.
+p99 latency, against a naive API peer and the HTTP stack's own ceiling, all in the same run.
 
-Both servers are uvicorn, one worker, in a subprocess of their own, on the same PostgreSQL server
-(fresh schemas), driven by the same client: ``CONCURRENCY`` connections from an httpx async client in
-this process, each sending its next request as soon as its last answer arrives, for ``REQUESTS``
-requests after a warm-up. Donations are spread over ``FUNDS`` funds of one foundation, as a busy day
-at the foundation's counter would be.
+Every server is uvicorn (uvloop and httptools, as ``wushe serve`` runs) in a subprocess of its own,
+one after the other, on the same PostgreSQL server (fresh schemas), driven by the same client:
+``wrk`` (2 threads, ``CONCURRENCY`` keep-alive connections, a Lua script giving each request its own
+Idempotency-Key) when it is installed (Debian: ``apt-get install wrk``), else an httpx async client
+in this process, which costs the servers more of the two cores. Each connection sends its next
+request as soon as its last answer arrives. Donations are spread over ``FUNDS`` funds of one
+foundation, as a busy day at the foundation's counter would be.
 
-* **wushe, group commit** (the default): ``POST /api/v1/donations`` with a bearer token and an
-  Idempotency-Key: authenticate, validate, then hand the donation to the committer, which saves all
-  the donations waiting at that moment in one transaction, each event sealed and signed with its
-  principal's key, with their idempotency rows (``api/groupcommit.py``);
+* **wushe, group commit** (the default), with 1 and with 2 worker processes (``wushe serve
+  --workers``): ``POST /api/v1/donations`` with a bearer token and an Idempotency-Key: one query for
+  token, directory version and key, validation, then the committer saves all the donations waiting
+  at that moment in one transaction, each event sealed and signed with its principal's key, with
+  their idempotency rows (``api/groupcommit.py``);
 * **wushe, one commit per request** (``WUSHE_API_GROUP_COMMIT=false``): the same request, saved in a
-  transaction of its own.
+  transaction of its own;
 * **naive**: a FastAPI endpoint that does one plain ``eventsourcing`` save per request (a trivial
   unsigned aggregate, one event with the same payload fields, default mapper) on the same factory and
-  durability settings: no authentication, idempotency, signing or rules.
+  durability settings: no authentication, idempotency, signing or rules;
+* **HTTP ceilings**: ``GET /health/live`` of the wushe app (its whole middleware stack, no store),
+  and a trivial JSON ``POST`` on a bare FastAPI app: what the server stack and this client can do
+  on this machine with no work behind the request.
 
     .venv/bin/python bench/bench_api.py            # make bench runs this
     .venv/bin/python bench/bench_api.py --quick    # a smoke run
+    .venv/bin/python bench/bench_api.py --httpx    # the in-process client even where wrk is installed
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -50,8 +61,12 @@ from benchlib import (
 )
 
 QUICK = "--quick" in sys.argv
+WRK = None if "--httpx" in sys.argv else shutil.which("wrk")
 CONCURRENCY = 16
+SECONDS = 5 if QUICK else 20
+"""Measured seconds per server with wrk (after a warm-up of a quarter of that)."""
 REQUESTS = 600 if QUICK else 4000
+"""Measured requests per server with the httpx client (after WARMUP)."""
 WARMUP = 100 if QUICK else 400
 FUNDS = 50
 BODY = {"amount": "100.00", "donor_type": "resident", "donor_name": "张三", "donor_public": True,
@@ -61,17 +76,33 @@ BODY = {"amount": "100.00", "donor_type": "resident", "donor_name": "张三", "d
 # --- the servers (run in subprocesses) -----------------------------------------------------------
 
 
-def serve_wushe(database_url: str, data_dir: str, port: int, group_commit: bool) -> None:
+def serve_wushe(database_url: str, data_dir: str, port: int, mode: str, workers: int) -> None:
+    """The app as ``wushe serve --workers N`` builds it: from the environment, in each worker."""
     import uvicorn
 
-    from api.main import create_app
-    from api.settings import ApiSettings
-    from ledger.settings import Settings
+    os.environ.update({"WUSHE_DATA_DIR": str(Path(data_dir) / "data"), "WUSHE_KEY_DIR": str(Path(data_dir) / "keys"),
+                       "WUSHE_DATABASE_URL": database_url, "WUSHE_CHECKPOINT_INTERVAL": "0",
+                       "WUSHE_API_GROUP_COMMIT": str(mode == "group").lower(),
+                       "WUSHE_API_PUBLIC_RATE": "1000000/minute"})
+    uvicorn.run("api.main:create_app", factory=True, host="127.0.0.1", port=port, log_level="warning",
+                workers=workers)
 
-    settings = Settings(data_dir=Path(data_dir) / "data", key_dir=Path(data_dir) / "keys",
-                        database_url=database_url, checkpoint_interval=0)
-    api = ApiSettings(group_commit=group_commit, public_rate="1000000/minute")
-    uvicorn.run(create_app(settings, api_settings=api), host="127.0.0.1", port=port, log_level="warning")
+
+def serve_bare(port: int) -> None:
+    import uvicorn
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.get("/health")
+    async def health() -> dict:
+        return {"status": "ok"}
+
+    @app.post("/donations", status_code=201)
+    async def donate(body: dict) -> dict:
+        return {"id": "x", "positions": [1]}
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
 def serve_naive(database_url: str, port: int) -> None:
@@ -154,22 +185,117 @@ def start(args: list[str], port: int) -> subprocess.Popen:
     raise RuntimeError(f"server {args[0]} did not start")
 
 
-async def load(base: str, path_of, headers_of, body_of, count: int) -> tuple[float, list[float], int]:
-    """Send ``count`` requests over CONCURRENCY connections; (seconds, latencies in ms, failures)."""
+@dataclass(frozen=True)
+class Target:
+    """What one row sends: request i is ``method path_of(i)`` with ``body_of(i)`` (JSON) or no body."""
+
+    name: str
+    method: str
+    path_of: Callable[[int], str]
+    body_of: Callable[[int], dict] | None
+    headers: dict[str, str] = field(default_factory=dict)
+    keyed: bool = False
+    """Each request gets a fresh Idempotency-Key."""
+
+
+async def load_httpx(base: str, target: Target, count: int) -> tuple[float, int, list[float], int]:
+    """Send ``count`` requests over CONCURRENCY connections; (seconds, answered, latencies in ms, failures)."""
 
     async def send(client, i: int) -> tuple[str, bool]:
-        answer = await client.post(path_of(i), json=body_of(i), headers=headers_of(i))
-        return "donation", answer.status_code == 201
+        headers = {**target.headers, "Idempotency-Key": uuid.uuid4().hex} if target.keyed else target.headers
+        answer = await client.request(target.method, target.path_of(i), headers=headers,
+                                      json=target.body_of(i) if target.body_of else None)
+        return target.name, answer.status_code < 300
 
     seconds, answers = await drive(base, count, CONCURRENCY, send)
-    return seconds, [ms for _, ms, _ in answers], sum(not ok for _, _, ok in answers)
+    return seconds, count, [ms for _, ms, _ in answers], sum(not ok for _, _, ok in answers)
 
 
-def measure(name: str, base: str, path_of, headers_of, body_of) -> dict:
-    asyncio.run(load(base, path_of, headers_of, body_of, WARMUP))
-    seconds, latencies, failures = asyncio.run(load(base, path_of, headers_of, body_of, REQUESTS))
-    return {"server": name, "requests": REQUESTS, "seconds": seconds, "per_second": REQUESTS / seconds,
-            "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99), "failures": failures}
+def _lua_text(text: str) -> str:
+    return "[==[" + text + "]==]"
+
+
+def wrk_script(target: Target) -> str:
+    """A wrk script for ``target``: request i as ``Target`` says (i counted per wrk thread; FUNDS
+    paths or bodies cycle, so only their fund varies), a fresh key each, and a parseable summary."""
+    path0, path1 = target.path_of(0), target.path_of(1)
+    body0 = json.dumps(target.body_of(0), ensure_ascii=False) if target.body_of else None
+    body1 = json.dumps(target.body_of(1), ensure_ascii=False) if target.body_of else None
+    cut_path, cut_body = _split_at_fund(path0, path1), _split_at_fund(body0, body1)
+    lines = [
+        "counter = 0", "thread_count = 0",
+        "function setup(thread) thread_count = thread_count + 1; thread:set('tid', thread_count) end",
+        f"function init(args) prefix = {_lua_text(uuid.uuid4().hex)} .. '-' .. tid .. '-' end",
+        "request = function()",
+        "  counter = counter + 1",
+        f"  local n = tostring(counter % {FUNDS})",
+    ]
+    for name, value in target.headers.items():
+        lines.append(f"  wrk.headers[ {_lua_text(name)} ] = {_lua_text(value)}")
+    if target.keyed:
+        lines.append("  wrk.headers['Idempotency-Key'] = prefix .. counter")
+    if body0 is not None:
+        lines.append("  wrk.headers['Content-Type'] = 'application/json'")
+    path = _lua_concat(cut_path)
+    body = "nil" if body0 is None else _lua_concat(cut_body)
+    lines += [f"  return wrk.format('{target.method}', {path}, nil, {body})", "end",
+              "function done(summary, latency, requests)",
+              "  local e = summary.errors",
+              ("  io.write(string.format('WRK-RESULT %d %d %d %d %d\\n', summary.requests, summary.duration,"
+               " e.connect + e.read + e.write + e.status + e.timeout, latency:percentile(50), latency:percentile(99)))"),
+              "end"]
+    return "\n".join(lines) + "\n"
+
+
+def _split_at_fund(first: str | None, second: str | None) -> tuple[str, str] | str | None:
+    """(text before, text after) the one place request 0 and request 1 differ (the fund number), or
+    the text itself when they do not differ."""
+    if first is None or first == second:
+        return first
+    at = next(i for i, (a, b) in enumerate(zip(first, second, strict=False)) if a != b)
+    return first[:at], first[at + 1:]
+
+
+def _lua_concat(cut: tuple[str, str] | str) -> str:
+    if isinstance(cut, str):
+        return _lua_text(cut)
+    return f"{_lua_text(cut[0])} .. n .. {_lua_text(cut[1])}"
+
+
+def load_wrk(base: str, target: Target, seconds: int) -> tuple[float, int, list[float], int]:
+    """Run wrk for ``seconds``; (seconds, answered, [p50 ms, p99 ms], failures)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(wrk_script(target))
+    try:
+        out = subprocess.run([WRK, "-t2", f"-c{CONCURRENCY}", f"-d{seconds}s", "--timeout", "30s", "-s", script.name,
+                              base + target.path_of(0)], capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(script.name)
+    line = next(x for x in out.splitlines() if x.startswith("WRK-RESULT"))
+    answered, micros, failures, p50, p99 = (int(v) for v in line.split()[1:])
+    return micros / 1e6, answered, [p50 / 1000, p99 / 1000], failures
+
+
+def measure(target: Target, base: str) -> dict:
+    if WRK:
+        load_wrk(base, target, max(2, SECONDS // 4))
+        seconds, answered, (p50, p99), failures = load_wrk(base, target, SECONDS)
+    else:
+        asyncio.run(load_httpx(base, target, WARMUP))
+        seconds, answered, latencies, failures = asyncio.run(load_httpx(base, target, REQUESTS))
+        p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+    return {"server": target.name, "requests": answered, "seconds": seconds, "per_second": answered / seconds,
+            "p50_ms": p50, "p99_ms": p99, "failures": failures}
+
+
+def run_server(args: list[str], target: Target) -> dict:
+    port = free_port()
+    server = start(args, port)
+    try:
+        return measure(target, f"http://127.0.0.1:{port}")
+    finally:
+        server.terminate()
+        server.wait(10)
 
 
 def main() -> None:
@@ -179,6 +305,9 @@ def main() -> None:
         return
     info = machine()
     print(describe(info))
+    client = (f"wrk ({WRK}), 2 threads, {CONCURRENCY} connections, {SECONDS} s per server" if WRK else
+              f"httpx async client in the benchmark's process, {CONCURRENCY} connections, {REQUESTS} requests")
+    print(f"client: {client}")
     rows = []
     with tempfile.TemporaryDirectory() as folder, postgres_schema() as wushe_url, postgres_schema() as naive_url:
         cast = found_ledger(wushe_url, Path(folder))
@@ -190,41 +319,40 @@ def main() -> None:
         token = TokenStore(ledger, load_secret(Path(folder) / "keys" / "api-secret")).issue(cast.accountant.key)
         ledger.close()
 
-        auth = {"Authorization": f"Bearer {token}"}
-        for mode, label in (("group", "wushe API, group commit (signed, idempotent)"),
-                            ("single", "wushe API, one commit per request (signed, idempotent)")):
-            port = free_port()
-            server = start(["wushe", wushe_url, folder, mode], port)
-            try:
-                rows.append(measure(
-                    label, f"http://127.0.0.1:{port}", lambda i: "/api/v1/donations",
-                    lambda i: {**auth, "Idempotency-Key": uuid.uuid4().hex},
-                    lambda i: {**BODY, "fund": f"F{i % FUNDS}"}))
-            finally:
-                server.terminate()
-                server.wait(10)
-        port = free_port()
-        server = start(["naive", naive_url], port)
-        try:
-            rows.append(measure("naive API (one eventsourcing save per request)", f"http://127.0.0.1:{port}",
-                                lambda i: f"/donations/{i % FUNDS}", lambda i: {}, lambda i: BODY))
-        finally:
-            server.terminate()
-            server.wait(10)
+        def donations(name: str) -> Target:
+            return Target(name, "POST", lambda i: "/api/v1/donations", lambda i: {**BODY, "fund": f"F{i % FUNDS}"},
+                          {"Authorization": f"Bearer {token}"}, keyed=True)
 
-    naive = rows[-1]
-    print_table(f"Donations through HTTP on PostgreSQL, {CONCURRENCY} connections, {REQUESTS} requests",
-                ["server", "per second", "p50 ms", "p99 ms", "failures", "÷ naive (rate)"],
+        for mode, workers, label in (("group", 1, "wushe API, group commit, 1 worker"),
+                                     ("group", 2, "wushe API, group commit, 2 workers"),
+                                     ("single", 1, "wushe API, one commit per request, 1 worker")):
+            rows.append(run_server(["wushe", wushe_url, folder, mode, str(workers)], donations(label)))
+        rows.append(run_server(["naive", naive_url], Target(
+            "naive API (one eventsourcing save per request)", "POST", lambda i: f"/donations/{i % FUNDS}",
+            lambda i: BODY)))
+        rows.append(run_server(["wushe", wushe_url, folder, "group", "1"], Target(
+            "ceiling: GET /health/live, wushe app, 1 worker", "GET", lambda i: "/health/live", None)))
+        rows.append(run_server(["bare"], Target(
+            "ceiling: trivial JSON POST, bare FastAPI, 1 worker", "POST", lambda i: "/donations", lambda i: BODY)))
+
+    naive = next(r for r in rows if r["server"].startswith("naive"))
+    ceiling = next(r for r in rows if "/health/live" in r["server"])
+    print_table(f"Donations through HTTP on PostgreSQL ({client})",
+                ["server", "per second", "p50 ms", "p99 ms", "failures", "÷ naive", "÷ ceiling"],
                 [[r["server"], r["per_second"], r["p50_ms"], r["p99_ms"], r["failures"],
-                  r["per_second"] / naive["per_second"]] for r in rows])
-    write_results("bench_api", {"machine": info, "concurrency": CONCURRENCY, "funds": FUNDS, "rows": rows})
+                  r["per_second"] / naive["per_second"], r["per_second"] / ceiling["per_second"]] for r in rows])
+    write_results("bench_api", {"machine": info, "client": client, "concurrency": CONCURRENCY, "funds": FUNDS,
+                                "rows": rows})
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
-        if sys.argv[2] == "wushe":
-            serve_wushe(sys.argv[3], sys.argv[4], int(sys.argv[6]), group_commit=sys.argv[5] == "group")
+        kind, rest = sys.argv[2], sys.argv[3:]
+        if kind == "wushe":
+            serve_wushe(rest[0], rest[1], int(rest[4]), mode=rest[2], workers=int(rest[3]))
+        elif kind == "naive":
+            serve_naive(rest[0], int(rest[1]))
         else:
-            serve_naive(sys.argv[3], int(sys.argv[4]))
+            serve_bare(int(rest[0]))
     else:
         main()

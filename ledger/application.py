@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any, TypeVar
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from ledger import events
@@ -65,6 +65,13 @@ _BULK: ContextVar[BulkWriter | None] = ContextVar("wushe_bulk", default=None)
 _CODE_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 T = TypeVar("T")
+
+
+_DIRECTORY_FRESH: ContextVar[bool] = ContextVar("wushe_directory_fresh", default=False)
+"""True while a command attempt runs on a directory caught up at its start."""
+
+MAX_BATCH_FUNDS = 1000
+"""Funds whose state the group committer keeps between batches (``record_donations``)."""
 
 
 def system_clock() -> datetime:
@@ -142,6 +149,8 @@ class Ledger(Application[str]):
         self._directory_lock = threading.RLock()
         self._revocation_positions: dict[str, int] = {}
         self._first_after_revocation: dict[tuple[str, int], tuple[int | None, int | None]] = {}
+        self._batch_funds: dict[str, Fund] = {}
+        self._batch_lock = threading.Lock()
         env = persistence_env(self.database_url, self.settings.aggregate_cache, read_only=read_only,
                               setting="WUSHE_READ_DATABASE_URL" if read_only else "WUSHE_DATABASE_URL")
         super().__init__(env=env)
@@ -269,20 +278,29 @@ class Ledger(Application[str]):
 
     # --- authority -------------------------------------------------------------------------------
 
+    def _fresh_directory(self, stored_version: int | None = None) -> Directory | None:
+        """The directory as stored now: read again, unless this command attempt has just done so
+        or the caller read the stored directory's version (in its own query) and ours is that one."""
+        with self._directory_lock:
+            current = self._directory is not None and stored_version is not None and (
+                self._directory.version >= stored_version)
+            if not (current or _DIRECTORY_FRESH.get()):
+                self._catch_up_directory()
+            return self._directory
+
     def authorise(
-        self, actor: Actor, *roles: str, foundation: str | None = None, organisation: str | None = None
+        self, actor: Actor, *roles: str, foundation: str | None = None, organisation: str | None = None,
+        directory_version: int | None = None,
     ) -> Principal:
         """The acting principal, if their key is current and they hold one of ``roles`` in scope.
 
         ``organisation`` scopes recorders: a principal acting only through the recorder role
-        records and corrects for their own organisation (谁组织谁记录、谁记录谁证明)."""
+        records and corrects for their own organisation (谁组织谁记录、谁记录谁证明).
+        ``directory_version``: the stored directory's version, if the caller has just read it;
+        the directory is then read again only when it has changed (inside a bulk import the
+        bulk's own directory is the current one)."""
         bulk = self._bulk()
-        if bulk is not None:
-            directory = bulk.directory
-        else:
-            with self._directory_lock:
-                self._catch_up_directory()
-                directory = self._directory
+        directory = bulk.directory if bulk is not None else self._fresh_directory(directory_version)
         if directory is None:
             raise NotFound("ledger", "directory", field="ledger")
         record = directory.key(actor.key.key_id)
@@ -325,16 +343,22 @@ class Ledger(Application[str]):
     # --- saving ----------------------------------------------------------------------------------
 
     def _command(self, body: Callable[[], T]) -> T:
-        """Run load-check-save, retrying when another writer got to a stream first (inside a bulk
-        import nothing is saved until the batch is flushed, so there is nothing to retry)."""
+        """Run load-check-save, retrying when another writer got to a stream first. Each attempt
+        reads the directory once, at its start: revocations stored by any process before then count.
+        Inside a bulk import nothing is saved until the batch is flushed, so there is nothing to retry."""
         if self._bulk() is not None:
             return body()
         for attempt in range(self.command_retries):
+            with self._directory_lock:
+                self._catch_up_directory()
+            fresh = _DIRECTORY_FRESH.set(True)
             try:
                 return body()
             except IntegrityError:
                 if attempt == self.command_retries - 1:
                     raise
+            finally:
+                _DIRECTORY_FRESH.reset(fresh)
         raise AssertionError("unreachable")
 
     def _save(self, actor: Actor, ident: str, *aggregates: Any) -> Recorded:
@@ -366,9 +390,8 @@ class Ledger(Application[str]):
     def _get(self, stream: str, kind: str, ident: str, field_name: str) -> Any:
         bulk = self._bulk()
         if bulk is None:
-            with self._directory_lock:
-                # Revocations written by any process since the last look count for this load.
-                self._catch_up_directory()
+            # Revocations written by any process since the last look count for this load.
+            self._fresh_directory()
         try:
             return bulk.load(stream) if bulk is not None else self.repository.get(stream)
         except AggregateNotFoundError:
@@ -548,16 +571,62 @@ class Ledger(Application[str]):
         (another writer got to a fund first) raises, and nothing of the batch is written.
 
         ``alongside(cursor, answers)`` runs inside that transaction with each answer's id and
-        stream (positions are not known yet), to write rows that must commit with the events."""
+        stream (positions are not known yet), to write rows that must commit with the events.
+
+        One committer calls this at a time. It keeps the funds it saved for the next batch and
+        brings them up to date with one read for the whole batch (the events any process stored
+        since, each verified as on every load); a fund written by another process between that
+        read and the save makes the save fail on the stream's version, as any load-check-save would."""
+        codes = {d.fund for d in donations}
+        with self._batch_lock:
+            self._fresh_directory()
+            fresh = _DIRECTORY_FRESH.set(True)
+            try:
+                funds = self._batch_load(codes)
+                answers = self._record_batch(donations, funds, alongside)
+            except BaseException:
+                for code in codes:  # perhaps changed in memory but not saved: load them again next time
+                    self._batch_funds.pop(code, None)
+                raise
+            finally:
+                _DIRECTORY_FRESH.reset(fresh)
+            if len(self._batch_funds) + len(funds) > MAX_BATCH_FUNDS:
+                self._batch_funds.clear()
+            self._batch_funds.update((code, fund) for code, fund in funds.items() if isinstance(fund, Fund))
+            return answers
+
+    def _batch_load(self, codes: set[str]) -> dict[str, Fund | LedgerError]:
+        """Each fund as stored now: those kept from earlier batches fast-forwarded in one read,
+        the others loaded; a fund that cannot be loaded is its error."""
+        kept = {code: self._batch_funds[code] for code in codes if code in self._batch_funds}
+        funds: dict[str, Fund | LedgerError] = {}
+        newer: dict[str, list[Any]] = {}
+        for stored in self.tables.events_after({fund_id(code): fund.version for code, fund in kept.items()}):
+            newer.setdefault(str(stored.originator_id), []).append(self.mapper.to_domain_event(stored))
+        for code, fund in kept.items():
+            funds[code] = project_aggregate(fund, newer.get(fund_id(code), []))
+        for code in codes - kept.keys():
+            try:
+                funds[code] = self.fund(code)
+            except LedgerError as exc:
+                funds[code] = exc
+        return funds
+
+    def _record_batch(
+        self, donations: list[Donation], funds: dict[str, Fund | LedgerError],
+        alongside: Callable[[Any, list[Recorded | LedgerError]], None] | None,
+    ) -> list[Recorded | LedgerError]:
         answers: list[Recorded | LedgerError | None] = [None] * len(donations)
-        funds: dict[str, Fund] = {}
         signer: dict[int, SigningKey] = {}
         made: list[tuple[int, str, Any]] = []
         authorised: set[tuple[str, str]] = set()
+        touched: dict[str, Fund] = {}
         for i, d in enumerate(donations):
+            target = funds[d.fund]
             try:
                 _check_amount(d.amount)
-                target = funds[d.fund] if d.fund in funds else self.fund(d.fund)
+                if isinstance(target, LedgerError):
+                    raise target
                 if (d.actor.key.key_id, target.foundation) not in authorised:
                     self.authorise(d.actor, ACCOUNTANT, foundation=target.foundation)
                     authorised.add((d.actor.key.key_id, target.foundation))
@@ -566,7 +635,7 @@ class Ledger(Application[str]):
             except LedgerError as exc:
                 answers[i] = exc
                 continue
-            funds[d.fund] = target
+            touched[d.fund] = target
             event = target.pending_events[-1]
             signer[id(event)] = d.actor.key
             made.append((i, entry, event))
@@ -585,7 +654,7 @@ class Ledger(Application[str]):
                                       streams=((str(event.originator_id), event.originator_version),))
             writer = (lambda cursor, ident, streams: alongside(cursor, planned)) if alongside else None
             with signing_as(lambda event: signer[id(event)]), saving("group"), also_in_transaction(writer):
-                recordings = self.save(*funds.values())
+                recordings = self.save(*touched.values())
             position = {id(r.domain_event): r.notification.id for r in recordings}
             for i, entry, event in made:
                 answers[i] = Recorded(ident=entry, positions=(position[id(event)],),

@@ -909,13 +909,24 @@ def _seed_years(ledger: Ledger, *, scale: int, years: int, seed: int, bulk: bool
 def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Server processes (uvicorn workers).")] = 1,
 ) -> None:
     """Serve the API and public pages."""
+    import os
+
     import uvicorn
 
     from api.main import create_app
 
-    uvicorn.run(create_app(state.settings), host=host, port=port)
+    if workers == 1:
+        uvicorn.run(create_app(state.settings), host=host, port=port)
+        return
+    # Each worker process builds its own app from the environment: hand it these options there.
+    # Idempotency keys, fund versions and checkpoints are guarded in the database, not in a process.
+    s = state.settings
+    os.environ.update({"WUSHE_DATA_DIR": str(s.data_dir), "WUSHE_DATABASE_URL": s.resolved_database_url,
+                       "WUSHE_KEY_DIR": str(s.resolved_key_dir)})
+    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers)
 
 
 from wushe.audit_cli import audit_app  # here, not at the top: it uses this module's state and helpers

@@ -50,3 +50,9 @@ def _runner(keeper) -> str:
     if not keeper.running:
         return "on-read"
     return f"failing: {keeper.failure}" if keeper.failure else "background"
+
+
+@router.get("/health/live")
+async def live() -> dict[str, str]:
+    """Liveness: the process answers, without touching the store (for a supervisor's probe)."""
+    return {"status": "ok"}

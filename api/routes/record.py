@@ -4,15 +4,17 @@ the ledger checks role and scope (one foundation, one organisation, maker-checke
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import date, time
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Path, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
 
-from api.auth import CallerDep
+from api.auth import Caller, CallerDep
 from api.idempotency import IdempotencyKeys, KeyRace, Remembered, fingerprint
 from api.problems import IdempotencyInFlight, IdempotencyKeyReused
 from api.schemas import PROBLEMS
@@ -63,28 +65,47 @@ def _answer(status: int, ident: str, positions: tuple[int, ...], replayed: bool 
     return JSONResponse(Written(id=ident, positions=list(positions)).model_dump(), status_code=status, headers=headers)
 
 
-def _write(request: Request, caller, key: str, body: BaseModel | None, command: Callable[[Actor], Recorded],
-           donation: Donation | None = None):
+def _replay(request: Request, key: str, print_: str, found: Remembered) -> JSONResponse:
+    if found.fingerprint != print_:
+        raise IdempotencyKeyReused(
+            f"Idempotency-Key {key!r} was used for a different request", f"幂等键 {key!r} 已用于另一请求",
+            field="Idempotency-Key")
+    keys: IdempotencyKeys = request.app.state.idempotency
+    return _answer(found.status, found.ident, keys.positions(found), replayed=True)
+
+
+def _in_flight(key: str) -> IdempotencyInFlight:
+    return IdempotencyInFlight(f"a request with Idempotency-Key {key!r} is still running; retry later",
+                               f"幂等键 {key!r} 的请求仍在处理，请稍后重试", field="Idempotency-Key")
+
+
+def _after_race(request: Request, caller: Caller, key: str, print_: str) -> JSONResponse:
+    """Another transaction stored this key first: its answer, once it can be seen."""
+    found = request.app.state.idempotency.find(caller.actor.handle, key)
+    if found is None:  # stored by a transaction we cannot see yet
+        raise _in_flight(key)
+    return _replay(request, key, print_, found)
+
+
+def _fingerprint(request: Request, body: BaseModel | None) -> str:
+    return fingerprint("POST", request.url.path, body.model_dump(mode="json") if body is not None else None)
+
+
+def _write(request: Request, caller: Caller, key: str, body: BaseModel | None,
+           command: Callable[[Actor], Recorded], donation: Donation | None = None):
     """Run one write under its Idempotency-Key (see ``api.idempotency``); a donation goes through
     the app's group commit when it has one (``api.groupcommit``)."""
     keys: IdempotencyKeys = request.app.state.idempotency
     principal = caller.actor.handle
-    print_ = fingerprint("POST", request.url.path, body.model_dump(mode="json") if body is not None else None)
-
-    def replay(found: Remembered) -> JSONResponse:
-        if found.fingerprint != print_:
-            raise IdempotencyKeyReused(
-                f"Idempotency-Key {key!r} was used for a different request", f"幂等键 {key!r} 已用于另一请求",
-                field="Idempotency-Key")
-        return _answer(found.status, found.ident, keys.positions(found), replayed=True)
-
-    found = keys.find(principal, key)
+    print_ = _fingerprint(request, body)
+    first = caller.first_read
+    # The request's first query read the key's stored answer already (api.auth.TokenStore.lookup).
+    found = first.remembered if first is not None and first.idempotency_key == key else keys.find(principal, key)
     if found is not None:
-        return replay(found)
+        return _replay(request, key, print_, found)
     with keys.running(principal, key) as mine:
         if not mine:
-            raise IdempotencyInFlight(f"a request with Idempotency-Key {key!r} is still running; retry later",
-                                      f"幂等键 {key!r} 的请求仍在处理，请稍后重试", field="Idempotency-Key")
+            raise _in_flight(key)
         batcher = getattr(request.app.state, "batcher", None)
         try:
             if donation is not None and batcher is not None:
@@ -92,12 +113,29 @@ def _write(request: Request, caller, key: str, body: BaseModel | None, command: 
             else:
                 recorded = keys.run(principal, key, print_, 201, lambda: command(caller.actor))
         except KeyRace:
-            found = keys.find(principal, key)
-            if found is None:  # stored by a transaction we cannot see yet
-                raise IdempotencyInFlight(f"a request with Idempotency-Key {key!r} is still running; retry later",
-                                          f"幂等键 {key!r} 的请求仍在处理，请稍后重试",
-                                          field="Idempotency-Key") from None
-            return replay(found)
+            return _after_race(request, caller, key, print_)
+    return _answer(201, recorded.ident, recorded.positions)
+
+
+async def _donate(request: Request, caller: Caller, key: str, body: BaseModel, donation: Donation,
+                  command: Callable[[Actor], Recorded]):
+    """``_write`` for a donation, awaiting the group commit on the event loop instead of holding
+    a worker thread while the batch commits. Anything but a new key goes the thread's way."""
+    batcher = getattr(request.app.state, "batcher", None)
+    first = caller.first_read
+    if batcher is None or first is None or first.idempotency_key != key or first.remembered is not None:
+        return await run_in_threadpool(_write, request, caller, key, body, command, donation)
+    keys: IdempotencyKeys = request.app.state.idempotency
+    principal = caller.actor.handle
+    print_ = _fingerprint(request, body)
+    with keys.running(principal, key) as mine:
+        if not mine:
+            raise _in_flight(key)
+        try:
+            # Shielded: a client that goes away must not cancel a donation the batch may already hold.
+            recorded = await asyncio.shield(asyncio.wrap_future(batcher.submit(donation, principal, key, print_)))
+        except KeyRace:
+            return await run_in_threadpool(_after_race, request, caller, key, print_)
     return _answer(201, recorded.ident, recorded.positions)
 
 
@@ -222,18 +260,18 @@ class DonationIn(Command):
 
 
 @router.post("/donations", **WRITTEN)
-def record_donation(request: Request, caller: CallerDep, key: IdempotencyKey, body: DonationIn):
+async def record_donation(request: Request, caller: CallerDep, key: IdempotencyKey, body: DonationIn):
     """Record a donation (捐赠) into a fund."""
     donation = Donation(
         actor=caller.actor, fund=body.fund, amount=parse_amount(body.amount), donor_type=body.donor_type,
         method=body.method, donor_name=body.donor_name, donor_public=body.donor_public,
         in_kind_description=body.in_kind_description, received_on=body.received_on, street_town=body.street_town,
         note=body.note)
-    return _write(request, caller, key, body, lambda a: request.app.state.ledger.record_donation(
+    return await _donate(request, caller, key, body, donation, lambda a: request.app.state.ledger.record_donation(
         a, donation.fund, donation.amount, donor_type=donation.donor_type, method=donation.method,
         donor_name=donation.donor_name, donor_public=donation.donor_public,
         in_kind_description=donation.in_kind_description, received_on=donation.received_on,
-        street_town=donation.street_town, note=donation.note), donation)
+        street_town=donation.street_town, note=donation.note))
 
 
 class GrantIn(Command):

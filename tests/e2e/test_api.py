@@ -69,3 +69,13 @@ def test_home_page_is_chinese_first_with_an_english_switch(client, cast):
     en = client.get("/?lang=en")
     assert 'lang="en"' in en.text and "Xianxia Xincun Subdistrict" in en.text
     assert client.get("/?lang=fr").status_code == 422
+
+
+def test_liveness_answers_without_the_store(client, cast, monkeypatch):
+    def down(*args, **kwargs):
+        raise OSError("the database is unreachable")
+
+    monkeypatch.setattr(cast.ledger.tables, "fetchone", down)
+    assert client.get("/health").status_code == 503
+    live = client.get("/health/live")
+    assert live.status_code == 200 and live.json() == {"status": "ok"}

@@ -84,3 +84,23 @@ def test_a_refused_donation_through_the_group_commit_is_its_own_problem(site):
     assert_problem(refused, 403, "not-authorised")
     assert site.post("accountant", DONATION, {"fund": fund, "amount": "5", "donor_type": "resident"}).status_code == 201
     assert site.ledger.fund(fund).balance == 500
+
+
+def test_a_batch_that_lost_a_race_is_tried_again_as_a_batch(site, monkeypatch):
+    fund = site.fund()
+    real, calls = site.ledger.record_donations, []
+
+    def lose_once(donations, **kwargs):
+        calls.append(len(donations))
+        if len(calls) == 1:
+            raise IntegrityError("another process wrote to the fund first")
+        return real(donations, **kwargs)
+
+    def never_alone(*args, **kwargs):
+        raise AssertionError("the batch was given up")
+
+    monkeypatch.setattr(site.ledger, "record_donations", lose_once)
+    monkeypatch.setattr(site.ledger, "record_donation", never_alone)
+    answer = site.post("accountant", DONATION, {"fund": fund, "amount": "5", "donor_type": "resident"})
+    assert answer.status_code == 201 and calls == [1, 1]
+    assert site.ledger.fund(fund).balance == 500

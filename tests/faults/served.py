@@ -112,12 +112,12 @@ class Served:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> None:
+    def start(self, *serve_options: str) -> None:
         assert self.process is None
         self.port = free_port()
         env = {**os.environ, **self.env, "PGAPPNAME": self.appname}
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen([str(WUSHE), "serve", "--port", str(self.port)], env=env,
+            self.process = subprocess.Popen([str(WUSHE), "serve", "--port", str(self.port), *serve_options], env=env,
                                             stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

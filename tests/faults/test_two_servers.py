@@ -11,7 +11,7 @@ import time
 import uuid
 
 import pytest
-from served import Served, headers
+from served import FUNDS, Served, headers
 
 from audits.bundle import collect
 from audits.findings import CRITICAL
@@ -127,3 +127,34 @@ def test_approvers_and_payers_on_two_servers_never_overdraw_a_fund(servers):
         result = audit(collect(ledger), reference=ledger.reference)
     assert result.ok
     assert not [f for f in result.findings if f.severity == CRITICAL or "overdraft" in f.rule]
+
+
+def test_donations_through_a_server_of_two_worker_processes(database_url, tmp_path, monkeypatch):
+    """``wushe serve --workers 2``: each worker builds its app from the options handed over in the
+    environment and runs its own group commit; keys and fund versions hold across the two."""
+    served = Served(database_url, tmp_path, monkeypatch)
+    served.set_up()
+    keys = [uuid.uuid4().hex for _ in range(12)]
+    answers: dict[tuple[int, int], object] = {}
+
+    def send(client_no: int) -> None:
+        with served.client() as client:
+            for i, key in enumerate(keys):  # every key is sent by both clients
+                answers[client_no, i] = client.post("/api/v1/donations", headers=headers(served, "acct", key),
+                                                    json={"fund": FUNDS[i % 2], "amount": "1.00",
+                                                          "donor_type": "resident"})
+
+    try:
+        served.start("--workers", "2")
+        clients = [threading.Thread(target=send, args=(n,)) for n in range(2)]
+        for c in clients:
+            c.start()
+        for c in clients:
+            c.join(60)
+    finally:
+        served.stop()
+    statuses = sorted(a.status_code for a in answers.values())
+    assert set(statuses) <= {201, 409} and statuses.count(201) >= 12, statuses
+    with served.ledger() as ledger:  # each key wrote once, whichever worker and client got it
+        assert ledger.recorder.max_notification_id() == served.setup_head + 12
+        assert ledger.fund(FUNDS[0]).balance + ledger.fund(FUNDS[1]).balance == 1_200

@@ -8,8 +8,8 @@ import pytest
 from conftest import signer_of
 from vocabulary import balance, open_general
 
-from ledger.application import Donation
-from ledger.errors import NotAuthorised, NotFound
+from ledger.application import Donation, Ledger
+from ledger.errors import FundClosed, InvalidInput, KeyRevoked, NotAuthorised, NotFound
 
 
 def test_one_save_many_signers_refusals_answered_alone(cast):
@@ -64,3 +64,52 @@ def test_rows_alongside_commit_or_roll_back_with_the_whole_batch(cast):
         cast.ledger.record_donations([Donation(cast.accountant, "A", 100, "resident")] * 3, alongside=fail)
     assert cast.ledger.recorder.max_notification_id() == head
     assert balance(cast, "A") == 300
+    # The failed batch changed its funds in memory only: the next batch starts from the store.
+    answers = cast.ledger.record_donations([Donation(cast.accountant, "A", 50, "resident")])
+    assert answers[0].streams == (("fund:A", 4),)
+    assert balance(cast, "A") == 350
+
+
+def _other_process(cast) -> Ledger:
+    """A second Ledger on the same store: another server process, with nothing in common in memory."""
+    return Ledger(cast.ledger.settings, database_url=cast.ledger.database_url)
+
+
+def test_funds_kept_between_batches_see_what_other_processes_stored(cast):
+    open_general(cast, "A")
+    cast.ledger.record_donations([Donation(cast.accountant, "A", 100, "resident")])
+    other = _other_process(cast)
+    try:
+        other.record_donation(cast.accountant, "A", 1_000, donor_type="resident")
+    finally:
+        other.close()
+    answer, = cast.ledger.record_donations([Donation(cast.accountant, "A", 10, "resident")])
+    assert answer.streams == (("fund:A", 4),)  # after the other process's event, not over it
+    assert balance(cast, "A") == 1_110
+
+
+def test_a_revocation_by_another_process_stops_the_next_batch(cast):
+    open_general(cast, "A")
+    cast.ledger.record_donations([Donation(cast.accountant, "A", 100, "resident")])
+    other = _other_process(cast)
+    try:
+        other.revoke_key(cast.root, cast.accountant.key.key_id, "离职 left")
+    finally:
+        other.close()
+    answer, = cast.ledger.record_donations([Donation(cast.accountant, "A", 100, "resident")])
+    assert isinstance(answer, KeyRevoked)
+    assert balance(cast, "A") == 100
+
+
+def test_a_fund_closed_by_another_process_refuses_the_next_batch(cast):
+    open_general(cast, "A")
+    refused, = cast.ledger.record_donations([Donation(cast.accountant, "A", 0, "resident")])  # A is loaded, kept
+    assert isinstance(refused, InvalidInput)
+    other = _other_process(cast)
+    try:
+        other.close_fund(cast.accountant, "A", "项目结束 project over")
+    finally:
+        other.close()
+    answer, = cast.ledger.record_donations([Donation(cast.accountant, "A", 100, "resident")])
+    assert isinstance(answer, FundClosed)
+    assert balance(cast, "A") == 0
