@@ -62,6 +62,27 @@ class KeySpan:
     reason: str | None = None
 
 
+@dataclass(frozen=True)
+class Prefix:
+    """What a replay of the leaves from ``leaves`` on starts from, as a saved audit state knows the
+    leaves before: their directory events (replayed again: a few hundred), the last position and
+    each stream's last version."""
+
+    leaves: int
+    directory: Sequence[StoredRow] = ()
+    last_position: int | None = None
+    streams: dict[str, tuple[int, int]] | None = None
+    """Stream → (last version, its position)."""
+
+
+def stream_versions(rows: Sequence[StoredRow], before: dict[str, tuple[int, int]] | None = None) -> dict[str, tuple[int, int]]:
+    """Each stream's last version and its position after ``rows`` (of a log that verified)."""
+    streams = dict(before or {})
+    for row in rows:
+        streams[row.stream] = (row.version, row.position)
+    return streams
+
+
 @dataclass
 class Replay:
     """The replayed history and what the replay found wrong with the log."""
@@ -106,13 +127,17 @@ def event_finding(row: StoredRow, leaf: int, problem: str) -> Finding:
 # --- order of rows and versions in streams ---------------------------------------------------------
 
 
-def check_order(rows: Sequence[StoredRow]) -> list[Finding]:
-    """Positions rise; each stream's versions run 1, 2, 3… in log order; no bytes appear twice."""
+def check_order(rows: Sequence[StoredRow], prefix: Prefix | None = None) -> list[Finding]:
+    """Positions rise; each stream's versions run 1, 2, 3… in log order; no bytes appear twice.
+    After a ``prefix``, versions continue from its streams' (bytes are compared within ``rows``
+    only: a copy of an earlier event repeats its signed stream and version, so it is found as a
+    version out of order)."""
+    prefix = prefix or Prefix(0)
     findings: list[Finding] = []
-    last_position: int | None = None
-    last_version: dict[str, tuple[int, int]] = {}
+    last_position: int | None = prefix.last_position
+    last_version: dict[str, tuple[int, int]] = dict(prefix.streams or {})
     seen: dict[bytes, int] = {}
-    for leaf, row in enumerate(rows):
+    for leaf, row in enumerate(rows, prefix.leaves):
         here = (ref(row, leaf),)
         if last_position is not None and row.position <= last_position:
             findings.append(Finding("integrity.reordered", CRITICAL,
@@ -147,13 +172,16 @@ def check_order(rows: Sequence[StoredRow]) -> list[Finding]:
 # --- the directory of keys -------------------------------------------------------------------------
 
 
-def replay_directory(rows: Sequence[StoredRow]) -> tuple[Directory | None, dict[str, KeySpan], list[Finding]]:
+def replay_directory(rows: Sequence[StoredRow], prefix: Prefix | None = None,
+                     ) -> tuple[Directory | None, dict[str, KeySpan], list[Finding]]:
     """Apply the directory events in log order with the ledger's own check of each; a directory
-    event that fails is reported and skipped, as ``ledger.verify.check_log`` does."""
+    event that fails is reported and skipped, as ``ledger.verify.check_log`` does. A ``prefix``'s
+    directory events come first."""
+    prefix = prefix or Prefix(0)
     directory: Directory | None = None
     spans: dict[str, KeySpan] = {}
     findings: list[Finding] = []
-    for leaf, row in enumerate(rows):
+    for leaf, row in [(None, r) for r in prefix.directory] + list(enumerate(rows, prefix.leaves)):
         if row.stream != DIRECTORY_ID:
             continue
         try:
@@ -249,22 +277,24 @@ def check_signatures(rows: Sequence[StoredRow], spans: dict[str, KeySpan], genes
 
 
 def replay(rows: Sequence[StoredRow], *, trusted_leaves: int = 0, workers: int | None = None,
-           progress: Progress | None = None) -> Replay:
+           progress: Progress | None = None, prefix: Prefix | None = None) -> Replay:
     """Check every row and rebuild the history from the rows that verify. Rows below
     ``trusted_leaves`` (a prefix a trusted checkpoint already covers) are not signature-checked
-    again: that is the incremental audit."""
-    findings = check_order(rows)
-    directory, spans, directory_findings = replay_directory(rows)
+    again. With a ``prefix`` (from a saved audit state), ``rows`` are the leaves after it."""
+    prefix = prefix or Prefix(0)
+    findings = check_order(rows, prefix)
+    directory, spans, directory_findings = replay_directory(rows, prefix)
     findings += directory_findings
     bad_directory = {f.events[0].leaf_index for f in directory_findings}
-    genesis = next((r.position for r in rows if r.stream == DIRECTORY_ID and r.version == 1), None)
-    others = [(leaf, row) for leaf, row in enumerate(rows) if row.stream != DIRECTORY_ID]
+    genesis = next((r.position for r in [*prefix.directory, *rows] if r.stream == DIRECTORY_ID and r.version == 1),
+                   None)
+    others = [(leaf, row) for leaf, row in enumerate(rows, prefix.leaves) if row.stream != DIRECTORY_ID]
     fresh = [(leaf, row) for leaf, row in others if leaf >= trusted_leaves]
     verdicts = dict(zip((leaf for leaf, _ in fresh),
                         check_signatures([row for _, row in fresh], spans, genesis, workers=workers,
                                          progress=progress), strict=True))
     entries = []
-    for leaf, row in enumerate(rows):
+    for leaf, row in enumerate(rows, prefix.leaves):
         problem = verdicts.get(leaf)
         if problem is not None:
             findings.append(event_finding(row, leaf, problem))
