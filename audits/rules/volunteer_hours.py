@@ -27,7 +27,8 @@ class Check(RuleCheck):
     def __init__(self, days: dict[str, dict[str, Entry]] | None = None, judged: dict[str, list[Finding]] | None = None,
                  touched: set[str] | None = None) -> None:
         self.days = days or {}
-        """``volunteer|date`` → record → its live ``Volunteer.ServiceRecorded``, in the order recorded."""
+        """``volunteer|date`` → record → its live ``Volunteer.ServiceRecorded``, in the order recorded (as
+        loaded from a state: packed, unpacked only when its day is judged again)."""
         self.day_of: dict[tuple[str, str], str] = {(k.split("|", 1)[0], record): k
                                                    for k, records in self.days.items() for record in records}
         self.judged = judged or {}
@@ -37,15 +38,14 @@ class Check(RuleCheck):
 
     def dump(self) -> Any:
         judged = {**self.judged, **self._judge_touched()}
-        return {"days": {k: {r: pack(e, "date", "start", "end", "street_town") for r, e in records.items()}
-                         for k, records in self.days.items()},
+        return {"days": {k: {r: _packed(e) for r, e in records.items()} for k, records in self.days.items()},
                 "judged": {k: [f.as_json() for f in fs] for k, fs in judged.items() if fs}}
 
     @classmethod
     def load(cls, data: Any) -> Check:
         from audits.state import finding_from_json
 
-        return cls({k: {r: unpack(e) for r, e in records.items()} for k, records in data["days"].items()},
+        return cls(data["days"],
                    {k: [finding_from_json(f) for f in fs] for k, fs in data["judged"].items()})
 
     def feed(self, e: Entry, principals: Principals) -> list[Finding]:
@@ -72,11 +72,19 @@ class Check(RuleCheck):
             self.touched.add(day)
 
     def _judge_touched(self) -> dict[str, list[Finding]]:
-        return {day: _judge(day, list(self.days.get(day, {}).values())) for day in self.touched}
+        return {day: _judge(day, [_entry(e) for e in self.days.get(day, {}).values()]) for day in self.touched}
 
     def finish(self, principals: Principals) -> list[Finding]:
         judged = {**self.judged, **self._judge_touched()}
         return [f for day in sorted(judged, key=lambda k: tuple(k.split("|", 1))) for f in judged[day]]
+
+
+def _packed(e: Entry | list) -> list:
+    return pack(e, "date", "start", "end", "street_town") if isinstance(e, Entry) else e
+
+
+def _entry(e: Entry | list) -> Entry:
+    return e if isinstance(e, Entry) else unpack(e)
 
 
 def _judge(day_key: str, sessions: list[Entry]) -> list[Finding]:
