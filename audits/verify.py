@@ -17,7 +17,18 @@ import msgspec
 from audits.bundle import Bundle, StoredRow
 from audits.figures import UnfoldableEvent, ViewsAt, compare_figures, continued_views, fresh_views
 from audits.findings import CRITICAL, WARNING, Finding
-from audits.replay import Entry, KeySpan, Prefix, Progress, Replay, ref, replay, replay_directory, stream_versions
+from audits.replay import (
+    Entry,
+    KeySpan,
+    PendingReplay,
+    Prefix,
+    Progress,
+    Replay,
+    ref,
+    replay,
+    replay_directory,
+    stream_versions,
+)
 from audits.rules import RuleRun
 from audits.state import AuditState, StateError
 from audits.tree import LeafTree, SignedHead, check_checkpoints, cosigners, open_signed
@@ -140,21 +151,22 @@ def audit(bundle: Bundle, *, reference: Any, trusted: bytes | None = None, log_k
                                                                          trusted, witnesses)
     except CheckpointError as exc:  # only the trusted checkpoint raises: the bundle's are findings
         raise TrustError(f"the trusted checkpoint does not verify under the log key: {exc}") from None
-    replayed = replay(rows, trusted_leaves=trusted_size, workers=workers, progress=progress)
+    pending = PendingReplay(rows, trusted_size, workers, progress, None)
+    anchor = max((size for size, _ in bundle.checkpoints if 0 < size <= len(rows)), default=0) if save_state else 0
+    # the views and rules run on the history as it is if every signature verifies, while the workers check
+    # them; if some do not, they run again on the events that do
+    try:
+        judged = _judge(pending.speculative, pending.principals, bundle, origin, reference, anchor, run_rules)
+    except Exception:  # noqa: BLE001 -- an event that fails verification may break what verified ones cannot
+        judged = None
+    finally:
+        replayed = pending.result()
+    if judged is None or replayed.entries is not pending.speculative:
+        judged = _judge(replayed.entries, replayed.principals, bundle, origin, reference, anchor, run_rules)
+    views_at, figure_findings, matched, rule_findings, rules_state = judged
     findings += replayed.findings + checkpoint_findings
     findings += _witness_findings(bundle, witnesses, witnessed, trusted is not None)
-    views_at = fresh_views(replayed.entries, origin, reference)
-    figure_findings, matched = compare_figures(views_at, bundle.figures)
-    findings += figure_findings
-    anchor = max((size for size, _ in bundle.checkpoints if 0 < size <= len(rows)), default=0) if save_state else 0
-    rule_run, rules_state = RuleRun(), None
-    if run_rules or anchor:
-        before = _split(replayed.entries, anchor)
-        rule_run.feed(replayed.entries[:before], replayed.principals)
-        rules_state = msgspec.msgpack.encode(rule_run.dump()) if anchor else None
-        rule_run.feed(replayed.entries[before:], replayed.principals)
-        if run_rules:
-            findings += rule_run.finish(replayed.principals)
+    findings += figure_findings + rule_findings
     result = AuditResult(origin, len(rows), replayed.verified_signatures, len(bundle.checkpoints), trusted_size,
                          len(bundle.figures), matched, findings, witnessed, replayed)
     if save_state:
@@ -170,6 +182,24 @@ def audit(bundle: Bundle, *, reference: Any, trusted: bytes | None = None, log_k
             _keep_state(result, origin, rows[:size], frontier, tree.levels[0][size - 1], checkpoint, known,
                         [], {}, image, rules_state)
     return result
+
+
+def _judge(entries: Sequence[Entry], principals: dict, bundle: Bundle, origin: str | None, reference: Any,
+           anchor: int, run_rules: bool) -> tuple[ViewsAt, list[Finding], int, list[Finding], bytes | None]:
+    """The published figures recomputed and the rule checks run over a history: the views, the
+    figure findings, how many reports matched, the rule findings, and the rules' state at leaf
+    ``anchor`` (when one is asked for)."""
+    views_at = fresh_views(entries, origin, reference)
+    figure_findings, matched = compare_figures(views_at, bundle.figures)
+    rule_run, rules_state, rule_findings = RuleRun(), None, []
+    if run_rules or anchor:
+        before = _split(entries, anchor)
+        rule_run.feed(entries[:before], principals)
+        rules_state = msgspec.msgpack.encode(rule_run.dump()) if anchor else None
+        rule_run.feed(entries[before:], principals)
+        if run_rules:
+            rule_findings = rule_run.finish(principals)
+    return views_at, figure_findings, matched, rule_findings, rules_state
 
 
 def _split(entries: Sequence[Entry], leaves: int) -> int:

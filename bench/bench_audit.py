@@ -85,7 +85,9 @@ def main() -> int:
         data_dir = Path(scratch)
         if DATA is not None:
             print(f"copying the ledger seeded before in {DATA} ...", flush=True)
-            shutil.copy2(DATA / "ledger.sqlite3", data_dir / "ledger.sqlite3")
+            for name in ("ledger.sqlite3", "ledger.sqlite3-wal"):  # a WAL not yet checkpointed holds events too
+                if (DATA / name).exists():
+                    shutil.copy2(DATA / name, data_dir / name)
             shutil.copytree(DATA / "keys", data_dir / "keys")
             ledger = Ledger(Settings(data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'ledger.sqlite3'}",
                                      key_dir=data_dir / "keys"))
