@@ -190,6 +190,8 @@ def verify(
             cli._fail(str(exc), 2)
         except StateMismatch as exc:
             cli._fail(f"audit state refused 拒绝审计状态: {exc}", 1)
+        except states.StateError as exc:
+            cli._fail(f"audit state refused 拒绝审计状态: {exc}", 2)
     doc = report.document(result, source=str(bundle_dir or cli.display_url(database)), reference=reference)
     if json_out:
         report.write_json(doc, json_out)
