@@ -23,6 +23,8 @@ CHECKPOINTS = "checkpoints.jsonl"
 KEYS = "keys.json"
 FIGURES = "figures.json"
 FILES = (EVENTS, CHECKPOINTS, KEYS, FIGURES)
+INDEX_EVERY = 10_000
+"""The manifest's ``events_index`` gives the byte offset of every this-many-th line of the events."""
 
 _DATE = re.compile(r"^(\d{4})-\d{2}-\d{2}$")
 
@@ -57,20 +59,28 @@ class Bundle:
     """Files whose SHA-256 differs from the manifest's."""
     figures_error: str | None = None
     """Why the published figures could not be read at export (the bundle is written all the same)."""
+    first_leaf: int = 0
+    """The leaf index of ``rows[0]``: 0 unless only the log's tail was read (an incremental audit)."""
 
 
-def collect(ledger: Any, *, figures: bool = True) -> Bundle:
+def collect(ledger: Any, *, figures: bool = True, since: tuple[int, int] | None = None) -> Bundle:
     """Read a ledger's store into a bundle: rows as stored (nothing is verified or re-encoded here),
-    checkpoints, the keys the directory holds, and the published transparency reports."""
+    checkpoints, the keys the directory holds, and the published transparency reports. With
+    ``since`` = (leaf index, log position), only the rows from that position on are read, and
+    ``first_leaf`` says which leaf they start at (the keys and the figures are then left out)."""
+    if since and figures:
+        raise ValueError("the published figures are collected with the whole log only")
+    start = since[1] if since else 1
     rows = [StoredRow(n.id, str(n.originator_id), n.originator_version, n.topic, bytes(n.state))
-            for n in ledger.log_positions()]
+            for n in ledger.log_positions(start=start)]
     store = ledger.checkpoints
     checkpoints = [(size, store.at(size).note) for size in store.sizes()]
     try:
         origin = ledger.origin if ledger.is_founded else None
     except LedgerError:  # a directory the ledger refuses: the verifier will name the event
         origin = None
-    bundle = Bundle(origin, rows, checkpoints, keys=_keys(rows))
+    bundle = Bundle(origin, rows, checkpoints, keys=None if since else _keys(rows),
+                    first_leaf=since[0] if since else 0)
     if figures:
         try:
             bundle.figures = _published(ledger, rows)
@@ -133,12 +143,16 @@ def write(bundle: Bundle, directory: Path, *, log_key: str | None = None) -> dic
     directory.mkdir(parents=True, exist_ok=True)
     if any(directory.iterdir()):
         raise FileExistsError(f"{directory} is not empty; export into a new directory 目录非空")
-    leaf = 0
-    with (directory / EVENTS).open("w", encoding="utf-8", newline="\n") as handle:
+    offsets, offset = [], 0
+    with (directory / EVENTS).open("wb") as handle:
         for leaf, row in enumerate(bundle.rows):
-            handle.write(json.dumps({"leaf_index": leaf, "position": row.position, "stream": row.stream,
-                                     "version": row.version, "type": row.type,
-                                     "state": base64.b64encode(row.state).decode()}, ensure_ascii=False) + "\n")
+            if leaf % INDEX_EVERY == 0:
+                offsets.append(offset)
+            line = (json.dumps({"leaf_index": leaf, "position": row.position, "stream": row.stream,
+                                "version": row.version, "type": row.type,
+                                "state": base64.b64encode(row.state).decode()}, ensure_ascii=False) + "\n").encode()
+            handle.write(line)
+            offset += len(line)
     with (directory / CHECKPOINTS).open("w", encoding="utf-8", newline="\n") as handle:
         for size, note in bundle.checkpoints:
             handle.write(json.dumps({"tree_size": size, "note": note.decode("utf-8")}, ensure_ascii=False) + "\n")
@@ -154,6 +168,7 @@ def write(bundle: Bundle, directory: Path, *, log_key: str | None = None) -> dic
         "latest_tree_size": max((s for s, _ in bundle.checkpoints), default=0),
         "reports": len(bundle.figures),
         "figures_error": bundle.figures_error,
+        "events_index": {"every": INDEX_EVERY, "offsets": offsets},
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "files": {name: _sha256(directory / name) for name in FILES},
     }
@@ -161,9 +176,11 @@ def write(bundle: Bundle, directory: Path, *, log_key: str | None = None) -> dic
     return manifest
 
 
-def read(directory: Path) -> Bundle:
+def read(directory: Path, *, from_leaf: int = 0) -> Bundle:
     """Load a bundle; files that fail their manifest hash are listed, not refused, so the verifier
-    can still name what in them is wrong."""
+    can still name what in them is wrong. With ``from_leaf``, only the events from that leaf on are
+    read, found through the manifest's ``events_index`` (the events file's hash is then not checked:
+    the caller's Merkle checks cover the leaves it reads)."""
     try:
         manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -173,9 +190,10 @@ def read(directory: Path) -> Bundle:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BundleError(f"{directory / MANIFEST} is not a {FORMAT} manifest")
     expected = manifest.get("files") or {}
-    damaged = [name for name in FILES if (directory / name).exists() and expected.get(name) != _sha256(directory / name)]
+    hashed = FILES if not from_leaf else tuple(name for name in FILES if name != EVENTS)
+    damaged = [name for name in hashed if (directory / name).exists() and expected.get(name) != _sha256(directory / name)]
     rows: list[StoredRow] = []
-    for number, record in _jsonl(directory / EVENTS):
+    for number, record in _tail(directory / EVENTS, from_leaf, manifest.get("events_index")):
         try:
             rows.append(StoredRow(int(record["position"]), str(record["stream"]), int(record["version"]),
                                   str(record["type"]), base64.b64decode(record["state"], validate=True)))
@@ -190,15 +208,38 @@ def read(directory: Path) -> Bundle:
     keys = _json(directory / KEYS)
     figures = (_json(directory / FIGURES) or {}).get("reports") or []
     return Bundle(manifest.get("origin"), rows, checkpoints, keys=keys, figures=figures, manifest=manifest,
-                  damaged_files=damaged)
+                  damaged_files=damaged, first_leaf=from_leaf)
 
 
-def _jsonl(path: Path) -> Iterable[tuple[int, dict]]:
+def _tail(path: Path, from_leaf: int, index: Any) -> Iterable[tuple[int, dict]]:
+    """The events from leaf ``from_leaf`` on: seek to the indexed line at or before it, skip to it."""
+    if not from_leaf:
+        yield from _jsonl(path)
+        return
+    try:
+        every, offsets = int(index["every"]), [int(o) for o in index["offsets"]]
+        slot = min(from_leaf // every, len(offsets) - 1)
+        offset, first = offsets[slot], slot * every
+    except (KeyError, TypeError, ValueError, IndexError):  # no index (an older bundle): read from the start
+        offset, first = 0, 0
+    for number, record in _jsonl(path, offset, first + 1, skip_below=from_leaf + 1):
+        leaf = number - 1
+        if leaf >= from_leaf:
+            if record.get("leaf_index") != leaf:
+                raise BundleError(f"{EVENTS}: the line for leaf {leaf} says leaf_index {record.get('leaf_index')!r} "
+                                  "(the manifest's events_index does not fit the file)")
+            yield number, record
+
+
+def _jsonl(path: Path, offset: int = 0, first: int = 1, skip_below: int = 0) -> Iterable[tuple[int, dict]]:
+    """(line number, object) of each line from byte ``offset`` (line ``first``); lines numbered
+    below ``skip_below`` are passed over unparsed."""
     if not path.exists():
         raise BundleError(f"the bundle has no {path.name}")
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if line.strip():
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        for number, line in enumerate(handle, first):
+            if number >= skip_below and line.strip():
                 try:
                     yield number, json.loads(line)
                 except ValueError as exc:

@@ -62,6 +62,27 @@ class KeySpan:
     reason: str | None = None
 
 
+@dataclass(frozen=True)
+class Prefix:
+    """What a replay of the leaves from ``leaves`` on starts from, as a saved audit state knows the
+    leaves before: their directory events (replayed again: a few hundred), the last position and
+    each stream's last version."""
+
+    leaves: int
+    directory: Sequence[StoredRow] = ()
+    last_position: int | None = None
+    streams: dict[str, tuple[int, int]] | None = None
+    """Stream → (last version, its position)."""
+
+
+def stream_versions(rows: Sequence[StoredRow], before: dict[str, tuple[int, int]] | None = None) -> dict[str, tuple[int, int]]:
+    """Each stream's last version and its position after ``rows`` (of a log that verified)."""
+    streams = dict(before or {})
+    for row in rows:
+        streams[row.stream] = (row.version, row.position)
+    return streams
+
+
 @dataclass
 class Replay:
     """The replayed history and what the replay found wrong with the log."""
@@ -106,13 +127,17 @@ def event_finding(row: StoredRow, leaf: int, problem: str) -> Finding:
 # --- order of rows and versions in streams ---------------------------------------------------------
 
 
-def check_order(rows: Sequence[StoredRow]) -> list[Finding]:
-    """Positions rise; each stream's versions run 1, 2, 3… in log order; no bytes appear twice."""
+def check_order(rows: Sequence[StoredRow], prefix: Prefix | None = None) -> list[Finding]:
+    """Positions rise; each stream's versions run 1, 2, 3… in log order; no bytes appear twice.
+    After a ``prefix``, versions continue from its streams' (bytes are compared within ``rows``
+    only: a copy of an earlier event repeats its signed stream and version, so it is found as a
+    version out of order)."""
+    prefix = prefix or Prefix(0)
     findings: list[Finding] = []
-    last_position: int | None = None
-    last_version: dict[str, tuple[int, int]] = {}
+    last_position: int | None = prefix.last_position
+    last_version: dict[str, tuple[int, int]] = dict(prefix.streams or {})
     seen: dict[bytes, int] = {}
-    for leaf, row in enumerate(rows):
+    for leaf, row in enumerate(rows, prefix.leaves):
         here = (ref(row, leaf),)
         if last_position is not None and row.position <= last_position:
             findings.append(Finding("integrity.reordered", CRITICAL,
@@ -147,13 +172,16 @@ def check_order(rows: Sequence[StoredRow]) -> list[Finding]:
 # --- the directory of keys -------------------------------------------------------------------------
 
 
-def replay_directory(rows: Sequence[StoredRow]) -> tuple[Directory | None, dict[str, KeySpan], list[Finding]]:
+def replay_directory(rows: Sequence[StoredRow], prefix: Prefix | None = None,
+                     ) -> tuple[Directory | None, dict[str, KeySpan], list[Finding]]:
     """Apply the directory events in log order with the ledger's own check of each; a directory
-    event that fails is reported and skipped, as ``ledger.verify.check_log`` does."""
+    event that fails is reported and skipped, as ``ledger.verify.check_log`` does. A ``prefix``'s
+    directory events come first."""
+    prefix = prefix or Prefix(0)
     directory: Directory | None = None
     spans: dict[str, KeySpan] = {}
     findings: list[Finding] = []
-    for leaf, row in enumerate(rows):
+    for leaf, row in [(None, r) for r in prefix.directory] + list(enumerate(rows, prefix.leaves)):
         if row.stream != DIRECTORY_ID:
             continue
         try:
@@ -226,58 +254,92 @@ def _check_chunk(chunk: list[StoredRow], genesis: int | None) -> list[str | None
 def check_signatures(rows: Sequence[StoredRow], spans: dict[str, KeySpan], genesis: int | None, *,
                      workers: int | None = None, progress: Progress | None = None) -> list[str | None]:
     """One verdict per row (None: valid), using ``workers`` processes (default: every core)."""
+    return start_signatures(rows, spans, genesis, workers=workers, progress=progress)()
+
+
+def start_signatures(rows: Sequence[StoredRow], spans: dict[str, KeySpan], genesis: int | None, *,
+                     workers: int | None = None, progress: Progress | None = None) -> Callable[[], list[str | None]]:
+    """Start checking the signatures in worker processes and return at once; calling the result
+    waits for the verdicts. Small logs (or one worker) are checked here, before returning."""
     inline = workers == 1 or (workers is None and len(rows) < INLINE_BELOW)
     workers = workers or os.cpu_count() or 1
     chunks = [list(rows[i : i + CHUNK]) for i in range(0, len(rows), CHUNK)]
-    verdicts: list[str | None] = []
     if inline:
         _init_worker(spans)
+        verdicts: list[str | None] = []
         for chunk in chunks:
             verdicts += _check_chunk(chunk, genesis)
             if progress:
                 progress(len(chunk))
-        return verdicts
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(spans,)) as pool:
-        for chunk, result in zip(chunks, pool.map(_check_chunk, chunks, [genesis] * len(chunks)), strict=True):
-            verdicts += result
-            if progress:
-                progress(len(chunk))
+        return lambda: verdicts
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(spans,))
+    futures = [pool.submit(_check_chunk, chunk, genesis) for chunk in chunks]
+    if progress:
+        for future, size in zip(futures, map(len, chunks), strict=True):
+            future.add_done_callback(lambda _, n=size: progress(n))
+
+    def verdicts() -> list[str | None]:
+        try:
+            return [verdict for future in futures for verdict in future.result()]
+        finally:
+            pool.shutdown()
+
     return verdicts
 
 
 # --- the whole replay ------------------------------------------------------------------------------
 
 
+class PendingReplay:
+    """A replay whose signatures are being checked in worker processes. Meanwhile ``speculative``
+    holds the history as it is if every signature verifies, so the caller can fold the views and
+    run the rules on it while the workers work; ``result()`` gives the replay as checked, and says
+    (``Replay.entries is speculative``) whether that history stood."""
+
+    def __init__(self, rows: Sequence[StoredRow], trusted_leaves: int, workers: int | None,
+                 progress: Progress | None, prefix: Prefix | None) -> None:
+        self.rows, self.prefix = rows, prefix or Prefix(0)
+        self.findings = check_order(rows, self.prefix)
+        self.directory, self.spans, directory_findings = replay_directory(rows, self.prefix)
+        self.findings += directory_findings
+        self.bad_directory = {f.events[0].leaf_index for f in directory_findings}
+        genesis = next((r.position for r in [*self.prefix.directory, *rows]
+                        if r.stream == DIRECTORY_ID and r.version == 1), None)
+        fresh = [(leaf, row) for leaf, row in enumerate(rows, self.prefix.leaves)
+                 if row.stream != DIRECTORY_ID and leaf >= trusted_leaves]
+        self.fresh_leaves = [leaf for leaf, _ in fresh]
+        self._verdicts = start_signatures([row for _, row in fresh], self.spans, genesis, workers=workers,
+                                          progress=progress)
+        self.parsed = [(leaf, row, None if leaf in self.bad_directory else _entry(row, leaf))
+                       for leaf, row in enumerate(rows, self.prefix.leaves)]
+        self.speculative = [entry for leaf, _, entry in self.parsed if entry is not None]
+        self.principals = dict(self.directory.principals) if self.directory is not None else {}
+
+    def result(self) -> Replay:
+        verdicts = dict(zip(self.fresh_leaves, self._verdicts(), strict=True))
+        findings, entries = list(self.findings), []
+        for leaf, row, entry in self.parsed:
+            problem = verdicts.get(leaf)
+            if problem is not None:
+                findings.append(event_finding(row, leaf, problem))
+            elif leaf in self.bad_directory:
+                continue
+            elif entry is None:  # only a trusted row can get here unverified; it must still parse
+                findings.append(event_finding(row, leaf, "cannot be opened"))
+            else:
+                entries.append(entry)
+        if len(entries) == len(self.speculative):
+            entries = self.speculative
+        origin = self.directory.ledger_name if self.directory else None
+        return Replay(entries, self.principals, self.spans, findings, len(self.fresh_leaves), origin)
+
+
 def replay(rows: Sequence[StoredRow], *, trusted_leaves: int = 0, workers: int | None = None,
-           progress: Progress | None = None) -> Replay:
+           progress: Progress | None = None, prefix: Prefix | None = None) -> Replay:
     """Check every row and rebuild the history from the rows that verify. Rows below
     ``trusted_leaves`` (a prefix a trusted checkpoint already covers) are not signature-checked
-    again: that is the incremental audit."""
-    findings = check_order(rows)
-    directory, spans, directory_findings = replay_directory(rows)
-    findings += directory_findings
-    bad_directory = {f.events[0].leaf_index for f in directory_findings}
-    genesis = next((r.position for r in rows if r.stream == DIRECTORY_ID and r.version == 1), None)
-    others = [(leaf, row) for leaf, row in enumerate(rows) if row.stream != DIRECTORY_ID]
-    fresh = [(leaf, row) for leaf, row in others if leaf >= trusted_leaves]
-    verdicts = dict(zip((leaf for leaf, _ in fresh),
-                        check_signatures([row for _, row in fresh], spans, genesis, workers=workers,
-                                         progress=progress), strict=True))
-    entries = []
-    for leaf, row in enumerate(rows):
-        problem = verdicts.get(leaf)
-        if problem is not None:
-            findings.append(event_finding(row, leaf, problem))
-            continue
-        if leaf in bad_directory:
-            continue
-        entry = _entry(row, leaf)
-        if entry is None:  # only a trusted row can get here unverified; it must still parse
-            findings.append(event_finding(row, leaf, "cannot be opened"))
-        else:
-            entries.append(entry)
-    principals = dict(directory.principals) if directory is not None else {}
-    return Replay(entries, principals, spans, findings, len(fresh), directory.ledger_name if directory else None)
+    again. With a ``prefix`` (from a saved audit state), ``rows`` are the leaves after it."""
+    return PendingReplay(rows, trusted_leaves, workers, progress, prefix).result()
 
 
 def _entry(row: StoredRow, leaf: int) -> Entry | None:

@@ -91,7 +91,7 @@ def check_checkpoints(rows: Sequence[StoredRow], tree: LeafTree, notes: Sequence
                                     f"checkpoint listed as size {declared} commits to size {checkpoint.size}",
                                     f"检查点标注大小 {declared} 与其签名内容 {checkpoint.size} 不符"))
         heads.append(SignedHead(checkpoint, note, "bundle"))
-    witnessed = {h.checkpoint.size: _cosigners(h, witnesses, findings) for h in heads}
+    witnessed = {h.checkpoint.size: cosigners(h, witnesses, findings) for h in heads}
     trusted_size = 0
     if trusted is not None:
         checkpoint = open_signed(trusted, log_keys)  # the caller turns a refusal into a usage error
@@ -106,7 +106,7 @@ def check_checkpoints(rows: Sequence[StoredRow], tree: LeafTree, notes: Sequence
     return findings, trusted_size, witnessed
 
 
-def _cosigners(head: SignedHead, witnesses: Sequence[VerifierKey], findings: list[Finding]) -> list[str]:
+def cosigners(head: SignedHead, witnesses: Sequence[VerifierKey], findings: list[Finding]) -> list[str]:
     """Key ids of the trusted witnesses whose cosignature on the checkpoint verifies (C2SP
     tlog-cosignature); a line that claims a trusted witness's key but does not verify is a finding.
     Lines of witnesses not given are left unchecked."""

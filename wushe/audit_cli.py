@@ -1,7 +1,9 @@
-"""``wushe audit``: export an audit bundle, and verify one (or a live store) offline, with findings.
+"""``wushe audit``: export an audit bundle, and verify one (or a live store) offline, with findings;
+save the auditor's signed audit state and resume from it (an incremental audit).
 
 Exit codes of ``verify``: 0 the history verifies (rule findings may remain; ``--fail-on-findings``
-makes errors exit 4), 1 an integrity failure, 2 unreadable input.
+makes errors exit 4), 1 an integrity failure (or a log that does not extend the saved state), 2
+unreadable input (or a state file that is not the auditor's, edited, or of another version).
 """
 
 from __future__ import annotations
@@ -78,6 +80,38 @@ def _trusted_note(path: Path | None) -> bytes | None:
     return b"\n".join(lines[start + 1 :]) if start >= 0 else data
 
 
+@audit_app.command("keygen")
+@cli.handles_errors
+def keygen(
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for the auditor's key (created).")],
+    name: Annotated[str, typer.Option(help="Key name.")] = "auditor",
+) -> None:
+    """Make the auditor's own Ed25519 key (审计员密钥), which signs saved audit states: NAME.key (0600), NAME.pub."""
+    from audits.state import keygen as make_key
+
+    try:
+        key = make_key(out_dir, name)
+    except (FileExistsError, ValueError) as exc:
+        cli._fail(str(exc), 2)
+    cli.out.print(f"[green]已生成审计员密钥 auditor key[/] {escape(key.key_id)} in {escape(str(out_dir))} "
+                  f"(private key {escape(name)}.key, mode 0600; verifier key {escape(name)}.pub)", highlight=False)
+
+
+def _signing_key(path: Path | None):
+    from ledger.signing import NoteFormatError, SigningKey
+
+    if path is None:
+        return None
+    try:
+        if path.stat().st_mode & 0o077:
+            cli._fail(f"{path} must not be readable by group or others (chmod 600)", 2)
+        return SigningKey.from_skey(path.read_text())
+    except OSError as exc:
+        cli._fail(f"cannot read {path}: {exc.strerror}", 2)
+    except NoteFormatError as exc:
+        cli._fail(f"{path}: {exc}", 2)
+
+
 @audit_app.command("verify")
 def verify(
     bundle_dir: Annotated[Path | None, typer.Argument(help="The bundle directory (omit with --database).")] = None,
@@ -96,37 +130,68 @@ def verify(
     pdf_out: Annotated[Path | None, typer.Option("--pdf", help="Write the findings report as PDF (headless "
                                                                "Chromium and a CJK font).")] = None,
     fail_on_findings: Annotated[bool, typer.Option(help="Exit 4 when a rule finding of severity error remains.")] = False,
+    state_in: Annotated[Path | None, typer.Option("--state", help="Resume from this saved audit state: verify only "
+                                                                  "the events after it (needs --auditor-key).")] = None,
+    auditor_key: Annotated[str | None, typer.Option(help="Your verifier key (auditor.pub, or the key string) that "
+                                                         "signed the --state file.")] = None,
+    save_state: Annotated[Path | None, typer.Option(help="After a clean audit, save the audit state at the latest "
+                                                         "checkpoint here, signed with --signing-key.")] = None,
+    signing_key: Annotated[Path | None, typer.Option(help="Your private key file (auditor.key from `wushe audit "
+                                                          "keygen`) to sign --save-state with.")] = None,
 ) -> None:
     """Verify a bundle end to end: signatures, Merkle tree, checkpoints, published figures, rules."""
     from audits import bundle as bundles
     from audits import report
+    from audits import state as states
     from audits.findings import ERROR
-    from audits.verify import TrustError, audit
+    from audits.verify import StateMismatch, TrustError, audit, resume
     from ledger.reference import load_reference
     from ledger.signing import NoteFormatError
 
     if (bundle_dir is None) == (database is None):
         cli._fail("give a bundle directory or --database URL (one, not both) 请给出审计包目录或数据库地址（二选一）", 2)
+    if state_in is not None and trust is not None:
+        cli._fail("--state and --trust are two ways to resume: give one 二者只能选一", 2)
+    if (save_state is None) != (signing_key is None):
+        cli._fail("--save-state needs --signing-key (your auditor.key) and the other way round 需同时给出", 2)
+    secret = _signing_key(signing_key)
     try:
         pinned_log, pinned_root = _key_option(log_key), _key_option(root_key)
         witnesses = [cli._vkey(w) for w in witness_key or []] or cli.trusted_witnesses(cli.state.settings)
+        auditor = cli._vkey(auditor_key) if auditor_key else (secret.verifier if secret else None)
     except (NoteFormatError, OSError) as exc:
         cli._fail(f"not a verifier key: {exc}", 2)
     trusted = _trusted_note(trust)
+    resumed = None
+    if state_in is not None:
+        if auditor is None:
+            cli._fail("--state needs --auditor-key: the verifier key that signed it 需给出审计员公钥", 2)
+        try:
+            resumed = states.load(state_in, auditor)
+        except states.StateError as exc:
+            cli._fail(f"audit state refused 拒绝审计状态: {exc}", 2)
+    since = (resumed.tree_size - 1, resumed.position) if resumed else None
     try:
-        loaded = bundles.read(bundle_dir) if bundle_dir is not None else _live(database)
+        if bundle_dir is not None:
+            loaded = bundles.read(bundle_dir, from_leaf=since[0] if since else 0)
+        else:
+            loaded = _live(database, since)
     except bundles.BundleError as exc:
         cli._fail(str(exc), 2)
     reference = load_reference(cli.state.settings.reference_file)
     columns = (TextColumn("校验签名 verifying"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=cli.err, transient=True, disable=len(loaded.rows) < 2000) as bar:
         task = bar.add_task("verify", total=len(loaded.rows))
+        options = {"reference": reference, "log_key": pinned_log, "root_key": pinned_root, "witnesses": witnesses,
+                   "workers": workers, "progress": lambda n: bar.advance(task, n), "save_state": save_state is not None}
         try:
-            result = audit(loaded, reference=reference, trusted=trusted,
-                           log_key=pinned_log, root_key=pinned_root, witnesses=witnesses, workers=workers,
-                           progress=lambda n: bar.advance(task, n))
+            result = resume(resumed, loaded, **options) if resumed else audit(loaded, trusted=trusted, **options)
         except TrustError as exc:
             cli._fail(str(exc), 2)
+        except StateMismatch as exc:
+            cli._fail(f"audit state refused 拒绝审计状态: {exc}", 1)
+        except states.StateError as exc:
+            cli._fail(f"audit state refused 拒绝审计状态: {exc}", 2)
     doc = report.document(result, source=str(bundle_dir or cli.display_url(database)), reference=reference)
     if json_out:
         report.write_json(doc, json_out)
@@ -141,8 +206,9 @@ def verify(
         style = {"critical": "bold red", "error": "red", "warning": "yellow"}[finding.severity]
         cli.out.print(f"[{style}]{escape(finding.one_line())}[/]", highlight=False)
     s = result.summary()
+    prefix = "audited state" if resumed else "trusted prefix"
     cli.out.print(f"{s['events']} events, {s['verified_signatures']} signatures verified"
-                  f"{f' (trusted prefix {result.trusted_size})' if result.trusted_size else ''}, {s['checkpoints']} "
+                  f"{f' ({prefix} {result.trusted_size})' if result.trusted_size else ''}, {s['checkpoints']} "
                   f"checkpoints ({s['witnessed_checkpoints']} cosigned by a trusted witness), {s['reports_matched']}/{s['reports_checked']} published reports reproduced; "
                   f"findings: {s['by_severity'] or 'none'}", highlight=False)
     if not result.ok:
@@ -152,16 +218,22 @@ def verify(
         latest = max(loaded.checkpoints)[1]
         save_trust.write_bytes(latest)
         cli.out.print(f"trusted checkpoint saved to {escape(str(save_trust))}", highlight=False)
+    if save_state is not None:
+        if result.state is None:
+            cli._fail(f"no audit state saved 未保存审计状态: {result.state_error}", 2)
+        written = states.save(result.state, save_state, secret)
+        cli.out.print(f"audit state at size {result.state.tree_size} saved to {escape(str(save_state))} "
+                      f"({written:,} bytes, signed by {escape(secret.key_id)}) 审计状态已保存", highlight=False)
     if fail_on_findings and any(f.severity == ERROR for f in result.findings):
         raise typer.Exit(4)
 
 
-def _live(database_url: str):
+def _live(database_url: str, since: tuple[int, int] | None = None):
     from audits.bundle import collect
     from ledger.application import Ledger
 
     ledger = Ledger(cli.state.settings, database_url=database_url)
     try:
-        return collect(ledger, figures=False)
+        return collect(ledger, figures=False, since=since)
     finally:
         ledger.close()

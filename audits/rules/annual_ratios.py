@@ -14,18 +14,20 @@ foundation and closed calendar year.
 
 The ledger does not record which foundations hold the qualification; the caller names the ones
 that do not (``private``), and all others are held to 70% / 10%.
+
+A reversal counts against the income or payment it reverses, found among the events before it.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 from audits.findings import Finding
-from audits.replay import Replay
-from audits.rules.common import breach, fund_code, funds_opened
+from audits.replay import Entry, Replay
+from audits.rules.common import Principals, RuleCheck, breach, fund_code, pack, pairs, run, unpack, unpairs
 from ledger.money import format_cny
 
 FEE_EXEMPT_BELOW = 200_000_00
@@ -47,52 +49,121 @@ class Year:
     management: int = 0
     spending: int = 0
     closing_assets: int = 0
+    delta: int = 0
+    """The year's change in the foundation's fund assets."""
     events: list = field(default_factory=list)
+    """The year's last three events, which a finding names."""
+
+    def dump(self) -> list:
+        return [self.income, self.charitable, self.management, self.spending, self.delta,
+                [pack(e) for e in self.events]]
+
+    @classmethod
+    def load(cls, data: list) -> Year:
+        income, charitable, management, spending, delta, events = data
+        return cls(income, charitable, management, spending, 0, delta, [unpack(e) for e in events])
 
 
 def _year(day: str | None) -> int | None:
     return int(day[:4]) if day and day[:4].isdigit() else None
 
 
-def tally(history: Replay) -> dict[str, dict[int, Year]]:
+class Check(RuleCheck):
     """Per foundation and business year: income, charitable and management spending, and net assets."""
-    funds = funds_opened(history.entries)
-    years: dict[str, dict[int, Year]] = defaultdict(lambda: defaultdict(Year))
-    kinds = {}  # (fund, entry) -> (kind, amount) of income and payments, for reversals
-    entry_of = {(e.stream, e.version): e.payload.get("entry") for e in history.entries if e.stream.startswith("fund:")}
-    deltas: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for e in history.entries:
-        if not e.stream.startswith("fund:") or fund_code(e) not in funds:
-            continue
+
+    def __init__(self, private: Iterable[str] = ()) -> None:
+        self.private = set(private)
+        self.foundations: dict[str, Any] = {}
+        """Fund code → its foundation."""
+        self.years: dict[Any, dict[int, Year]] = {}
+        self.kinds: dict[tuple[str, Any], tuple[str | None, int]] = {}
+        """(fund, entry) → (kind, amount) of income and payments, for reversals."""
+        self.entry_of: dict[str, dict[int, Any]] = {}
+        """Fund stream → version → its entry."""
+        self.current: int | None = None
+        """The year of the last event."""
+
+    def dump(self) -> Any:
+        return {"foundations": self.foundations, "current": self.current,
+                "years": [[f, y, bucket.dump()] for f, by_year in self.years.items() for y, bucket in by_year.items()],
+                "kinds": pairs({k: list(v) for k, v in self.kinds.items()}),
+                "entry_of": [[stream, list(versions.items())] for stream, versions in self.entry_of.items()]}
+
+    @classmethod
+    def load(cls, data: Any) -> Check:
+        check = cls()
+        check.foundations, check.current = data["foundations"], data["current"]
+        for foundation, year, bucket in data["years"]:
+            check.years.setdefault(foundation, {})[year] = Year.load(bucket)
+        check.kinds = {k: tuple(v) for k, v in unpairs(data["kinds"]).items()}
+        check.entry_of = {stream: dict(map(tuple, versions)) for stream, versions in data["entry_of"]}
+        return check
+
+    def feed(self, e: Entry, principals: Principals) -> list[Finding]:
+        self.current = e.timestamp.year
+        if e.type == "Fund.Opened":
+            self.foundations[e.payload["code"]] = e.payload.get("foundation")
+        if not e.stream.startswith("fund:"):
+            return []
+        self.entry_of.setdefault(e.stream, {})[e.version] = e.payload.get("entry")
         code, p = fund_code(e), e.payload
-        foundation = funds[code].get("foundation")
+        if code not in self.foundations:
+            return []
+        foundation = self.foundations[code]
         day = p.get("received_on") or p.get("paid_on") or p.get("on") or e.timestamp.date().isoformat()
         year = _year(day)
         if year is None:
-            continue
+            return []
         account = f"Assets:Funds:{code}"
-        deltas[foundation][year] += sum(x["amount"] for x in p.get("postings") or [] if x.get("account") == account)
-        bucket = years[foundation][year]
+        bucket = self.years.setdefault(foundation, {}).setdefault(year, Year())
+        bucket.delta += sum(x["amount"] for x in p.get("postings") or [] if x.get("account") == account)
         if e.type in ("Fund.DonationReceived", "Fund.GrantReceived"):
             bucket.income += p["amount"]
-            kinds[(code, p.get("entry"))] = ("income", p["amount"])
+            self.kinds[(code, p.get("entry"))] = ("income", p["amount"])
         elif e.type == "Fund.Paid":
             _spend(bucket, p.get("kind"), p["amount"])
-            kinds[(code, p.get("entry"))] = (p.get("kind"), p["amount"])
+            self.kinds[(code, p.get("entry"))] = (p.get("kind"), p["amount"])
         elif e.type == "Fund.Reversed":
-            original = (p.get("reverses") or {})
-            kind, amount = kinds.get((code, entry_of.get((original.get("stream"), original.get("version")))), (None, 0))
+            original = p.get("reverses") or {}
+            entry = self.entry_of.get(original.get("stream"), {}).get(original.get("version"))
+            kind, amount = self.kinds.get((code, entry), (None, 0))
             if kind == "income":
                 bucket.income -= amount
             elif kind is not None:
                 _spend(bucket, kind, -amount)
-        bucket.events.append(e)
-    for foundation, by_year in deltas.items():
-        running = 0
-        for year in range(min(by_year), max(by_year) + 1):
-            running += by_year.get(year, 0)
-            years[foundation][year].closing_assets = running
-    return years
+        bucket.events = [*bucket.events[-2:], e]
+        return []
+
+    def tally(self) -> dict[Any, dict[int, Year]]:
+        """The years with each one's closing net assets (copies: the running state is left as it is)."""
+        tallied = {}
+        for foundation, by_year in self.years.items():
+            copies, running = {}, 0
+            for year in range(min(by_year), max(by_year) + 1):
+                bucket = by_year.get(year) or Year()
+                running += bucket.delta
+                copies[year] = Year(bucket.income, bucket.charitable, bucket.management, bucket.spending, running,
+                                    bucket.delta, bucket.events)
+            tallied[foundation] = copies
+        return tallied
+
+    def finish(self, principals: Principals) -> list[Finding]:
+        """Every foundation's closed years: the years before the last year the log records anything in."""
+        if self.current is None:
+            return []
+        findings = []
+        for foundation, years in sorted(self.tally().items()):
+            for year in sorted(y for y in years if y < self.current and y - 1 in years):
+                findings += _judge(foundation, year, years, foundation in self.private)
+        return findings
+
+
+def tally(history: Replay) -> dict[Any, dict[int, Year]]:
+    """Per foundation and business year: income, charitable and management spending, and net assets."""
+    check = Check()
+    for e in history.entries:
+        check.feed(e, history.principals)
+    return check.tally()
 
 
 def _spend(bucket: Year, kind: str | None, amount: int) -> None:
@@ -104,16 +175,7 @@ def _spend(bucket: Year, kind: str | None, amount: int) -> None:
 
 
 def check(history: Replay, *, private: Iterable[str] = ()) -> list[Finding]:
-    """Every foundation's closed years: the years before the last year the log records anything in."""
-    private = set(private)
-    if not history.entries:
-        return []
-    current = history.entries[-1].timestamp.year
-    findings = []
-    for foundation, years in sorted(tally(history).items()):
-        for year in sorted(y for y in years if y < current and y - 1 in years):
-            findings += _judge(foundation, year, years, foundation in private)
-    return findings
+    return run(Check(private), history)
 
 
 def _judge(foundation: str, year: int, years: dict[int, Year], private: bool) -> list[Finding]:

@@ -3,17 +3,29 @@ undertook the project (承接组织)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from audits.findings import Finding
 from audits.replay import Entry, Replay
-from audits.rules.common import breach
+from audits.rules.common import Principals, RuleCheck, breach, pack, run, unpack
 from ledger.money import format_cny
 
 
-def check(history: Replay) -> list[Finding]:
-    projects: dict[str, Entry] = {}
-    paid: dict[str, int] = {}
-    findings = []
-    for e in history.entries:
+class Check(RuleCheck):
+    def __init__(self, projects: dict[str, Entry] | None = None, paid: dict[str, int] | None = None) -> None:
+        self.projects = projects or {}
+        self.paid = paid or {}
+
+    def dump(self) -> Any:
+        return {"projects": {c: pack(e, "code", "budget", "organisation", "street_town") for c, e in self.projects.items()},
+                "paid": self.paid}
+
+    @classmethod
+    def load(cls, data: Any) -> Check:
+        return cls({c: unpack(e) for c, e in data["projects"].items()}, data["paid"])
+
+    def feed(self, e: Entry, principals: Principals) -> list[Finding]:
+        projects, paid, findings = self.projects, self.paid, []
         code = e.stream.partition(":")[2]
         if e.type == "Project.Registered":
             projects[code], paid[code] = e, 0
@@ -22,7 +34,7 @@ def check(history: Replay) -> list[Finding]:
             town = project.get("street_town")
             if e.type == "Project.PaymentReversed":
                 paid[code] -= e.payload["amount"]
-                continue
+                return findings
             paid[code] += e.payload["amount"]
             if paid[code] > project["budget"]:
                 findings.append(breach("projects.budget", f"project {code} has paid {format_cny(paid[code])}, over its "
@@ -41,4 +53,8 @@ def check(history: Replay) -> list[Finding]:
                                        f"names payee {e.payload.get('payee')}, not {project.payload.get('organisation')}",
                                        f"拨付 {code} 的收款方不是项目承接组织", project, e,
                                        street_town=project.payload.get("street_town"), fund=e.payload.get("fund")))
-    return findings
+        return findings
+
+
+def check(history: Replay) -> list[Finding]:
+    return run(Check(), history)

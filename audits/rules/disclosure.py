@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import date
 
 from audits.findings import WARNING, Finding
-from audits.replay import Replay
-from audits.rules.common import breach
+from audits.replay import Entry, Replay
+from audits.rules.common import Principals, RuleCheck, breach, run
 
 CORRECTIONS = ("Fund.Reversed", "Volunteer.ServiceReversed", "Disbursement.Reversed", "Project.PaymentReversed")
 
@@ -27,9 +27,11 @@ def _add_months(day: date, months: int) -> date:
     raise ValueError(day)
 
 
-def check(history: Replay) -> list[Finding]:
-    findings = []
-    for e in history.entries:
+class Check(RuleCheck):
+    """Each event is judged alone: nothing to carry from one to the next."""
+
+    def feed(self, e: Entry, principals: Principals) -> list[Finding]:
+        findings: list[Finding] = []
         if e.type in CORRECTIONS and not str(e.payload.get("reason") or "").strip():
             findings.append(breach("disclosure.correction-note", f"correction #{e.position} ({e.type}) has no "
                                    "correction note", f"更正 #{e.position} 没有更正说明", e))
@@ -38,7 +40,7 @@ def check(history: Replay) -> list[Finding]:
             try:
                 starts, ends = date.fromisoformat(p["starts_on"]), date.fromisoformat(p["ends_on"])
             except (KeyError, TypeError, ValueError):
-                continue
+                return findings
             if _add_months(starts, 6) < ends:
                 due, quarter = [], _add_months(starts, 3)
                 while quarter <= ends:
@@ -50,4 +52,8 @@ def check(history: Replay) -> list[Finding]:
                                        f"项目 {p['code']} 周期超过六个月：应于 {', '.join(due)} 前公开进展，"
                                        f"{final} 前公开全部情况", e, severity=WARNING,
                                        street_town=p.get("street_town"), due=due, final=final))
-    return findings
+        return findings
+
+
+def check(history: Replay) -> list[Finding]:
+    return run(Check(), history)

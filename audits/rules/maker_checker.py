@@ -4,40 +4,58 @@ every fund payment belongs to such a disbursement."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from audits.findings import Finding
 from audits.replay import Entry, Replay
-from audits.rules.common import breach, fund_code
+from audits.rules.common import Principals, RuleCheck, breach, fund_code, pack, run, unpack
 from ledger.principals import APPROVER
 
 
-def check(history: Replay) -> list[Finding]:
-    requested: dict[str, Entry] = {}
-    approved: dict[str, Entry] = {}
-    findings = []
-    for e in history.entries:
+class Check(RuleCheck):
+    def __init__(self, requested: dict[str, Entry] | None = None, approved: dict[str, Entry] | None = None) -> None:
+        self.requested = requested or {}
+        self.approved = approved or {}
+
+    def dump(self) -> Any:
+        return {"requested": {n: pack(e, "street_town", "fund", "requested_by", "requested_on")
+                              for n, e in self.requested.items()},
+                "approved": {n: pack(e, "approved_on", "approved_by") for n, e in self.approved.items()}}
+
+    @classmethod
+    def load(cls, data: Any) -> Check:
+        return cls({n: unpack(e) for n, e in data["requested"].items()},
+                   {n: unpack(e) for n, e in data["approved"].items()})
+
+    def feed(self, e: Entry, principals: Principals) -> list[Finding]:
+        requested, approved = self.requested, self.approved
         number = e.stream.partition(":")[2]
         if e.type == "Disbursement.Requested":
             requested[number] = e
         elif e.type == "Disbursement.Approved":
             approved[number] = e
-            findings += _approval(history, requested.get(number), e, number)
+            return _approval(principals, requested.get(number), e, number)
         elif e.type == "Disbursement.Paid":
             request = requested.get(number)
             where = _where(request)
             if number not in approved:
-                findings.append(breach("maker-checker.unapproved", f"disbursement {number} was paid without approval",
-                                       f"拨付 {number} 未经审批即付款", e, **where))
-            elif (e.payload.get("paid_on") or "") < (approved[number].payload.get("approved_on") or ""):
-                findings.append(breach("maker-checker.order", f"disbursement {number} was paid on "
-                                       f"{e.payload.get('paid_on')}, before its approval "
-                                       f"({approved[number].payload.get('approved_on')})",
-                                       f"拨付 {number} 付款日期早于审批日期", approved[number], e, **where))
+                return [breach("maker-checker.unapproved", f"disbursement {number} was paid without approval",
+                               f"拨付 {number} 未经审批即付款", e, **where)]
+            if (e.payload.get("paid_on") or "") < (approved[number].payload.get("approved_on") or ""):
+                return [breach("maker-checker.order", f"disbursement {number} was paid on "
+                               f"{e.payload.get('paid_on')}, before its approval "
+                               f"({approved[number].payload.get('approved_on')})",
+                               f"拨付 {number} 付款日期早于审批日期", approved[number], e, **where)]
         elif e.type == "Fund.Paid" and e.payload.get("entry") not in approved:
-            findings.append(breach("maker-checker.unapproved", f"fund {fund_code(e)} paid {e.payload.get('entry')} "
-                                   "with no approved disbursement of that number",
-                                   f"基金 {fund_code(e)} 的付款 {e.payload.get('entry')} 没有对应的已审批拨付", e,
-                                   street_town=e.payload.get("street_town"), fund=fund_code(e)))
-    return findings
+            return [breach("maker-checker.unapproved", f"fund {fund_code(e)} paid {e.payload.get('entry')} "
+                           "with no approved disbursement of that number",
+                           f"基金 {fund_code(e)} 的付款 {e.payload.get('entry')} 没有对应的已审批拨付", e,
+                           street_town=e.payload.get("street_town"), fund=fund_code(e))]
+        return []
+
+
+def check(history: Replay) -> list[Finding]:
+    return run(Check(), history)
 
 
 def _where(request: Entry | None) -> dict:
@@ -46,7 +64,7 @@ def _where(request: Entry | None) -> dict:
     return {"street_town": request.payload.get("street_town"), "fund": request.payload.get("fund")}
 
 
-def _approval(history: Replay, request: Entry | None, approval: Entry, number: str) -> list[Finding]:
+def _approval(principals: Principals, request: Entry | None, approval: Entry, number: str) -> list[Finding]:
     where = _where(request)
     if request is None:
         return [breach("maker-checker.unapproved", f"disbursement {number} was approved but never requested",
@@ -57,7 +75,7 @@ def _approval(history: Replay, request: Entry | None, approval: Entry, number: s
         findings.append(breach("maker-checker.same-person", f"disbursement {number} was requested and approved by the "
                                f"same person ({maker} / signed by {request.signer} and {approval.signer})",
                                f"拨付 {number} 的申请人与审批人为同一人", request, approval, **where))
-    principal = history.principals.get(approval.signer)
+    principal = principals.get(approval.signer)
     if principal is None or APPROVER not in principal.roles:
         findings.append(breach("maker-checker.not-approver", f"disbursement {number} was approved by "
                                f"{approval.signer}, who has no approver role",

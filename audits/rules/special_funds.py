@@ -5,30 +5,46 @@ agreement (《上海市基金会专项基金管理办法》)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from audits.findings import WARNING, Finding
-from audits.replay import Replay
-from audits.rules.common import breach, fund_code, funds_opened
+from audits.replay import Entry, Replay
+from audits.rules.common import Principals, RuleCheck, breach, fund_code, run
 
 FEES = ("management", "fundraising")
 
 
-def check(history: Replay) -> list[Finding]:
-    funds = funds_opened(history.entries)
-    findings = []
-    purposes: dict[str, str] = {}
-    for e in history.entries:
-        if e.type == "Fund.Opened" and e.payload.get("kind") == "special" and not str(e.payload.get("purpose") or "").strip():
-            findings.append(breach("funds.purpose", f"special fund {e.payload.get('code')} was opened with no written "
-                                   "purpose", f"专项基金 {e.payload.get('code')} 设立时没有书面用途", e,
-                                   street_town=e.payload.get("street_town"), fund=e.payload.get("code")))
-        if e.type == "Disbursement.Requested":
-            purposes[e.payload.get("number")] = str(e.payload.get("purpose") or "").strip()
+class Check(RuleCheck):
+    def __init__(self, funds: dict[str, dict[str, Any]] | None = None, purposes: dict[str, str] | None = None) -> None:
+        self.funds = funds or {}
+        """Fund code → the payload of its ``Fund.Opened``."""
+        self.purposes = purposes or {}
+        """Disbursement number → the purpose its request stated."""
+
+    def dump(self) -> Any:
+        return {"funds": self.funds, "purposes": self.purposes}
+
+    @classmethod
+    def load(cls, data: Any) -> Check:
+        return cls(data["funds"], data["purposes"])
+
+    def feed(self, e: Entry, principals: Principals) -> list[Finding]:
+        findings = []
+        if e.type == "Fund.Opened":
+            self.funds[e.payload["code"]] = e.payload
+            if e.payload.get("kind") == "special" and not str(e.payload.get("purpose") or "").strip():
+                findings.append(breach("funds.purpose", f"special fund {e.payload.get('code')} was opened with no "
+                                       "written purpose", f"专项基金 {e.payload.get('code')} 设立时没有书面用途", e,
+                                       street_town=e.payload.get("street_town"), fund=e.payload.get("code")))
+        if e.type == "Disbursement.Requested" and e.payload.get("number") is not None:
+            self.purposes[e.payload["number"]] = str(e.payload.get("purpose") or "").strip()
         if e.type != "Fund.Paid":
-            continue
+            return findings
         code, p = fund_code(e), e.payload
-        fund = funds.get(code)
+        fund = self.funds.get(code)
         if fund is None or not fund.get("restricted"):
-            continue
+            return findings
+        purposes = self.purposes
         town, domain, day = p.get("street_town"), p.get("domain"), p.get("paid_on") or e.timestamp.date().isoformat()
         where = {"street_town": town, "fund": code}
         if not purposes.get(p.get("entry")):
@@ -57,4 +73,8 @@ def check(history: Replay) -> list[Finding]:
                 findings.append(breach("funds.fee", f"fund {code} took a {p['kind']} fee ({p['entry']}) from "
                                        "restricted money with no agreement",
                                        f"限定性基金 {code} 无协议却列支了{p['kind']}费用", e, **where))
-    return findings
+        return findings
+
+
+def check(history: Replay) -> list[Finding]:
+    return run(Check(), history)

@@ -152,3 +152,49 @@ def test_a_ledger_with_a_tampered_directory_is_still_exported_and_fails_the_audi
     assert "could not be read" in exported.output
     failed = wushe("audit", "verify", str(tmp_path / "bundle"), code=1)
     assert f"integrity.modified: event #{row.id} directory" in failed.output
+
+
+def test_incremental_audit_from_a_signed_audit_state_of_a_bundle_and_of_the_store(wushe, tmp_path, database_url):
+    keys = tmp_path / "auditor"
+    wushe("audit", "keygen", "--out", str(keys))
+    assert (keys / "auditor.key").stat().st_mode & 0o777 == 0o600
+    assert "exists" in wushe("audit", "keygen", "--out", str(keys), code=2).output
+    wushe("audit", "export", "--out", str(tmp_path / "first"))
+    state, signing, pub = tmp_path / "state", str(keys / "auditor.key"), str(keys / "auditor.pub")
+    saved = wushe("audit", "verify", str(tmp_path / "first"), "--save-state", str(state), "--signing-key", signing)
+    assert "audit state at size" in saved.output and state.exists()
+    wushe("donation", "record", "--fund", "GEN", "--amount", "5", "--donor-type", "business", "--as", "acct")
+    wushe("checkpoint")
+    wushe("audit", "export", "--out", str(tmp_path / "second"))
+    full = wushe("audit", "verify", str(tmp_path / "second"))
+    done = wushe("audit", "verify", str(tmp_path / "second"), "--state", str(state), "--auditor-key", pub)
+    assert "1 signatures verified" in done.output and "audited state" in done.output
+    assert "integrity verified" in done.output
+    assert done.output.split("signatures verified")[1].split("findings:")[1] == \
+        full.output.split("signatures verified")[1].split("findings:")[1]
+    assert "reproduced" in done.output and "/0 published" not in done.output
+    live = wushe("audit", "verify", "--database", database_url, "--state", str(state), "--auditor-key", pub,
+                 "--save-state", str(tmp_path / "state2"), "--signing-key", signing)
+    assert "1 signatures verified" in live.output and "integrity verified" in live.output
+    # the state moves on: from the new one there is nothing new to verify
+    again = wushe("audit", "verify", "--database", database_url, "--state", str(tmp_path / "state2"), "--auditor-key", pub)
+    assert "0 signatures verified" in again.output
+
+
+def test_a_state_not_the_auditors_or_edited_is_refused(wushe, tmp_path):
+    keys = tmp_path / "auditor"
+    wushe("audit", "keygen", "--out", str(keys))
+    wushe("audit", "keygen", "--out", str(tmp_path / "other"))
+    wushe("audit", "export", "--out", str(tmp_path / "b"))
+    state = tmp_path / "state"
+    assert "--signing-key" in wushe("audit", "verify", str(tmp_path / "b"), "--save-state", str(state), code=2).output
+    wushe("audit", "verify", str(tmp_path / "b"), "--save-state", str(state), "--signing-key", str(keys / "auditor.key"))
+    other = wushe("audit", "verify", str(tmp_path / "b"), "--state", str(state), "--auditor-key",
+                  str(tmp_path / "other" / "auditor.pub"), code=2)
+    assert "audit state refused" in other.output and "not signed by the auditor key" in other.output
+    assert "--auditor-key" in wushe("audit", "verify", str(tmp_path / "b"), "--state", str(state), code=2).output
+    data = state.read_bytes()
+    state.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    edited = wushe("audit", "verify", str(tmp_path / "b"), "--state", str(state), "--auditor-key",
+                   str(keys / "auditor.pub"), code=2)
+    assert "does not match its signed hash" in edited.output
