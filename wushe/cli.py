@@ -20,14 +20,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from ledger.application import Actor, Ledger, Recorded
+from ledger.checkpoints import CheckpointError
 from ledger.errors import LedgerError
+from ledger.merkle_log import ProofRangeError
 from ledger.money import format_cny, parse_amount
 from ledger.principals import LOG, ROLES
+from ledger.receipts import ReceiptError
 from ledger.settings import Settings, trusted_witnesses
 from ledger.signing import NoteFormatError, SigningKey, VerifierKey, key_file_stem, read_signing_key
-from ledger.checkpoints import CheckpointError
-from ledger.merkle_log import ProofRangeError
-from ledger.receipts import ReceiptError
 from ledger.stores import UnsafeDatabase, display_url
 
 app = typer.Typer(help="Wushe Ledger (五社账本): signed ledger of charity funds and volunteer hours.",
