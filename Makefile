@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test install demo bench clean-demo
+.PHONY: run test install demo bench bench-1m clean-demo
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
@@ -31,6 +31,18 @@ bench: $(STAMP)
 	$(BIN)/pip install --quiet -e ".[dev,bench]"
 	@if ls bench/*.py >/dev/null 2>&1; then for b in bench/*.py; do $(BIN)/python $$b || exit 1; done; \
 	else echo "no benchmarks yet"; fi
+
+# The million-event runs: a decade of Changning (seeded once into $(BENCH_1M), ~5 minutes), then
+# the rebuild, the audit and the public pages over it, and the goals table (bench/summary.py).
+BENCH_1M ?= build/bench-1m
+bench-1m: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[dev,bench]"
+	@test -f $(BENCH_1M)/ledger.sqlite3 || { $(BIN)/wushe --data-dir $(BENCH_1M) init && \
+		$(BIN)/wushe --data-dir $(BENCH_1M) demo --years 10 --scale 96; }
+	$(BIN)/python bench/bench_rebuild.py --data $(BENCH_1M) --repeats 1 --no-verify-all
+	$(BIN)/python bench/bench_audit.py --data $(BENCH_1M) --repeats 1
+	$(BIN)/python bench/bench_pages.py --data $(BENCH_1M)
+	$(BIN)/python bench/summary.py
 
 clean-demo:
 	rm -rf .wushe

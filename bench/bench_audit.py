@@ -28,7 +28,7 @@ the incremental audits are timed (goal: under 2 s on a 1M-event log):
 
     .venv/bin/python bench/bench_audit.py             # ~20k events
     .venv/bin/python bench/bench_audit.py --quick     # scale 2, a smoke run
-    .venv/bin/python bench/bench_audit.py --scale N
+    .venv/bin/python bench/bench_audit.py --scale N [--repeats N]   # --repeats 1 for a million events
     .venv/bin/python bench/bench_audit.py --data DIR  # a ledger seeded before (DIR/ledger.sqlite3, DIR/keys);
                                                       # copied into a scratch directory: DIR is not changed
 """
@@ -61,7 +61,7 @@ from projections.journal import journal
 
 QUICK = "--quick" in sys.argv
 SCALE = int(sys.argv[sys.argv.index("--scale") + 1]) if "--scale" in sys.argv else (2 if QUICK else 14)
-REPEATS = 2 if QUICK else 3
+REPEATS = int(sys.argv[sys.argv.index("--repeats") + 1]) if "--repeats" in sys.argv else (2 if QUICK else 3)
 DATA = Path(sys.argv[sys.argv.index("--data") + 1]) if "--data" in sys.argv else None
 NEW_EVENTS = 1_000
 WORKERS = os.cpu_count() or 1
@@ -201,7 +201,7 @@ def run(info, hledger, data_dir: Path, ledger, stats, seed_seconds) -> int:
     print_table(f"full audit vs Ed25519 ceiling ({WORKERS} processes) and hledger balance ({n:,} events), median of "
                 f"{REPEATS}", ["pass", "events/s", "seconds", "events/s min–max"], table)
     print_table("ratios (median of per-repeat ratios)", ["ratio", "value"], [[k, v] for k, v in ratios.items()])
-    write_results("bench_audit", {
+    write_results("bench_audit.1m" if n >= 500_000 else "bench_audit", {
         "benchmark": "bench_audit", "machine": info, "workers": WORKERS, "events": n, "demo_scale": SCALE,
         "demo_stats": stats, "reports": len(bundle.figures), "repeats": REPEATS,
         "seconds": seconds, "incremental_seconds": incremental, "incremental_log_events": len(grown.rows),
