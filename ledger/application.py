@@ -192,8 +192,7 @@ class Ledger(Application[str]):
         writes nothing of the pending batch; batches already flushed stay written."""
         if self._bulk() is not None:
             raise RuntimeError("a bulk import is already running here")
-        with self._directory_lock:
-            self._catch_up_directory()
+        self._catch_up_directory()
         if self._directory is None:
             raise NotFound("ledger", "directory", field="ledger")
         writer = BulkWriter(self, batch_events)
@@ -224,36 +223,54 @@ class Ledger(Application[str]):
         bulk = self._bulk()
         if bulk is not None:
             return copy.deepcopy(bulk.directory)
+        self._catch_up_directory()
         with self._directory_lock:
-            self._catch_up_directory()
             if self._directory is None:
                 raise NotFound("ledger", "directory", field="ledger")
             return copy.deepcopy(self._directory)
 
     @property
     def is_founded(self) -> bool:
+        self._catch_up_directory()
         with self._directory_lock:
-            self._catch_up_directory()
             return self._directory is not None
 
+    def refresh_directory(self) -> None:
+        """Read the directory events stored by any process since the last look. A reader about to
+        verify events inside a write transaction calls this first, so that looking their keys up
+        does not need a second connection while it holds the store's write lock."""
+        self._catch_up_directory()
+
     def _catch_up_directory(self) -> None:
-        after = self._directory.version if self._directory else 0
-        for stored in self.recorder.select_events(DIRECTORY_ID, gt=after or None):
-            stream, version = str(stored.originator_id), stored.originator_version
-            try:
-                sealed = open_sealed(stored.state, stream=stream, version=version, topic=stored.topic)
-            except EnvelopeError as exc:
-                raise TamperedEvent(stream, version, str(exc)) from None
-            self._directory = advance_directory(self._directory, sealed)
+        """Apply the directory events stored since our copy's version, in order.
+
+        The store is read WITHOUT holding ``_directory_lock``: a thread holding the store's write
+        lock (the views' runner verifying a batch) may need that lock to look a key up, so
+        waiting for the store while holding it could deadlock. Callers must not hold it either.
+        Events another thread has applied meanwhile are skipped."""
+        with self._directory_lock:
+            after = self._directory.version if self._directory else 0
+        stored_events = list(self.recorder.select_events(DIRECTORY_ID, gt=after or None))
+        with self._directory_lock:
+            for stored in stored_events:
+                stream, version = str(stored.originator_id), stored.originator_version
+                if self._directory is not None and version <= self._directory.version:
+                    continue
+                try:
+                    sealed = open_sealed(stored.state, stream=stream, version=version, topic=stored.topic)
+                except EnvelopeError as exc:
+                    raise TamperedEvent(stream, version, str(exc)) from None
+                self._directory = advance_directory(self._directory, sealed)
 
     def _key_lookup(self, key_id: str) -> KeyRecord | None:
         with self._directory_lock:
             record = self._directory.key(key_id) if self._directory else None
-            if record is None:
-                # A key added by another process since we last looked.
-                self._catch_up_directory()
+        if record is None:
+            # A key added by another process since we last looked.
+            self._catch_up_directory()
+            with self._directory_lock:
                 record = self._directory.key(key_id) if self._directory else None
-            return record
+        return record
 
     def _signed_after_revocation(self, stream: str, version: int, record: KeyRecord) -> bool:
         """Was (stream, version) stored after the log position that revoked ``record``'s key?
@@ -284,8 +301,9 @@ class Ledger(Application[str]):
         with self._directory_lock:
             current = self._directory is not None and stored_version is not None and (
                 self._directory.version >= stored_version)
-            if not (current or _DIRECTORY_FRESH.get()):
-                self._catch_up_directory()
+        if not (current or _DIRECTORY_FRESH.get()):
+            self._catch_up_directory()
+        with self._directory_lock:
             return self._directory
 
     def authorise(
@@ -349,8 +367,7 @@ class Ledger(Application[str]):
         if self._bulk() is not None:
             return body()
         for attempt in range(self.command_retries):
-            with self._directory_lock:
-                self._catch_up_directory()
+            self._catch_up_directory()
             fresh = _DIRECTORY_FRESH.set(True)
             try:
                 return body()
@@ -368,8 +385,7 @@ class Ledger(Application[str]):
         with signing_as(actor.key), saving(ident):
             recordings = self.save(*aggregates)
         if any(isinstance(a, Directory) for a in aggregates):
-            with self._directory_lock:
-                self._catch_up_directory()
+            self._catch_up_directory()
         return Recorded(
             ident=ident,
             positions=tuple(r.notification.id for r in recordings),
@@ -1012,8 +1028,8 @@ class Ledger(Application[str]):
     @property
     def origin(self) -> str:
         """The log's origin line: the ledger name written into the genesis event."""
+        self._catch_up_directory()
         with self._directory_lock:
-            self._catch_up_directory()
             if self._directory is None:
                 raise NotFound("ledger", "directory", field="ledger")
             return self._directory.ledger_name

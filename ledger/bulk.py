@@ -146,8 +146,8 @@ class BulkWriter:
             self._vouched[recording.notification.id] = (merkle.leaf_hash(bytes(recording.notification.state)),
                                                         key.key_id)
         ledger = self.ledger
+        ledger._catch_up_directory()  # the batch's own directory events, and any other process's
         with ledger._directory_lock:
-            ledger._catch_up_directory()  # the batch's own directory events, and any other process's
             if ledger._directory is not None and ledger._directory.version != self.directory.version:
                 self.directory = copy.deepcopy(ledger._directory)
         while len(self._working) > WORKING_SET:

@@ -29,6 +29,7 @@ class SideTables:
         self.postgres = isinstance(recorder, PostgresApplicationRecorder)
         self.blob = "BYTEA" if self.postgres else "BLOB"
         self.bigint = "BIGINT" if self.postgres else "INTEGER"
+        self._lock_table_made = False
 
     def table(self, name: str) -> str:
         if self.postgres:
@@ -53,13 +54,20 @@ class SideTables:
         """A transaction. ``lock`` serialises writers before anything is read: a named advisory
         lock on PostgreSQL; on SQLite the database write lock, taken up front (a transaction that
         read first could not write after another connection's commit)."""
+        if lock and commit and not self.postgres and not self._lock_table_made:
+            with self.datastore.transaction(commit=True) as cursor:
+                cursor.execute("CREATE TABLE IF NOT EXISTS wushe_write_lock (held INTEGER)")
+            self._lock_table_made = True
         try:
             with self.datastore.transaction(commit=commit) as cursor:
                 wrapped = Cursor(cursor, self)
                 if lock and self.postgres:
                     wrapped.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (lock,))
                 elif lock and commit:
-                    wrapped.execute("CREATE TABLE IF NOT EXISTS wushe_write_lock (held INTEGER)")
+                    # The write comes first: had the transaction read anything (even the schema, as
+                    # CREATE TABLE IF NOT EXISTS does), a commit by another connection in between
+                    # would make taking the lock fail at once ("database is locked") instead of
+                    # waiting its turn.
                     wrapped.execute("UPDATE wushe_write_lock SET held = held WHERE 0")
                 yield wrapped
         except StoreIntegrityError:

@@ -26,6 +26,11 @@ class UnsafeDatabase(RuntimeError):
     """The database would not keep acknowledged writes."""
 
 
+SQLITE_WAIT = 30
+"""Seconds a SQLite writer waits for the database's write lock, and a request for the pool's writer
+slot or a pooled connection."""
+
+
 class _DurableSQLitePool(SQLiteConnectionPool):
     def _create_connection(self) -> SQLiteConnection:
         connection = super()._create_connection()
@@ -71,7 +76,11 @@ class DurableSQLiteFactory(SQLiteFactory):
         old: SQLiteDatastore = self.datastore
         old.pool.close()
         pool = _ReadOnlySQLitePool if env.get(READ_ONLY) else _DurableSQLitePool
-        old.pool = pool(db_name=old.pool.db_name, lock_timeout=old.pool.lock_timeout)
+        # A file cannot go away as a server can: waiting for the one writer's turn or a pooled
+        # connection means contention, so a request waits as long as for SQLite's own lock
+        # (eventsourcing's 5 s answered busy moments on a loaded machine with 503s).
+        old.pool = pool(db_name=old.pool.db_name, lock_timeout=old.pool.lock_timeout,
+                        pool_timeout=float(old.pool.lock_timeout or SQLITE_WAIT))
 
 
 class CheckedPostgresFactory(PostgresFactory):
@@ -123,7 +132,7 @@ def persistence_env(database_url: str, aggregate_cache: int = 0, *, read_only: b
             **common,
             "PERSISTENCE_MODULE": f"{__name__}:DurableSQLiteFactory",
             "SQLITE_DBNAME": str(file),
-            "SQLITE_LOCK_TIMEOUT": "30",
+            "SQLITE_LOCK_TIMEOUT": str(SQLITE_WAIT),
         }
     if parts.scheme in ("postgresql", "postgres"):
         query = parse_qs(parts.query)

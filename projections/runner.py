@@ -126,6 +126,7 @@ class Projections:
         Into empty views with no limit, the whole log is folded as a rebuild folds it."""
         if self.read_only:
             raise RuntimeError("these views are read from a read-only copy of the store; fold on the primary")
+        self.ledger.refresh_directory()  # keys known before the write lock is taken (Ledger.refresh_directory)
         if limit is None and self.position() == 0:
             return self._fold_log()
         done = 0
@@ -141,6 +142,7 @@ class Projections:
         """Fold the whole log again into empty views, in one transaction (readers see the old
         views until it commits); returns how many events. ``verify_all`` also checks the
         signature of every event the newest checkpoint vouches for."""
+        self.ledger.refresh_directory()
         return self._fold_log(verify_all=verify_all)
 
     def _run_batch(self, size: int) -> int:

@@ -87,7 +87,8 @@ def _write_until_killed(served: Served, journal: Journal) -> None:
         ):
             # Public reads make the server fold its views as it goes, so the kill can land mid-fold;
             # the server also signs a checkpoint of the growing log each second before it dies.
-            assert reader.get("/api/v1/public/district").status_code == 200
+            page = reader.get("/api/v1/public/district")
+            assert page.status_code == 200, page.text
         assert journal.acknowledged() >= target, "the writers stalled"
         served.kill()
     for t in threads:
