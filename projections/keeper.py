@@ -34,6 +34,7 @@ class Keeper:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._life_lock = threading.Lock()
 
     @property
     def running(self) -> bool:
@@ -62,21 +63,24 @@ class Keeper:
         self._wake.set()
 
     def start(self) -> None:
-        if self.running:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="wushe-views", daemon=True)
-        self._thread.start()
+        with self._life_lock:
+            if self.running:
+                return
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._loop, name="wushe-views", daemon=True)
+            self._thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Ask the runner to stop and wait for it: a round in progress commits or rolls back whole."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
+        """Ask the runner to stop and wait for it: a round in progress commits or rolls back whole.
+        Safe to call from several threads at once (several app lifespans may share one keeper)."""
+        with self._life_lock:
+            thread, self._thread = self._thread, None
+            self._stop.set()
+            self._wake.set()
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
                 logger.warning("the views' runner did not stop within %s s", timeout)
-            self._thread = None
 
     def _loop(self) -> None:
         while not self._stop.is_set():
