@@ -100,7 +100,8 @@ class Snapshot:
         return [dict(zip(table.columns, r, strict=True)) for r in self._cursor.fetchall()]
 
     def query(self, sql: str, params: tuple = (), **views: Table) -> list[tuple]:
-        """Any read-only SQL; ``{name}`` placeholders become the store's names of the views given."""
+        """Any read-only SQL; ``{name}`` placeholders become the store's names of the views given.
+        Give every selected column a distinct name (``AS``): PostgreSQL rows arrive keyed by name."""
         self._cursor.execute(sql.format(**{k: self._tables.table(t.name) for k, t in views.items()}), params)
         return self._cursor.fetchall()
 
