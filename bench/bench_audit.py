@@ -46,7 +46,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_rebuild
-from benchlib import demo_ledger, describe, machine, median, print_table, spread, write_results
+from benchlib import demo_ledger, describe, machine, median, print_table, seeded_ledger, spread, write_results
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from audits import bundle as bundles
@@ -54,8 +54,7 @@ from audits import state as states
 from audits.bundle import collect
 from audits.replay import CHUNK
 from audits.verify import audit, resume
-from ledger.application import Actor, Ledger
-from ledger.settings import Settings
+from ledger.application import Actor
 from ledger.signing import SigningKey, key_file_stem, parse_note
 from projections.journal import journal
 
@@ -89,9 +88,7 @@ def main() -> int:
                 if (DATA / name).exists():
                     shutil.copy2(DATA / name, data_dir / name)
             shutil.copytree(DATA / "keys", data_dir / "keys")
-            ledger = Ledger(Settings(data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'ledger.sqlite3'}",
-                                     key_dir=data_dir / "keys"))
-            stats, seed_seconds = {"seeded_before": str(DATA)}, float("nan")
+            ledger, stats, seed_seconds = seeded_ledger(data_dir, DATA)
         else:
             print(f"seeding the demo at scale {SCALE} ...", flush=True)
             ledger, stats, seed_seconds = demo_ledger(data_dir, SCALE)

@@ -61,12 +61,12 @@ from benchlib import (
     print_table,
     rebuild_measured,
     run_measured,
+    seeded_ledger,
     spread,
     write_results,
 )
 
 from ledger.application import Ledger
-from ledger.settings import Settings
 from projections.journal import journal
 from projections.runner import Projections
 
@@ -200,9 +200,7 @@ def main() -> int:
         data_dir = Path(scratch)
         if DATA is not None:
             print(f"using the ledger seeded before in {DATA}", flush=True)
-            ledger = Ledger(Settings(data_dir=DATA, database_url=f"sqlite:///{DATA / 'ledger.sqlite3'}",
-                                     key_dir=DATA / "keys"))
-            stats, seed_seconds = {"seeded_before": str(DATA)}, float("nan")
+            ledger, stats, seed_seconds = seeded_ledger(DATA)
         else:
             print(f"seeding the demo at scale {SCALE} ...", flush=True)
             ledger, stats, seed_seconds = demo_ledger(data_dir, SCALE)

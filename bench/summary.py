@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,13 +80,20 @@ def rows_append() -> list[Row]:
     return out
 
 
-def rows_rebuild() -> list[Row]:
-    out = []
-    for name in ("bench_rebuild", "bench_rebuild.1m"):
+def runs(base: str, issue: str, what: str, out: list[Row]) -> Iterator[dict]:
+    """The results of ``base`` at both sizes (``base`` and ``base.1m``); a missing one adds a
+    'not run' row to ``out``."""
+    for name in (base, f"{base}.1m"):
         data = load(name)
         if data is None:
-            out.append(("#4", f"rebuild ({name}) ≤ ledger-cli", "not run", "", ""))
-            continue
+            out.append((issue, f"{what} ({name})", "not run", "", ""))
+        else:
+            yield data
+
+
+def rows_rebuild() -> list[Row]:
+    out: list[Row] = []
+    for data in runs("bench_rebuild", "#4", "rebuild ≤ ledger-cli", out):
         ratios, n = data["ratios_median"], data["events"]
         ledger_cli = ratios.get("rebuild s ÷ ledger-cli s (goal ≤ 1.0)")
         seconds = data["results"]["rebuild"]["seconds_median"] if "rebuild" in data["results"] else None
@@ -104,12 +111,8 @@ def rows_rebuild() -> list[Row]:
 
 
 def rows_audit() -> list[Row]:
-    out = []
-    for name in ("bench_audit", "bench_audit.1m"):
-        data = load(name)
-        if data is None:
-            out.append(("#7", f"audit ({name})", "not run", "", ""))
-            continue
+    out: list[Row] = []
+    for data in runs("bench_audit", "#7", "audit", out):
         n, ratios = data["events"], data["ratios"]
         audit_s = median(data["seconds"]["audit"])
         ceiling = ratios["audit events/s ÷ ceiling events/s"]
@@ -149,12 +152,8 @@ def rows_api() -> list[Row]:
 
 
 def rows_pages() -> list[Row]:
-    out = []
-    for name in ("bench_pages", "bench_pages.1m"):
-        data = load(name)
-        if data is None:
-            out.append(("#8", f"public pages ({name})", "not run", "", ""))
-            continue
+    out: list[Row] = []
+    for data in runs("bench_pages", "#8", "public pages", out):
         overall, trivial = data["overall"], data["trivial"]
         out.append(("#8", f"public pages and JSON, {data['events']:,} events, p50 / p95 / p99",
                     f"{number(overall['p50_ms'])} / {number(overall['p95_ms'])} / {number(overall['p99_ms'])} ms",

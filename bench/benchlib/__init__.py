@@ -296,6 +296,17 @@ def demo_ledger(data_dir: Path, scale: int) -> tuple[Any, dict, float]:
     return ledger, stats, time.perf_counter() - start
 
 
+def seeded_ledger(data_dir: Path, source: Path | None = None) -> tuple[Any, dict, float]:
+    """A ledger seeded before (``data_dir/ledger.sqlite3``, ``data_dir/keys``), returned as
+    :func:`demo_ledger` returns one; ``source`` names where it was seeded, if copied from there."""
+    from ledger.application import Ledger
+    from ledger.settings import Settings
+
+    ledger = Ledger(Settings(data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'ledger.sqlite3'}",
+                             key_dir=data_dir / "keys"))
+    return ledger, {"seeded_before": str(source or data_dir)}, float("nan")
+
+
 TOWN = "xianxiaxincun"
 
 DONATION = {
