@@ -26,6 +26,7 @@ from api.idempotency import KEYS, Remembered, create_table
 from api.problems import Forbidden, Unauthenticated
 from ledger.application import Actor, Ledger
 from ledger.errors import InvalidInput, KeyRevoked, NotFound, UnknownKey
+from ledger.filemodes import private_dir
 from ledger.principals import DIRECTORY_ID, ROLES, Principal
 from ledger.sidetables import SideTables
 from ledger.signing import SigningKey
@@ -37,7 +38,7 @@ TOKEN_PREFIX = "wst_"
 def load_secret(path: Path) -> bytes:
     """The 32-byte sealing key from ``path``, created (mode 0600) if the file does not exist yet."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(path.parent)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:

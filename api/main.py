@@ -17,6 +17,7 @@ from api.settings import ApiSettings
 from ledger.application import Actor, Ledger
 from ledger.checkpoints import CheckpointError
 from ledger.errors import LedgerError
+from ledger.filemodes import check_key_dir
 from ledger.merkle_log import ProofRangeError
 from ledger.receipts import ReceiptError
 from ledger.settings import Settings
@@ -66,6 +67,7 @@ def create_app(
     """Build the app around a ledger (opened from settings unless one is given). While the app
     runs (its lifespan), a background runner keeps the views and the Merkle tree current."""
     settings = settings or (ledger.settings if ledger else Settings())
+    check_key_dir(settings.resolved_key_dir)  # refuse to start where other users can read the keys
     owned = ledger is None
     ledger = ledger or Ledger(settings)
     keeper = Keeper(ledger, Projections(ledger), interval=settings.views_interval)

@@ -906,6 +906,7 @@ def _seed_years(ledger: Ledger, *, scale: int, years: int, seed: int, bulk: bool
 
 
 @app.command()
+@handles_errors
 def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
@@ -917,7 +918,9 @@ def serve(
     import uvicorn
 
     from api.main import create_app
+    from ledger.filemodes import check_key_dir
 
+    check_key_dir(state.settings.resolved_key_dir)
     if workers == 1:
         uvicorn.run(create_app(state.settings), host=host, port=port)
         return
