@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from api import unavailable, writes
+from api import docs_page, security, unavailable, writes
 from api.reads import PublicReads
 from api.routes import health, log, pages, public
 from api.settings import ApiSettings
@@ -98,6 +98,8 @@ def create_app(
         description="Signed, event-sourced ledger of charity funds and volunteer hours (Changning 五社联动).",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # api.docs_page serves /docs without FastAPI's inline script
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.ledger = ledger
@@ -136,5 +138,7 @@ def create_app(
     app.include_router(log.pages)
     writes.install(app, api_settings)
     app.include_router(pages.router)
+    app.include_router(docs_page.router)
     unavailable.install(app)
+    security.install(app)
     return app

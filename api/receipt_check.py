@@ -4,9 +4,11 @@ checkpoint it was issued under. Always a verdict (verified, or exactly why not),
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
+from ledger import merkle
 from ledger.receipts import ReceiptError, verify_receipt
 from ledger.settings import trusted_witnesses
 from projections.donations import mask_name
@@ -38,6 +40,8 @@ def check_receipt(ledger, settings, data: bytes | str) -> dict[str, Any]:
     matches_today = size <= ledger.merkle.size() and ledger.merkle.root(size) == verified.checkpoint.root
     found = ledger.merkle.leaf_at(verified.leaf_index)
     position = found[0] if found and found[0] == receipt["position"] else None
+    record_bytes = base64.b64decode(next(e["event"] for e in receipt["entries"] if e["role"] == "record"))
+    held = found is not None and found[1] == merkle.leaf_hash(record_bytes)
     payload = verified.record.payload
     details: dict[str, Any] = {"type": verified.record.type_name}
     if verified.kind == "donation":
@@ -53,7 +57,9 @@ def check_receipt(ledger, settings, data: bytes | str) -> dict[str, Any]:
         "verified": True, "kind": verified.kind, "origin": verified.origin, "leaf_index": verified.leaf_index,
         "position": position, "checkpoint_size": size, "signer": verified.signer,
         "cosigners": verified.cosigners, "in_log_today": matches_today, "details": details,
-        "verify_path": receipt.get("verify_path") if isinstance(receipt.get("verify_path"), str) else None,
+        # The link to the receipt page is derived from the leaf this log holds, never taken from the
+        # receipt: its verify_path is not signed, and a crafted one would be a link on this origin.
+        "verify_path": f"/v/{verified.leaf_index}-{found[1].hex()[:16]}" if held else None,
     }
 
 
