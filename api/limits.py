@@ -1,9 +1,12 @@
-"""Rate limits (public reads, failed logins) through the ``limits`` library, and a request body
-size limit as a small ASGI middleware that refuses before reading a large body into memory."""
+"""Rate limits (public reads, failed logins) through the ``limits`` library, and the limits of a
+request body as a small ASGI middleware: its size (refused before a large body is read into
+memory) and, for JSON, how deeply it nests (refused before any parser recurses into it: Python's
+JSON decoder raises RecursionError a few thousand levels down)."""
 
 from __future__ import annotations
 
 import math
+import re
 import time
 
 from limits import parse
@@ -14,8 +17,43 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import TooLarge, TooManyRequests, problem_response
 from api.settings import ApiSettings
+from ledger.errors import LedgerError
 
 PUBLIC_PREFIXES = ("/api/v1/public", "/api/v1/log", "/receipts", "/v/")
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of arrays and objects accepted in a JSON body or a receipt (the API's own
+bodies nest three levels, a receipt four)."""
+
+_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+class JsonTooDeep(LedgerError):
+    rule = "json-too-deep"
+    status = 422
+    title_zh = "JSON 嵌套过深"
+
+    def __init__(self, limit: int = MAX_JSON_DEPTH):
+        super().__init__(f"the JSON is nested more than {limit} levels deep", f"JSON 嵌套超过 {limit} 层",
+                         field="body")
+
+
+def json_depth(data: bytes | str) -> int:
+    """How deeply a JSON text nests, counted without parsing it (brackets inside strings are text)."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
+    depth = deepest = 0
+    for bracket in _STRINGS.sub(b"", raw).translate(None, _NOT_BRACKETS):
+        depth += 1 if bracket in b"[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _is_json(scope: Scope) -> bool:
+    for name, value in scope.get("headers") or []:
+        if name == b"content-type":
+            media = value.split(b";")[0].strip().lower()
+            return media == b"application/json" or media.endswith(b"+json")
+    return False
 
 
 def _client(scope_or_request) -> str:
@@ -54,12 +92,15 @@ class Limiter:
 
 
 class LimitsMiddleware:
-    """Refuses bodies over the size limit (413) and public reads over the rate limit (429)."""
+    """Refuses bodies over the size limit (413), JSON nested too deeply (422) and public reads over
+    the rate limit (429)."""
 
-    def __init__(self, app: ASGIApp, limiter: Limiter, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, limiter: Limiter, max_body_bytes: int,
+                 max_json_depth: int = MAX_JSON_DEPTH) -> None:
         self.app = app
         self.limiter = limiter
         self.max_body = max_body_bytes
+        self.max_depth = max_json_depth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -77,8 +118,9 @@ class LimitsMiddleware:
                 headers_out = {"Retry-After": str(refused.retry_after)}  # type: ignore[attr-defined]
                 await problem_response(refused, headers_out)(scope, receive, send)
                 return
-        if declared is None and scope.get("method") in ("POST", "PUT", "PATCH"):
-            # No length declared: read the body here, up to the limit, and hand it on whole.
+        if scope.get("method") in ("POST", "PUT", "PATCH") and (declared is None or _is_json(scope)):
+            # Read the body here, up to the limit (none may be declared), check a JSON body's depth
+            # before anything parses it, and hand it on whole.
             body = bytearray()
             while True:
                 message = await receive()
@@ -90,6 +132,9 @@ class LimitsMiddleware:
                     return
                 if not message.get("more_body", False):
                     break
+            if _is_json(scope) and json_depth(body) > self.max_depth:
+                await problem_response(JsonTooDeep(self.max_depth))(scope, receive, send)
+                return
             replayed = False
 
             async def replay() -> Message:

@@ -8,6 +8,7 @@ import base64
 import json
 from typing import Any
 
+from api.limits import MAX_JSON_DEPTH, json_depth
 from ledger import merkle
 from ledger.receipts import ReceiptError, verify_receipt
 from ledger.settings import trusted_witnesses
@@ -20,7 +21,10 @@ MAX_RECEIPT_BYTES = 512 * 1024
 def check_receipt(ledger, settings, data: bytes | str) -> dict[str, Any]:
     """Verify a receipt against this ledger's log key; a verdict, never an exception."""
     if len(data) > MAX_RECEIPT_BYTES:
-        return refusal(f"the receipt is larger than {MAX_RECEIPT_BYTES // 1024} KiB", "收据文件过大")
+        return refusal(f"the receipt is larger than {MAX_RECEIPT_BYTES // 1024} KiB", "收据文件过大", status=413)
+    if json_depth(data) > MAX_JSON_DEPTH:  # before json.loads recurses into it
+        return refusal(f"the receipt is nested more than {MAX_JSON_DEPTH} levels deep: not a receipt",
+                       f"收据嵌套超过 {MAX_JSON_DEPTH} 层，不是收据", status=422)
     if not ledger.is_founded:
         return refusal("this ledger is not initialised", "账本尚未初始化")
     keys = [record.key for record in ledger.directory().active_keys(ledger.origin)]
@@ -63,7 +67,11 @@ def check_receipt(ledger, settings, data: bytes | str) -> dict[str, Any]:
     }
 
 
-def refusal(reason: str, reason_zh: str) -> dict[str, Any]:
-    return {"verified": False, "reason": reason, "reason_zh": reason_zh}
+def refusal(reason: str, reason_zh: str, status: int | None = None) -> dict[str, Any]:
+    """A verdict of "not verified"; ``status`` (4xx) when the input was not even a receipt to check."""
+    verdict: dict[str, Any] = {"verified": False, "reason": reason, "reason_zh": reason_zh}
+    if status is not None:
+        verdict["status"] = status
+    return verdict
 
 

@@ -26,6 +26,9 @@ class ApiSettings(BaseSettings):
     saves each donation in a transaction of its own."""
     max_body_bytes: int = 65_536
     """Largest request body accepted; larger ones are refused with 413 before they are read whole."""
+    max_json_depth: int = 32
+    """Deepest nesting of arrays and objects in a JSON body; deeper ones are refused with 422
+    (``json-too-deep``) before anything parses them."""
 
     def secret_path(self, key_dir: Path) -> Path:
         return self.secret_file or key_dir / "api-secret"

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 from api.auth import Caller, CallerDep
 from api.idempotency import IdempotencyKeys, KeyRace, Remembered, fingerprint
@@ -23,6 +23,7 @@ from ledger.disbursements import DISBURSEMENT_KINDS
 from ledger.funds import DONATION_METHODS, DONOR_TYPES, GRANT_SOURCES
 from ledger.money import parse_amount
 from ledger.projects import FUNDING_SOURCES, ORGANISATION_KINDS
+from ledger.text import check_tree
 
 router = APIRouter(prefix="/api/v1", tags=["record"], responses=PROBLEMS)
 
@@ -51,6 +52,14 @@ Day = Annotated[date, BeforeValidator(_iso_text)]
 
 class Command(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_control_characters(cls, data: object) -> object:
+        """Before any field is parsed, so the problem names the dotted field (``milestones.0.name``)
+        and says which character (``ledger.text``): a 422 ``control-character``."""
+        check_tree(data)
+        return data
 
 
 class Written(BaseModel):

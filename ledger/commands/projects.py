@@ -44,7 +44,7 @@ class ProjectCommands(LedgerBase):
         if sum(m["amount"] for m in planned) > budget:
             raise InvalidInput("milestones", "milestones add up to more than the budget", "里程碑金额合计超过预算")
         project = Project(
-            code=code, name=name.strip(), street_town=street_town, community=clean(community), domain=domain,
+            code=code, name=name.strip(), street_town=street_town, community=clean(community, "community"), domain=domain,
             organisation=organisation, budget=budget, funding_source=funding_source,
             approval_ref=approval_ref.strip(), starts_on=starts_on.isoformat(), ends_on=ends_on.isoformat(),
             milestones=planned,
@@ -109,7 +109,7 @@ class ProjectCommands(LedgerBase):
         number = self.new_id()
         disbursement = Disbursement(
             number=number, fund=fund, kind=kind, project=project, payee=(payee or "").strip(), amount=amount,
-            milestone=clean(milestone), domain=domain, street_town=street_town, purpose=purpose.strip(),
+            milestone=clean(milestone, "milestone"), domain=domain, street_town=street_town, purpose=purpose.strip(),
             requested_by=actor.handle, requested_on=requested_on.isoformat(),
         )
         return self._create(actor, number, disbursement, "disbursement", "number")
