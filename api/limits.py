@@ -19,7 +19,7 @@ from api.problems import TooLarge, TooManyRequests, problem_response
 from api.settings import ApiSettings
 from ledger.errors import LedgerError
 
-PUBLIC_PREFIXES = ("/api/v1/public", "/api/v1/log", "/receipts", "/v/")
+PUBLIC_PREFIXES = ("/api/v1/public", "/api/v1/log", "/v/")
 MAX_JSON_DEPTH = 32
 """Deepest nesting of arrays and objects accepted in a JSON body or a receipt (the API's own
 bodies nest three levels, a receipt four)."""
