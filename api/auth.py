@@ -207,16 +207,19 @@ _bearer = HTTPBearer(auto_error=False, description="An API token issued with `wu
 def current_caller(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Caller:
-    """The caller of a request with a live token whose key is still current in the directory."""
-    limiter = getattr(request.app.state, "limiter", None)
-    if limiter is not None:
-        limiter.check_auth_allowed(request)
-    store: TokenStore = request.app.state.tokens
-    key = request.headers.get("idempotency-key") if request.method == "POST" else None
-    found = store.lookup(credentials.credentials, key) if credentials else None
+    """The caller of a request with a live token whose key is still current in the directory.
+
+    ``api.limits.LimitsMiddleware`` has looked the token up already, before the body was read, and
+    refused a missing or unknown one; its first read is in the request's state."""
+    found: FirstRead | None = getattr(request.state, "first_read", None)
+    if found is None:  # an app without the middleware
+        store: TokenStore = request.app.state.tokens
+        key = request.headers.get("idempotency-key") if request.method == "POST" else None
+        found = store.lookup(credentials.credentials, key) if credentials else None
     if found is None:
+        limiter = getattr(request.app.state, "limiter", None)
         if limiter is not None:
-            limiter.note_auth_failure(request)
+            raise limiter.auth_failed(request)
         raise Unauthenticated("a valid bearer token is required (Authorization: Bearer …)",
                               "需要有效的访问令牌（Authorization: Bearer …）", field="authorization")
     ledger: Ledger = request.app.state.ledger

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api import docs_page, security, unavailable, writes
+from api.limits import trust_proxies
 from api.reads import PublicReads
 from api.routes import health, log, pages, public
 from api.settings import ApiSettings
@@ -141,4 +142,5 @@ def create_app(
     app.include_router(docs_page.router)
     unavailable.install(app)
     security.install(app)
+    trust_proxies(app, app.state.api_settings)
     return app

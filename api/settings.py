@@ -19,7 +19,12 @@ class ApiSettings(BaseSettings):
     public_rate: str = "120/minute"
     """Requests per client address to the public read API (``limits`` notation)."""
     auth_rate: str = "20/minute"
-    """Failed authentications per client address before further attempts are refused."""
+    """Failed authentications per client address before further failures are answered 429 (a
+    valid token is always let through)."""
+    trusted_proxies: list[str] = []
+    """Addresses (or networks, ``10.0.0.0/8``) of reverse proxies whose ``X-Forwarded-For`` and
+    ``X-Forwarded-Proto`` name the client; a JSON list in ``WUSHE_API_TRUSTED_PROXIES``. Empty (the
+    default): forwarded headers are ignored and the client is the TCP peer."""
     group_commit: bool = True
     """Save donations that arrive together in one transaction (``api.groupcommit``); it roughly
     doubled the donation rate on the two-core test machine (docs/performance.md §7). ``false``

@@ -922,14 +922,15 @@ def serve(
 
     check_key_dir(state.settings.resolved_key_dir)
     if workers == 1:
-        uvicorn.run(create_app(state.settings), host=host, port=port)
+        # proxy_headers off: forwarded headers count only from WUSHE_API_TRUSTED_PROXIES (api.limits)
+        uvicorn.run(create_app(state.settings), host=host, port=port, proxy_headers=False)
         return
     # Each worker process builds its own app from the environment: hand it these options there.
     # Idempotency keys, fund versions and checkpoints are guarded in the database, not in a process.
     s = state.settings
     os.environ.update({"WUSHE_DATA_DIR": str(s.data_dir), "WUSHE_DATABASE_URL": s.resolved_database_url,
                        "WUSHE_KEY_DIR": str(s.resolved_key_dir)})
-    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers)
+    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers, proxy_headers=False)
 
 
 from wushe.audit_cli import audit_app  # here, not at the top: it uses this module's state and helpers
