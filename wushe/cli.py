@@ -424,6 +424,8 @@ def project_register(
     approval_ref: Annotated[str, typer.Option(help="Approval reference (批文号).")],
     starts_on: Annotated[str, typer.Option()],
     ends_on: Annotated[str, typer.Option()],
+    reach: Annotated[int, typer.Option(help="Residents the project serves (服务对象人数); bounds its surveys.")],
+    foundation: Annotated[str | None, typer.Option(help="Responsible foundation (default: the accountant's).")] = None,
     community: Annotated[str | None, typer.Option()] = None,
     milestone: Annotated[list[str] | None, typer.Option(help="NAME=AMOUNT, repeatable.")] = None,
     actor: AsOption = None,
@@ -438,20 +440,22 @@ def project_register(
     _done("project", state.ledger.register_project(
         state.actor(actor), code, name, street_town=street_town, domain=domain, organisation=organisation,
         budget=_amount(budget, "budget"), funding_source=funding_source, approval_ref=approval_ref,
-        starts_on=_date(starts_on, "--starts-on"), ends_on=_date(ends_on, "--ends-on"), community=community,
-        milestones=milestones))
+        starts_on=_date(starts_on, "--starts-on"), ends_on=_date(ends_on, "--ends-on"), reach=reach,
+        foundation=foundation, community=community, milestones=milestones))
 
 
 @project_app.command("evaluate")
 @handles_errors
 def project_evaluate(
     code: str, score: Annotated[int, typer.Option(help="Percent satisfied, 0–100.")],
-    respondents: Annotated[int, typer.Option()], surveyed_on: Annotated[str | None, typer.Option("--date")] = None,
+    respondents: Annotated[int, typer.Option(help="At most the project's reach.")],
+    survey_ref: Annotated[str, typer.Option(help="The survey's reference (问卷或报告编号).")],
+    surveyed_on: Annotated[str | None, typer.Option("--date")] = None,
     actor: AsOption = None,
 ) -> None:
     """Record residents' satisfaction with a project (满意度)."""
     _done("evaluation", state.ledger.evaluate_project(state.actor(actor), code, score=score, respondents=respondents,
-                                                      surveyed_on=_date(surveyed_on, "--date")))
+                                                      survey_ref=survey_ref, surveyed_on=_date(surveyed_on, "--date")))
 
 
 @project_app.command("show")

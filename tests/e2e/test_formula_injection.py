@@ -45,7 +45,7 @@ def _seed(cast) -> None:
     led.record_donation(acct, "EVIL", 500_000, donor_type="business", donor_name=HOSTILE["fund"], donor_public=True)
     led.register_project(acct, "EVILP", HOSTILE["project"], street_town=TOWN, domain="elderly_care",
                          organisation="EVILORG", budget=100_000, funding_source="fund",
-                         approval_ref=HOSTILE["approval"], starts_on=date(2026, 1, 1), ends_on=date(2026, 12, 31))
+                         approval_ref=HOSTILE["approval"], reach=500, starts_on=date(2026, 1, 1), ends_on=date(2026, 12, 31))
     number = led.request_disbursement(acct, "EVIL", 10_000, project="EVILP", purpose=HOSTILE["purpose"]).ident
     led.approve_disbursement(cast.approver, number, approval_ref=HOSTILE["approval"])
     paid = led.pay_disbursement(acct, number).positions
@@ -102,7 +102,7 @@ def test_wushe_export_csv_and_xlsx_carry_no_formula(cli, tmp_path):
     cli("donation", "record", "--fund", "EVIL", "--amount", "800", "--donor-type", "resident", "--as", "acct")
     cli("project", "register", "EVILP", "--name", HOSTILE["project"], "--street-town", TOWN,
         "--domain", "elderly_care", "--organisation", "EVILORG", "--budget", "1000", "--funding-source", "fund",
-        "--approval-ref", HOSTILE["approval"], "--starts-on", "2026-01-01", "--ends-on", "2026-12-31", "--as", "acct")
+        "--approval-ref", HOSTILE["approval"], "--starts-on", "2026-01-01", "--ends-on", "2026-12-31", "--reach", "500", "--as", "acct")
     period = ("--from", "2000-01-01", "--to", "2100-12-31")
     cli("export", "--format", "xlsx", *period, "--out", str(tmp_path / "report.xlsx"))
     data = (tmp_path / "report.xlsx").read_bytes()

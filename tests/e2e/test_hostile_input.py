@@ -38,7 +38,7 @@ def test_control_characters_in_a_donation_are_a_422_naming_the_field(site, text)
                                  "purpose": "养老\x1b"}, "purpose"),
     ("/api/v1/projects", lambda s: {
         "code": fresh("P"), "name": "项目", "street_town": TOWN, "domain": "elderly_care", "organisation": "LELING",
-        "budget": "100", "funding_source": "fund", "approval_ref": "批文", "starts_on": "2026-01-01",
+        "budget": "100", "funding_source": "fund", "approval_ref": "批文", "starts_on": "2026-01-01", "reach": 500,
         "ends_on": "2026-12-31", "milestones": [{"name": "一期\x00", "amount": "10"}]}, "milestones.0.name"),
     ("/api/v1/hours", lambda s: {
         "volunteer": "V001", "organisation": "LELING", "domain": "elderly_care", "on": "2026-03-01",
