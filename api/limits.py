@@ -36,7 +36,7 @@ MAX_JSON_DEPTH = 32
 """Deepest nesting of arrays and objects accepted in a JSON body or a receipt (the API's own
 bodies nest three levels, a receipt four)."""
 
-_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_STRINGS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
@@ -50,14 +50,17 @@ class JsonTooDeep(LedgerError):
                          field="body")
 
 
-def json_depth(data: bytes | str) -> int:
-    """How deeply a JSON text nests, counted without parsing it (brackets inside strings are text)."""
+def json_too_deep(data: bytes | str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether a JSON text nests deeper than ``limit``, found without parsing it: its brackets
+    outside strings (``translate`` keeps only them), counted until the depth passes the limit — so
+    an attack of thousands of levels stops after ``limit`` of them."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
-    depth = deepest = 0
+    depth = 0
     for bracket in _STRINGS.sub(b"", raw).translate(None, _NOT_BRACKETS):
         depth += 1 if bracket in b"[{" else -1
-        deepest = max(deepest, depth)
-    return deepest
+        if depth > limit:
+            return True
+    return False
 
 
 def _is_json(scope: Scope) -> bool:
@@ -158,7 +161,7 @@ class LimitsMiddleware:
                     return
                 if not message.get("more_body", False):
                     break
-            if _is_json(scope) and json_depth(body) > self.max_depth:
+            if _is_json(scope) and json_too_deep(body, self.max_depth):
                 await problem_response(JsonTooDeep(self.max_depth))(scope, receive, send)
                 return
             replayed = False

@@ -8,7 +8,7 @@ import base64
 import json
 from typing import Any
 
-from api.limits import MAX_JSON_DEPTH, json_depth
+from api.limits import MAX_JSON_DEPTH, json_too_deep
 from ledger import merkle
 from ledger.receipts import ReceiptError, verify_receipt
 from ledger.settings import trusted_witnesses
@@ -22,7 +22,7 @@ def check_receipt(ledger, settings, data: bytes | str) -> dict[str, Any]:
     """Verify a receipt against this ledger's log key; a verdict, never an exception."""
     if len(data) > MAX_RECEIPT_BYTES:
         return refusal(f"the receipt is larger than {MAX_RECEIPT_BYTES // 1024} KiB", "收据文件过大", status=413)
-    if json_depth(data) > MAX_JSON_DEPTH:  # before json.loads recurses into it
+    if json_too_deep(data):  # before json.loads recurses into it
         return refusal(f"the receipt is nested more than {MAX_JSON_DEPTH} levels deep: not a receipt",
                        f"收据嵌套超过 {MAX_JSON_DEPTH} 层，不是收据", status=422)
     if not ledger.is_founded:
