@@ -26,6 +26,7 @@ from api.idempotency import KEYS, Remembered, create_table
 from api.problems import Forbidden, Unauthenticated
 from ledger.application import Actor, Ledger
 from ledger.errors import InvalidInput, KeyRevoked, NotFound, UnknownKey
+from ledger.filemodes import private_dir
 from ledger.principals import DIRECTORY_ID, ROLES, Principal
 from ledger.sidetables import SideTables
 from ledger.signing import SigningKey
@@ -37,7 +38,7 @@ TOKEN_PREFIX = "wst_"
 def load_secret(path: Path) -> bytes:
     """The 32-byte sealing key from ``path``, created (mode 0600) if the file does not exist yet."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(path.parent)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
@@ -206,16 +207,19 @@ _bearer = HTTPBearer(auto_error=False, description="An API token issued with `wu
 def current_caller(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Caller:
-    """The caller of a request with a live token whose key is still current in the directory."""
-    limiter = getattr(request.app.state, "limiter", None)
-    if limiter is not None:
-        limiter.check_auth_allowed(request)
-    store: TokenStore = request.app.state.tokens
-    key = request.headers.get("idempotency-key") if request.method == "POST" else None
-    found = store.lookup(credentials.credentials, key) if credentials else None
+    """The caller of a request with a live token whose key is still current in the directory.
+
+    ``api.limits.LimitsMiddleware`` has looked the token up already, before the body was read, and
+    refused a missing or unknown one; its first read is in the request's state."""
+    found: FirstRead | None = getattr(request.state, "first_read", None)
+    if found is None:  # an app without the middleware
+        store: TokenStore = request.app.state.tokens
+        key = request.headers.get("idempotency-key") if request.method == "POST" else None
+        found = store.lookup(credentials.credentials, key) if credentials else None
     if found is None:
+        limiter = getattr(request.app.state, "limiter", None)
         if limiter is not None:
-            limiter.note_auth_failure(request)
+            raise limiter.auth_failed(request)
         raise Unauthenticated("a valid bearer token is required (Authorization: Bearer …)",
                               "需要有效的访问令牌（Authorization: Bearer …）", field="authorization")
     ledger: Ledger = request.app.state.ledger

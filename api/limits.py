@@ -1,21 +1,74 @@
-"""Rate limits (public reads, failed logins) through the ``limits`` library, and a request body
-size limit as a small ASGI middleware that refuses before reading a large body into memory."""
+"""Rate limits (public reads, failed logins) through the ``limits`` library, and the limits of a
+request as a small ASGI middleware: its body's size (refused before a large body is read into
+memory); the bearer token of the authenticated API, checked before the body is read at all; and
+for JSON, how deeply the body nests (refused before any parser recurses into it: Python's JSON
+decoder raises RecursionError a few thousand levels down).
+
+Failed logins are counted per client address; a valid token is never refused by that count (one
+office behind one NAT keeps working while someone there mistypes). The address is the TCP peer's:
+forwarded headers count only from the proxies named in ``WUSHE_API_TRUSTED_PROXIES`` (none by
+default), through uvicorn's own proxy-headers middleware (``trust_proxies``)."""
 
 from __future__ import annotations
 
 import math
+import re
 import time
 
+from fastapi import FastAPI
 from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import TooLarge, TooManyRequests, problem_response
+from api.problems import TooLarge, TooManyRequests, Unauthenticated, problem_response
 from api.settings import ApiSettings
+from api.unavailable import RETRY_AFTER_SECONDS, STORE_ERRORS, StoreUnavailable
+from ledger.errors import LedgerError
 
-PUBLIC_PREFIXES = ("/api/v1/public", "/api/v1/log", "/receipts", "/v/")
+PUBLIC_PREFIXES = ("/api/v1/public", "/api/v1/log", "/v/")
+AUTHENTICATED = "/api/v1/"
+"""Every route under it, but the public and log ones, needs a bearer token."""
+BEARER = {"WWW-Authenticate": 'Bearer realm="wushe"'}
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of arrays and objects accepted in a JSON body or a receipt (the API's own
+bodies nest three levels, a receipt four)."""
+
+_STRINGS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+class JsonTooDeep(LedgerError):
+    rule = "json-too-deep"
+    status = 422
+    title_zh = "JSON 嵌套过深"
+
+    def __init__(self, limit: int = MAX_JSON_DEPTH):
+        super().__init__(f"the JSON is nested more than {limit} levels deep", f"JSON 嵌套超过 {limit} 层",
+                         field="body")
+
+
+def json_too_deep(data: bytes | str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether a JSON text nests deeper than ``limit``, found without parsing it: its brackets
+    outside strings (``translate`` keeps only them), counted until the depth passes the limit — so
+    an attack of thousands of levels stops after ``limit`` of them."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
+    depth = 0
+    for bracket in _STRINGS.sub(b"", raw).translate(None, _NOT_BRACKETS):
+        depth += 1 if bracket in b"[{" else -1
+        if depth > limit:
+            return True
+    return False
+
+
+def _is_json(scope: Scope) -> bool:
+    for name, value in scope.get("headers") or []:
+        if name == b"content-type":
+            media = value.split(b";")[0].strip().lower()
+            return media == b"application/json" or media.endswith(b"+json")
+    return False
 
 
 def _client(scope_or_request) -> str:
@@ -44,22 +97,33 @@ class Limiter:
             return None
         return self._refused(self.public, "public", "requests", "请求")
 
-    def check_auth_allowed(self, request: Request) -> None:
-        """Refuse a caller who has failed to authenticate too often, before looking at the token."""
-        if not self._limiter.test(self.auth, "auth", _client(request)):
-            raise self._refused(self.auth, "auth", "failed authentications", "认证失败")
+    def auth_failed(self, scope_or_request) -> LedgerError:
+        """The answer to a request whose token is missing or not valid: 401, or 429 once its
+        address has failed too often (a valid token is looked at first, and never counted)."""
+        client = _client(scope_or_request)
+        if not self._limiter.test(self.auth, "auth", client):
+            return self._refused(self.auth, "auth", "failed authentications", "认证失败")
+        self._limiter.hit(self.auth, "auth", client)
+        return Unauthenticated("a valid bearer token is required (Authorization: Bearer …)",
+                               "需要有效的访问令牌（Authorization: Bearer …）", field="authorization")
 
-    def note_auth_failure(self, request: Request) -> None:
-        self._limiter.hit(self.auth, "auth", _client(request))
+    def reset(self) -> None:
+        """Forget every count (tests)."""
+        self._limiter.storage.reset()
 
 
 class LimitsMiddleware:
-    """Refuses bodies over the size limit (413) and public reads over the rate limit (429)."""
+    """Refuses bodies over the size limit (413), JSON nested too deeply (422) and public reads over
+    the rate limit (429)."""
 
-    def __init__(self, app: ASGIApp, limiter: Limiter, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, limiter: Limiter, max_body_bytes: int,
+                 max_json_depth: int = MAX_JSON_DEPTH, tokens=None) -> None:
         self.app = app
         self.limiter = limiter
         self.max_body = max_body_bytes
+        self.max_depth = max_json_depth
+        self.tokens = tokens
+        """The ``api.auth.TokenStore`` that authenticates requests before their bodies are read."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -77,8 +141,15 @@ class LimitsMiddleware:
                 headers_out = {"Retry-After": str(refused.retry_after)}  # type: ignore[attr-defined]
                 await problem_response(refused, headers_out)(scope, receive, send)
                 return
-        if declared is None and scope.get("method") in ("POST", "PUT", "PATCH"):
-            # No length declared: read the body here, up to the limit, and hand it on whole.
+        if self.tokens is not None and scope["path"].startswith(AUTHENTICATED) and not scope["path"].startswith(
+                PUBLIC_PREFIXES):
+            refused = await self._authenticate(scope, headers)
+            if refused is not None:
+                await refused(scope, receive, send)
+                return
+        if scope.get("method") in ("POST", "PUT", "PATCH") and (declared is None or _is_json(scope)):
+            # Read the body here, up to the limit (none may be declared), check a JSON body's depth
+            # before anything parses it, and hand it on whole.
             body = bytearray()
             while True:
                 message = await receive()
@@ -90,6 +161,9 @@ class LimitsMiddleware:
                     return
                 if not message.get("more_body", False):
                     break
+            if _is_json(scope) and json_too_deep(body, self.max_depth):
+                await problem_response(JsonTooDeep(self.max_depth))(scope, receive, send)
+                return
             replayed = False
 
             async def replay() -> Message:
@@ -102,3 +176,33 @@ class LimitsMiddleware:
             await self.app(scope, replay, send)
             return
         await self.app(scope, receive, send)
+
+    async def _authenticate(self, scope: Scope, headers: dict[bytes, bytes]):
+        """The token's first read (kept in the request's state for ``api.auth.current_caller``), or
+        the refusal to send instead — before a byte of the body is read."""
+        scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+        key = headers.get(b"idempotency-key") if scope.get("method") == "POST" else None
+        found = None
+        if scheme.lower() == "bearer" and token.strip():
+            try:
+                found = await run_in_threadpool(self.tokens.lookup, token.strip(),
+                                                key.decode("latin-1") if key is not None else None)
+            except STORE_ERRORS:
+                problem = StoreUnavailable("the database is unavailable; retry shortly", "数据库暂不可用，请稍后重试")
+                return problem_response(problem, {"Retry-After": str(RETRY_AFTER_SECONDS)})
+        if found is not None:
+            scope.setdefault("state", {})["first_read"] = found
+            return None
+        refusal = self.limiter.auth_failed(scope)
+        if isinstance(refusal, TooManyRequests):
+            return problem_response(refusal, {"Retry-After": str(refusal.retry_after)})  # type: ignore[attr-defined]
+        return problem_response(refusal, BEARER)
+
+
+def trust_proxies(app: FastAPI, settings: ApiSettings) -> None:
+    """Take the client address from forwarded headers, but only when the TCP peer is one of the
+    configured proxies; outermost, so every limit counts the forwarded address."""
+    if settings.trusted_proxies:
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))

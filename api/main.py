@@ -10,13 +10,15 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from api import unavailable, writes
+from api import docs_page, security, unavailable, writes
+from api.limits import trust_proxies
 from api.reads import PublicReads
 from api.routes import health, log, pages, public
 from api.settings import ApiSettings
 from ledger.application import Actor, Ledger
 from ledger.checkpoints import CheckpointError
 from ledger.errors import LedgerError
+from ledger.filemodes import check_key_dir
 from ledger.merkle_log import ProofRangeError
 from ledger.receipts import ReceiptError
 from ledger.settings import Settings
@@ -66,6 +68,7 @@ def create_app(
     """Build the app around a ledger (opened from settings unless one is given). While the app
     runs (its lifespan), a background runner keeps the views and the Merkle tree current."""
     settings = settings or (ledger.settings if ledger else Settings())
+    check_key_dir(settings.resolved_key_dir)  # refuse to start where other users can read the keys
     owned = ledger is None
     ledger = ledger or Ledger(settings)
     keeper = Keeper(ledger, Projections(ledger), interval=settings.views_interval)
@@ -96,6 +99,8 @@ def create_app(
         description="Signed, event-sourced ledger of charity funds and volunteer hours (Changning 五社联动).",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # api.docs_page serves /docs without FastAPI's inline script
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.ledger = ledger
@@ -134,5 +139,8 @@ def create_app(
     app.include_router(log.pages)
     writes.install(app, api_settings)
     app.include_router(pages.router)
+    app.include_router(docs_page.router)
     unavailable.install(app)
+    security.install(app)
+    trust_proxies(app, app.state.api_settings)
     return app

@@ -4,9 +4,12 @@ checkpoint it was issued under. Always a verdict (verified, or exactly why not),
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
+from api.limits import MAX_JSON_DEPTH, json_too_deep
+from ledger import merkle
 from ledger.receipts import ReceiptError, verify_receipt
 from ledger.settings import trusted_witnesses
 from projections.donations import mask_name
@@ -18,7 +21,10 @@ MAX_RECEIPT_BYTES = 512 * 1024
 def check_receipt(ledger, settings, data: bytes | str) -> dict[str, Any]:
     """Verify a receipt against this ledger's log key; a verdict, never an exception."""
     if len(data) > MAX_RECEIPT_BYTES:
-        return refusal(f"the receipt is larger than {MAX_RECEIPT_BYTES // 1024} KiB", "收据文件过大")
+        return refusal(f"the receipt is larger than {MAX_RECEIPT_BYTES // 1024} KiB", "收据文件过大", status=413)
+    if json_too_deep(data):  # before json.loads recurses into it
+        return refusal(f"the receipt is nested more than {MAX_JSON_DEPTH} levels deep: not a receipt",
+                       f"收据嵌套超过 {MAX_JSON_DEPTH} 层，不是收据", status=422)
     if not ledger.is_founded:
         return refusal("this ledger is not initialised", "账本尚未初始化")
     keys = [record.key for record in ledger.directory().active_keys(ledger.origin)]
@@ -38,6 +44,8 @@ def check_receipt(ledger, settings, data: bytes | str) -> dict[str, Any]:
     matches_today = size <= ledger.merkle.size() and ledger.merkle.root(size) == verified.checkpoint.root
     found = ledger.merkle.leaf_at(verified.leaf_index)
     position = found[0] if found and found[0] == receipt["position"] else None
+    record_bytes = base64.b64decode(next(e["event"] for e in receipt["entries"] if e["role"] == "record"))
+    held = found is not None and found[1] == merkle.leaf_hash(record_bytes)
     payload = verified.record.payload
     details: dict[str, Any] = {"type": verified.record.type_name}
     if verified.kind == "donation":
@@ -53,11 +61,17 @@ def check_receipt(ledger, settings, data: bytes | str) -> dict[str, Any]:
         "verified": True, "kind": verified.kind, "origin": verified.origin, "leaf_index": verified.leaf_index,
         "position": position, "checkpoint_size": size, "signer": verified.signer,
         "cosigners": verified.cosigners, "in_log_today": matches_today, "details": details,
-        "verify_path": receipt.get("verify_path") if isinstance(receipt.get("verify_path"), str) else None,
+        # The link to the receipt page is derived from the leaf this log holds, never taken from the
+        # receipt: its verify_path is not signed, and a crafted one would be a link on this origin.
+        "verify_path": f"/v/{verified.leaf_index}-{found[1].hex()[:16]}" if held else None,
     }
 
 
-def refusal(reason: str, reason_zh: str) -> dict[str, Any]:
-    return {"verified": False, "reason": reason, "reason_zh": reason_zh}
+def refusal(reason: str, reason_zh: str, status: int | None = None) -> dict[str, Any]:
+    """A verdict of "not verified"; ``status`` (4xx) when the input was not even a receipt to check."""
+    verdict: dict[str, Any] = {"verified": False, "reason": reason, "reason_zh": reason_zh}
+    if status is not None:
+        verdict["status"] = status
+    return verdict
 
 

@@ -11,6 +11,7 @@ from ledger.money import format_cny
 from ledger.receipts import VerifiedReceipt
 from projections.donations import mask_name
 
+CSS = Path(__file__).parent / "static" / "receipt.css"
 _env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape())
 _env.filters["cny"] = format_cny
 
@@ -18,13 +19,16 @@ _env.filters["cny"] = format_cny
 def render_receipt_page(receipt: dict, verified: VerifiedReceipt, public_url: str, *, public: bool) -> str:
     """HTML for printing: what was recorded, where it sits in the log, and a QR code to check it.
 
-    ``public`` pages (served to anyone) mask donors and volunteers who did not consent to be
-    named; the holder's own printout (``wushe receipt --html``) names them."""
-    link = public_url.rstrip("/") + receipt["verify_path"]
+    ``public`` pages (served to whoever holds the link) mask donors and volunteers who did not
+    consent to be named and carry no volunteer number; the holder's own printout (``wushe receipt
+    --html``) names them."""
+    link = public_url.rstrip("/") + receipt["verify_path"]  # the receipt was issued here, not pasted
     qr = segno.make(link, error="m").svg_inline(scale=4, dark="#111", light="#fff")
     payload = verified.record.payload
     return _env.get_template("receipt.html").render(
-        receipt=receipt, verified=verified, payload=payload, link=link, qr=qr,
+        receipt=receipt, verified=verified, payload=payload, link=link, qr=qr, public=public,
+        # the served page links its stylesheet (no inline style under the CSP); a file on disk carries it
+        css=None if public else CSS.read_text(),
         donor=mask_name(payload.get("donor_name"), not public or bool(payload.get("donor_public"))),
         volunteer=verified.volunteer,
         volunteer_name=mask_name((verified.volunteer or {}).get("name"),

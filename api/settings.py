@@ -19,13 +19,21 @@ class ApiSettings(BaseSettings):
     public_rate: str = "120/minute"
     """Requests per client address to the public read API (``limits`` notation)."""
     auth_rate: str = "20/minute"
-    """Failed authentications per client address before further attempts are refused."""
+    """Failed authentications per client address before further failures are answered 429 (a
+    valid token is always let through)."""
+    trusted_proxies: list[str] = []
+    """Addresses (or networks, ``10.0.0.0/8``) of reverse proxies whose ``X-Forwarded-For`` and
+    ``X-Forwarded-Proto`` name the client; a JSON list in ``WUSHE_API_TRUSTED_PROXIES``. Empty (the
+    default): forwarded headers are ignored and the client is the TCP peer."""
     group_commit: bool = True
     """Save donations that arrive together in one transaction (``api.groupcommit``); it roughly
     doubled the donation rate on the two-core test machine (docs/performance.md §7). ``false``
     saves each donation in a transaction of its own."""
     max_body_bytes: int = 65_536
     """Largest request body accepted; larger ones are refused with 413 before they are read whole."""
+    max_json_depth: int = 32
+    """Deepest nesting of arrays and objects in a JSON body; deeper ones are refused with 422
+    (``json-too-deep``) before anything parses them."""
 
     def secret_path(self, key_dir: Path) -> Path:
         return self.secret_file or key_dir / "api-secret"

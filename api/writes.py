@@ -24,7 +24,8 @@ def install(app: FastAPI, api_settings: ApiSettings | None = None) -> None:
     app.state.idempotency = IdempotencyKeys(ledger)
     app.state.limiter = Limiter(api_settings)
     app.state.batcher = DonationBatcher(ledger, app.state.idempotency) if api_settings.group_commit else None
-    app.add_middleware(LimitsMiddleware, limiter=app.state.limiter, max_body_bytes=api_settings.max_body_bytes)
+    app.add_middleware(LimitsMiddleware, limiter=app.state.limiter, max_body_bytes=api_settings.max_body_bytes,
+                       max_json_depth=api_settings.max_json_depth, tokens=app.state.tokens)
     for router in (auth.router, record.router, audit.router):
         app.include_router(router)
 

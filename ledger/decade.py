@@ -247,6 +247,7 @@ class _Years:
             approval_ref=f"长{s['town'][:2].upper()}民〔{s['starts'].year}〕{10 + s['k']}号", starts_on=s["starts"],
             ends_on=s["ends"], community=f"{name_zh[:2]}{COMMUNITIES[s['k'] % 6]}",
             milestones=[(name, amount) for (name, _), amount in zip(MILESTONES, shares, strict=True)],
+            reach=200 + (s["k"] * 53) % 600,
         )
         self.counts["projects"] += 1
         plan = [(name, amount, s["starts"] + timedelta(days=20 + 100 * step))
@@ -278,7 +279,8 @@ class _Years:
 
     def evaluate(self, code: str) -> None:
         self.ledger.evaluate_project(self.cast.accountant, code, score=self.rng.randint(82, 99),
-                                     respondents=self.rng.randint(30, 200), surveyed_on=self._today())
+                                     respondents=self.rng.randint(30, 200), survey_ref=f"满意度问卷-{code}",
+                                     surveyed_on=self._today())
         self.counts["evaluations"] += 1
 
     def _disburse(self, fund: str, amount: int, kind: str, payee: str, purpose: str, ref: str, **where: str) -> bool:

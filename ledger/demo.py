@@ -301,6 +301,7 @@ def seed_demo(ledger: Ledger, key_dir: Path, *, scale: int = 1, seed: int = 2023
                 ends_on=p_start + timedelta(days=rng.choice([180, 270, 365])),
                 community=f"{ledger.reference.street_town(town).name_zh[:2]}{COMMUNITIES[k % 6]}",
                 milestones=[("启动", budget * 3 // 10), ("中期", budget * 4 // 10), ("结项", budget - budget * 7 // 10)],
+                reach=200 + (k * 53) % 600,  # no draw of the generator: the rest of the demo stays as it was
             )
             projects.append((code, fund, budget, p_start.isoformat()))
             counts["projects"] += 1
@@ -328,7 +329,7 @@ def seed_demo(ledger: Ledger, key_dir: Path, *, scale: int = 1, seed: int = 2023
         survey_day = first + timedelta(days=150)
         if survey_day <= end:
             ledger.evaluate_project(acct, code, score=rng.randint(82, 99), respondents=rng.randint(30, 200),
-                                    surveyed_on=survey_day)
+                                    survey_ref=f"满意度问卷-{code}", surveyed_on=survey_day)
             counts["evaluations"] += 1
     for month in range(0, 12, 3):
         day = start + timedelta(days=28 + 30 * month)

@@ -179,6 +179,15 @@ class WrongPayee(LedgerError):
     title_zh = "收款方不是承接组织"
 
 
+class ImplausibleEvaluation(LedgerError):
+    """A satisfaction survey (满意度测评) that cannot be true of its project: more respondents than
+    the project serves (its stated reach), a score outside 0–100, or no survey reference."""
+
+    rule = "evaluation-plausible"
+    status = 422
+    title_zh = "满意度测评不合理"
+
+
 class HoursImpossible(LedgerError):
     """Rule 4: a session must end after it starts, within one day, at most 24 h a day."""
 

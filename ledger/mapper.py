@@ -14,6 +14,7 @@ from ledger.envelope import EnvelopeError, open_sealed, seal
 from ledger.errors import TamperedEvent
 from ledger.principals import KeyRecord
 from ledger.signing import SigningKey
+from ledger.text import check_tree
 
 _SIGNER: ContextVar[SigningKey | Callable[[object], SigningKey] | None] = ContextVar("wushe_signer", default=None)
 
@@ -51,6 +52,8 @@ class SigningMapper(Mapper[str]):
             raise RuntimeError("refusing to store an unsigned event: save inside signing_as(key)")
         type_name = events.type_name(type(domain_event))
         payload = {k: v for k, v in vars(domain_event).items() if k not in _ENVELOPE_FIELDS}
+        for name, value in payload.items():  # the last guard, whichever command made the event
+            check_tree(value, (name,))
         state = seal(
             stream=domain_event.originator_id,
             version=domain_event.originator_version,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from eventsourcing.domain import event
 
 from ledger.aggregate import LedgerAggregate
-from ledger.errors import AlreadyReversed, BudgetExceeded, InvalidInput, WrongPayee
+from ledger.errors import AlreadyReversed, BudgetExceeded, ImplausibleEvaluation, InvalidInput, WrongPayee
 from ledger.money import format_cny
 
 ORGANISATION_KINDS = ("social_organisation", "foundation", "community_foundation", "social_work_station")
@@ -46,8 +46,13 @@ class Organisation(LedgerAggregate):
         self.registered_on = registered_on
 
 
+MAX_REACH = 10_000_000
+"""More people than any district holds: the ceiling of a project's stated reach."""
+
+
 class Project(LedgerAggregate):
-    """A project with an approved budget, undertaken by one organisation in one street-town and domain."""
+    """A project with an approved budget, undertaken by one organisation in one street-town and domain,
+    under the responsibility of one foundation, serving a stated number of people (its reach)."""
 
     @staticmethod
     def create_id(code: str) -> str:
@@ -57,7 +62,7 @@ class Project(LedgerAggregate):
     def __init__(
         self, code: str, name: str, street_town: str, community: str | None, domain: str,
         organisation: str, budget: int, funding_source: str, approval_ref: str,
-        starts_on: str, ends_on: str, milestones: list,
+        starts_on: str, ends_on: str, milestones: list, foundation: str | None = None, reach: int | None = None,
     ) -> None:
         self.code = code
         self.name = name
@@ -71,6 +76,11 @@ class Project(LedgerAggregate):
         self.starts_on = starts_on
         self.ends_on = ends_on
         self.milestones = list(milestones)
+        self.foundation = foundation
+        """The foundation whose accountants register, evaluate and pay the project; None for a
+        project registered before the ledger recorded it (its events keep that meaning)."""
+        self.reach = reach
+        """Residents the project serves (服务对象人数), as stated at registration; None before it was."""
         self.paid = 0
         self.payments: dict[str, int] = {}
         self.evaluations = 0
@@ -118,13 +128,27 @@ class Project(LedgerAggregate):
             raise AlreadyReversed(f"payment {disbursement} is not on project {self.code}", "该付款已冲正或不存在")
         self._payment_reversed(disbursement=disbursement, amount=self.payments[disbursement], reason=reason)
 
-    def evaluate(self, *, score: int, respondents: int, surveyed_on: str, method: str) -> None:
-        """Residents' satisfaction (居民满意度): percent satisfied among respondents."""
+    def evaluate(self, *, score: int, respondents: int, surveyed_on: str, method: str, survey_ref: str) -> None:
+        """Residents' satisfaction (居民满意度): percent satisfied among respondents, who cannot be
+        more than the people the project serves, with the reference of the survey that found it."""
         if isinstance(score, bool) or not isinstance(score, int) or not 0 <= score <= 100:
-            raise InvalidInput("score", "a whole percentage from 0 to 100", "满意度须为0到100的整数")
+            raise ImplausibleEvaluation(f"score: {score!r} is not a whole percentage from 0 to 100",
+                                        f"满意度须为0到100的整数，而非 {score!r}", field="score")
         if isinstance(respondents, bool) or not isinstance(respondents, int) or respondents <= 0:
             raise InvalidInput("respondents", "at least one respondent", "受访人数须大于0")
-        self._evaluated(score=score, respondents=respondents, surveyed_on=surveyed_on, method=method)
+        if self.reach is None:
+            raise ImplausibleEvaluation(
+                f"project {self.code} states no reach (the number of people it serves), so its respondents "
+                "cannot be checked", f"项目 {self.code} 未登记服务对象人数，无法核对受访人数", field="respondents")
+        if respondents > self.reach:
+            raise ImplausibleEvaluation(
+                f"respondents: {respondents:,} people answered, but project {self.code} serves {self.reach:,}",
+                f"受访人数 {respondents:,} 超过项目 {self.code} 的服务对象人数 {self.reach:,}", field="respondents")
+        if not isinstance(survey_ref, str) or not survey_ref.strip():
+            raise ImplausibleEvaluation("survey_ref: name the survey (questionnaire or report reference)",
+                                        "须写明测评依据（问卷或报告编号）", field="survey_ref")
+        self._evaluated(score=score, respondents=respondents, surveyed_on=surveyed_on, method=method,
+                        survey_ref=survey_ref.strip())
 
     # --- state changes ---------------------------------------------------------------------------
 
@@ -139,5 +163,6 @@ class Project(LedgerAggregate):
         del self.payments[disbursement]
 
     @event("Evaluated")
-    def _evaluated(self, score: int, respondents: int, surveyed_on: str, method: str) -> None:
+    def _evaluated(self, score: int, respondents: int, surveyed_on: str, method: str,
+                   survey_ref: str | None = None) -> None:
         self.evaluations += 1

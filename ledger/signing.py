@@ -25,6 +25,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
+from ledger.filemodes import check_key_dir, private_dir
+
 ALG_ED25519 = 0x01
 """Signature type byte of Ed25519 note keys (events and checkpoints)."""
 
@@ -212,7 +214,7 @@ class SigningKey:
 
     def write(self, directory: Path) -> Path:
         """Write ``<name>.key`` (mode 0600) and ``<name>.pub`` into ``directory``; returns the key path."""
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(directory)
         path = directory / f"{key_file_stem(self.name)}.key"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
@@ -227,7 +229,8 @@ def key_file_stem(name: str) -> str:
 
 
 def read_signing_key(directory: Path, name: str) -> SigningKey:
-    """Load ``<name>.key`` from a key directory, refusing files readable by others."""
+    """Load ``<name>.key`` from a key directory, refusing files and directories others may read."""
+    check_key_dir(directory)
     path = directory / f"{key_file_stem(name)}.key"
     if not path.exists():
         raise FileNotFoundError(f"no private key for {name!r} in {directory}")

@@ -19,6 +19,7 @@ from eventsourcing.sqlite import (
 )
 
 from ledger.errors import InvalidInput
+from ledger.filemodes import private_sqlite_file
 from ledger.intransaction import write_alongside
 
 
@@ -127,7 +128,7 @@ def persistence_env(database_url: str, aggregate_cache: int = 0, *, read_only: b
             raise InvalidInput(setting, "use sqlite:///relative/path or sqlite:////absolute/path")
         file = Path(path[1:]) if path.startswith("/") else Path(path)
         if str(file) != ":memory:" and not read_only:
-            file.parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite_file(file)  # 0600 before SQLite opens it: its -wal and -shm take that mode
         return {
             **common,
             "PERSISTENCE_MODULE": f"{__name__}:DurableSQLiteFactory",

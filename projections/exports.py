@@ -7,6 +7,13 @@
 - XLSX: the same tables, one sheet each; amounts are numbers in yuan (converted from fen through
   Decimal, never float arithmetic) formatted ``#,##0.00``.
 
+Recorded text (fund, project and organisation names, purposes, reasons) reaches spreadsheets as
+text, never as a formula (OWASP's CSV-injection guidance): a CSV cell of text that begins with
+``=``, ``+``, ``-``, ``@``, tab, CR or LF (or their full-width forms, after any spaces) gets a
+leading apostrophe; an XLSX text cell is always a string cell, with Excel's quote prefix where the
+text begins like a formula, so even editing the cell does not turn it into one. Numbers we
+format ourselves (amounts, counts, hours) are not text and stay numbers.
+
 Files are written whole or not at all: each goes to a temporary name beside it and is renamed.
 """
 
@@ -190,6 +197,26 @@ def _cell(value: Any, kind: str) -> Any:
 
 
 _FORMATS = {"yuan": YUAN_FORMAT, "decimal": HOURS_FORMAT, "int": "0"}
+_NUMERIC = frozenset(_FORMATS)
+"""Kinds whose cells are numbers this module formats; every other kind may carry recorded text."""
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+"""What a spreadsheet may take for the start of a formula (the full-width forms as a precaution)."""
+
+
+def looks_like_formula(text: str) -> bool:
+    return text.lstrip(" \u3000").startswith(FORMULA_TRIGGERS)
+
+
+def csv_safe(text: str) -> str:
+    """A CSV cell of recorded text that no spreadsheet evaluates: a leading apostrophe where it
+    begins like a formula (defusedcsv leaves tab and CR through, so this is the house's own)."""
+    return "'" + text if looks_like_formula(text) else text
+
+
+def _csv_cell(value: Any, kind: str) -> str:
+    text = _text(value, kind)
+    return text if kind in _NUMERIC else csv_safe(text)
 
 
 # --- writers -------------------------------------------------------------------------------------
@@ -206,7 +233,7 @@ def csv_text(sheet: Sheet) -> str:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([c.header for c in sheet.columns])
     for row in sheet.rows:
-        writer.writerow([_text(row.get(c.key), _kind(c, row)) for c in sheet.columns])
+        writer.writerow([_csv_cell(row.get(c.key), _kind(c, row)) for c in sheet.columns])
     return buffer.getvalue()
 
 
@@ -249,6 +276,8 @@ def xlsx_bytes(tables: list[Sheet]) -> bytes:
                 number_format = _FORMATS.get(_kind(column, row))
                 if number_format and cell.value is not None:
                     cell.number_format = number_format
+                elif isinstance(cell.value, str):
+                    _as_text(cell)
         ws.freeze_panes = "A2"
         for index, column in enumerate(sheet.columns, start=1):
             longest = max([_width(column.header) // 2 + 2] + [_width(_text(r.get(column.key), _kind(column, r)))
@@ -257,6 +286,17 @@ def xlsx_bytes(tables: list[Sheet]) -> bytes:
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+def _as_text(cell: Any) -> None:
+    """A string cell, never a formula (openpyxl takes any value beginning with '=' for one)."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    if ILLEGAL_CHARACTERS_RE.search(cell.value):  # control characters recorded before they were refused
+        cell.value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", cell.value)
+    cell.data_type = "s"
+    if looks_like_formula(cell.value):
+        cell.quotePrefix = True
 
 
 def write_journal(text: str, path: Path) -> list[Path]:

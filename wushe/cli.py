@@ -424,6 +424,8 @@ def project_register(
     approval_ref: Annotated[str, typer.Option(help="Approval reference (批文号).")],
     starts_on: Annotated[str, typer.Option()],
     ends_on: Annotated[str, typer.Option()],
+    reach: Annotated[int, typer.Option(help="Residents the project serves (服务对象人数); bounds its surveys.")],
+    foundation: Annotated[str | None, typer.Option(help="Responsible foundation (default: the accountant's).")] = None,
     community: Annotated[str | None, typer.Option()] = None,
     milestone: Annotated[list[str] | None, typer.Option(help="NAME=AMOUNT, repeatable.")] = None,
     actor: AsOption = None,
@@ -438,20 +440,22 @@ def project_register(
     _done("project", state.ledger.register_project(
         state.actor(actor), code, name, street_town=street_town, domain=domain, organisation=organisation,
         budget=_amount(budget, "budget"), funding_source=funding_source, approval_ref=approval_ref,
-        starts_on=_date(starts_on, "--starts-on"), ends_on=_date(ends_on, "--ends-on"), community=community,
-        milestones=milestones))
+        starts_on=_date(starts_on, "--starts-on"), ends_on=_date(ends_on, "--ends-on"), reach=reach,
+        foundation=foundation, community=community, milestones=milestones))
 
 
 @project_app.command("evaluate")
 @handles_errors
 def project_evaluate(
     code: str, score: Annotated[int, typer.Option(help="Percent satisfied, 0–100.")],
-    respondents: Annotated[int, typer.Option()], surveyed_on: Annotated[str | None, typer.Option("--date")] = None,
+    respondents: Annotated[int, typer.Option(help="At most the project's reach.")],
+    survey_ref: Annotated[str, typer.Option(help="The survey's reference (问卷或报告编号).")],
+    surveyed_on: Annotated[str | None, typer.Option("--date")] = None,
     actor: AsOption = None,
 ) -> None:
     """Record residents' satisfaction with a project (满意度)."""
     _done("evaluation", state.ledger.evaluate_project(state.actor(actor), code, score=score, respondents=respondents,
-                                                      surveyed_on=_date(surveyed_on, "--date")))
+                                                      survey_ref=survey_ref, surveyed_on=_date(surveyed_on, "--date")))
 
 
 @project_app.command("show")
@@ -906,6 +910,7 @@ def _seed_years(ledger: Ledger, *, scale: int, years: int, seed: int, bulk: bool
 
 
 @app.command()
+@handles_errors
 def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
@@ -917,16 +922,19 @@ def serve(
     import uvicorn
 
     from api.main import create_app
+    from ledger.filemodes import check_key_dir
 
+    check_key_dir(state.settings.resolved_key_dir)
     if workers == 1:
-        uvicorn.run(create_app(state.settings), host=host, port=port)
+        # proxy_headers off: forwarded headers count only from WUSHE_API_TRUSTED_PROXIES (api.limits)
+        uvicorn.run(create_app(state.settings), host=host, port=port, proxy_headers=False)
         return
     # Each worker process builds its own app from the environment: hand it these options there.
     # Idempotency keys, fund versions and checkpoints are guarded in the database, not in a process.
     s = state.settings
     os.environ.update({"WUSHE_DATA_DIR": str(s.data_dir), "WUSHE_DATABASE_URL": s.resolved_database_url,
                        "WUSHE_KEY_DIR": str(s.resolved_key_dir)})
-    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers)
+    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers, proxy_headers=False)
 
 
 from wushe.audit_cli import audit_app  # here, not at the top: it uses this module's state and helpers

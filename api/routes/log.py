@@ -2,23 +2,27 @@
 receipt pages. Proofs are hashes only; raw events (which carry donors' and volunteers' names) are
 not served publicly — the holder gets the JSON receipt from the foundation (``wushe receipt``).
 
-Checkpoints and proofs are read from the read side (``api.reads``: the store or its read copy); the
-receipt pages are served from the store itself, since issuing one may sign a new checkpoint."""
+A receipt or certificate page opens only by its short link (``/v/<leaf>-<hash>``, printed as the
+receipt's QR code) with at least 16 hex digits (64 bits) of the leaf hash: whoever holds the
+receipt, never whoever walks the log. Everything here only reads, from the read side
+(``api.reads``: the store or its read copy): an anonymous request never grows the tree or signs a
+checkpoint — a record no checkpoint covers yet is answered 409 until the scheduled one does."""
 
 from __future__ import annotations
 
 import base64
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from api.deps import LedgerDep, ReadsDep, log_actor
+from api.deps import ReadsDep
 from api.receipt_page import render_receipt_page
 from ledger.checkpoints import StoredCheckpoint
 from ledger.errors import InvalidInput, NotFound
-from ledger.receipts import issue_receipt, verify_receipt
+from ledger.receipts import ReceiptError, build_receipt, verify_receipt
 from ledger.settings import trusted_witnesses
 
 router = APIRouter(prefix="/api/v1/log", tags=["log"])
@@ -126,27 +130,24 @@ def consistency(
                           second_root=_b64(ledger.merkle.root(second)), consistency_proof=[_b64(h) for h in proof])
 
 
-def _page(request: Request, ledger, position: int) -> HTMLResponse:
-    document = issue_receipt(ledger, position, log_actor(request))
-    log_key = ledger.directory().active_keys(ledger.origin)[-1].key
-    settings = request.app.state.settings
-    verified = verify_receipt(document, log_key, trusted_witnesses(settings))
-    return HTMLResponse(render_receipt_page(document, verified, settings.public_url, public=True))
-
-
-@pages.get("/receipts/{position}", response_class=HTMLResponse, include_in_schema=False)
-def receipt_page(request: Request, ledger: LedgerDep, position: int) -> HTMLResponse:
-    return _page(request, ledger, position)
+SHORT_LINK = re.compile(r"([0-9]{1,19})-([0-9a-fA-F]{16,64})")
+"""``<leaf index>-<at least 16 hex digits of the leaf hash>``: 64 bits no one guesses by walking."""
 
 
 @pages.get("/v/{reference}", response_class=HTMLResponse, include_in_schema=False)
-def short_link(request: Request, ledger: LedgerDep, reference: str) -> HTMLResponse:
+def short_link(request: Request, reads: ReadsDep, reference: str) -> HTMLResponse:
     """The QR code's link: leaf index and the first bytes of the leaf hash, checked before showing."""
-    index_text, _, prefix = reference.partition("-")
-    if not index_text.isdigit() or not prefix:
-        raise NotFound("receipt link", reference, field="reference")
-    ledger.merkle.sync()
-    found = ledger.merkle.leaf_at(int(index_text))
-    if found is None or not found[1].hex().startswith(prefix.lower()):
-        raise NotFound("receipt link", reference, field="reference")
-    return _page(request, ledger, found[0])
+    ledger = reads.ledger
+    match = SHORT_LINK.fullmatch(reference)
+    found = ledger.merkle.leaf_at(int(match.group(1))) if match else None
+    if found is None or not found[1].hex().startswith(match.group(2).lower()):  # type: ignore[union-attr]
+        raise NotFound("receipt link", reference[:100], field="reference")
+    leaf_index = int(match.group(1))  # type: ignore[union-attr]
+    latest = ledger.checkpoints.latest()
+    if latest is None or latest.checkpoint.size <= leaf_index:
+        raise ReceiptError("no signed checkpoint covers this record yet; the next scheduled checkpoint will")
+    document = build_receipt(ledger, found[0], latest.note, latest.checkpoint)
+    settings = request.app.state.settings
+    log_key = ledger.directory().active_keys(ledger.origin)[-1].key
+    verified = verify_receipt(document, log_key, trusted_witnesses(settings))
+    return HTMLResponse(render_receipt_page(document, verified, settings.public_url, public=True))

@@ -260,6 +260,7 @@ async def verify_submitted(
         verdict = refusal("give a receipt: paste its JSON or choose its file", "请粘贴收据 JSON 或选择收据文件")
     else:
         verdict = check_receipt(reads.ledger, request.app.state.settings, data)
-    shown = receipt if len(receipt) < 20_000 else ""
-    return _render(request, "verify.html", i18n.language(request, lang), lang, verdict=verdict, pasted=shown)
+    shown = receipt if len(receipt) < 20_000 and "status" not in verdict else ""
+    return _render(request, "verify.html", i18n.language(request, lang), lang, status=verdict.get("status", 200),
+                   verdict=verdict, pasted=shown)
 

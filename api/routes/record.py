@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 from api.auth import Caller, CallerDep
 from api.idempotency import IdempotencyKeys, KeyRace, Remembered, fingerprint
@@ -23,6 +23,7 @@ from ledger.disbursements import DISBURSEMENT_KINDS
 from ledger.funds import DONATION_METHODS, DONOR_TYPES, GRANT_SOURCES
 from ledger.money import parse_amount
 from ledger.projects import FUNDING_SOURCES, ORGANISATION_KINDS
+from ledger.text import check_tree
 
 router = APIRouter(prefix="/api/v1", tags=["record"], responses=PROBLEMS)
 
@@ -51,6 +52,14 @@ Day = Annotated[date, BeforeValidator(_iso_text)]
 
 class Command(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_control_characters(cls, data: object) -> object:
+        """Before any field is parsed, so the problem names the dotted field (``milestones.0.name``)
+        and says which character (``ledger.text``): a 422 ``control-character``."""
+        check_tree(data)
+        return data
 
 
 class Written(BaseModel):
@@ -303,7 +312,7 @@ class Milestone(Command):
 
 
 class ProjectIn(Command):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"code": "P2", "name": "乐龄助餐", "street_town": "xianxiaxincun", "domain": "elderly_care", "organisation": "LELING", "budget": "30000", "funding_source": "fund", "approval_ref": "长民〔2026〕7号", "starts_on": "2026-01-01", "ends_on": "2026-12-31"}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"code": "P2", "name": "乐龄助餐", "street_town": "xianxiaxincun", "domain": "elderly_care", "organisation": "LELING", "budget": "30000", "funding_source": "fund", "approval_ref": "长民〔2026〕7号", "starts_on": "2026-01-01", "ends_on": "2026-12-31", "reach": 300}]})
 
     code: Code
     name: Text
@@ -315,6 +324,10 @@ class ProjectIn(Command):
     approval_ref: Text = Field(description="Approval reference (批文号)")
     starts_on: Day
     ends_on: Day
+    reach: StrictInt = Field(ge=1, le=10_000_000, description="Residents the project serves (服务对象人数): "
+                                                               "no survey of it may have more respondents")
+    foundation: Code | None = Field(None, description="The foundation responsible for the project; default: "
+                                                      "the accountant's own")
     community: Text | None = None
     milestones: list[Milestone] = Field(default_factory=list, max_length=50)
 
@@ -329,25 +342,30 @@ def register_project(request: Request, caller: CallerDep, key: IdempotencyKey, b
             a, body.code, body.name, street_town=body.street_town, domain=body.domain,
             organisation=body.organisation, budget=parse_amount(body.budget, field="budget"),
             funding_source=body.funding_source, approval_ref=body.approval_ref, starts_on=body.starts_on,
-            ends_on=body.ends_on, community=body.community, milestones=milestones)
+            ends_on=body.ends_on, reach=body.reach, foundation=body.foundation, community=body.community,
+            milestones=milestones)
 
     return _write(request, caller, key, body, command)
 
 
 class EvaluationIn(Command):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"score": 92, "respondents": 40}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"score": 92, "respondents": 40, "survey_ref": "问卷-2026-07"}]})
 
     score: StrictInt = Field(ge=0, le=100, description="Percent of respondents satisfied")
-    respondents: StrictInt = Field(ge=1, le=1_000_000)
+    respondents: StrictInt = Field(ge=1, le=10_000_000, description="At most the project's reach")
+    survey_ref: Text = Field(description="The survey's reference (问卷或报告编号)")
     surveyed_on: Day | None = None
     method: str = Field("questionnaire", min_length=1, max_length=100)
 
 
 @router.post("/projects/{code}/evaluations", **WRITTEN)
 def evaluate_project(request: Request, caller: CallerDep, key: IdempotencyKey, code: FundCode, body: EvaluationIn):
-    """Record residents' satisfaction with a project (满意度测评)."""
+    """Record residents' satisfaction with a project (满意度测评): by an accountant of the project's
+    foundation or its undertaking organisation's recorder; no more respondents than its reach."""
     return _write(request, caller, key, body, lambda a: request.app.state.ledger.evaluate_project(
-        a, code, score=body.score, respondents=body.respondents, surveyed_on=body.surveyed_on, method=body.method))
+        a, code, score=body.score, respondents=body.respondents, survey_ref=body.survey_ref,
+        surveyed_on=body.surveyed_on, method=body.method))
 
 
 # --- disbursements (maker-checker) ---------------------------------------------------------------

@@ -305,6 +305,21 @@ class LedgerBase(Application[str]):
             )
         return principal
 
+    def authorise_for_project(self, actor: Actor, project: Project, *roles: str, payment: bool = False) -> None:
+        """Scope against the project itself (OWASP API1): an accountant of its foundation, or — where
+        ``roles`` allow a recorder — the recorder of its undertaking organisation. A project from
+        before foundations were recorded keeps its old meaning for payments (the paying fund's
+        scope decides, checked by the caller); anything else is written to it only by accountants
+        for every foundation (or that recorder)."""
+        principal = self.authorise(actor, *roles, foundation=project.foundation, organisation=project.organisation)
+        own_recorder = RECORDER in roles and principal.has(RECORDER) and principal.organisation == project.organisation
+        if project.foundation is None and principal.foundation is not None and not own_recorder and not payment:
+            raise NotAuthorised(
+                f"project {project.code} names no responsible foundation: only its undertaking organisation's "
+                f"recorder or an accountant for every foundation may write to it, not {actor.handle}",
+                f"项目 {project.code} 未登记负责基金会：只有承接组织的记录人或不限基金会的会计可以操作，"
+                f"{actor.handle} 无权操作", field="actor")
+
     def _command(self, body: Callable[[], T]) -> T:
         """Run load-check-save, retrying when another writer got to a stream first. Each attempt
         reads the directory once, at its start: revocations stored by any process before then count.

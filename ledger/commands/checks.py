@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ledger.errors import InvalidInput
 from ledger.money import MAX_FEN
+from ledger.text import check_text
 
 _CODE_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
@@ -25,12 +26,14 @@ def require_text(value: str, field_name: str) -> None:
         raise InvalidInput(field_name, "must not be empty", "不能为空")
     if len(value) > 2000:
         raise InvalidInput(field_name, "is longer than 2000 characters", "超过2000字")
+    check_text(value, field_name)
 
 
-def clean(value: str | None) -> str | None:
+def clean(value: str | None, field_name: str = "text") -> str | None:
     if value is None:
         return None
     value = value.strip()
     if len(value) > 2000:
-        raise InvalidInput("text", "is longer than 2000 characters", "超过2000字")
+        raise InvalidInput(field_name, "is longer than 2000 characters", "超过2000字")
+    check_text(value, field_name)
     return value or None

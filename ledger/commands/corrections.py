@@ -58,6 +58,7 @@ class CorrectionCommands(LedgerBase):
         touched: list[Any] = [disbursement, fund]
         if disbursement.kind == "project":
             project = self.project(disbursement.project)
+            self.authorise_for_project(actor, project, ACCOUNTANT, payment=True)
             project.reverse_payment(disbursement=disbursement.number, reason=reason)
             touched.append(project)
         return self._save(actor, disbursement.number, *touched)

@@ -79,8 +79,8 @@ class DirectoryCommands(LedgerBase):
         self.reference.street_town(street_town)
         on = self._business_date(registered_on, "registered_on")
         organisation = Organisation(
-            code=code, name=name.strip(), kind=kind, street_town=street_town, community=clean(community),
-            credit_code=clean(credit_code), registered_on=on.isoformat(),
+            code=code, name=name.strip(), kind=kind, street_town=street_town, community=clean(community, "community"),
+            credit_code=clean(credit_code, "credit_code"), registered_on=on.isoformat(),
         )
         return self._create(actor, code, organisation, "organisation", "code")
 

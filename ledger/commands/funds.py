@@ -77,7 +77,7 @@ class FundCommands(LedgerBase):
             street_towns=sorted(set(street_towns or [])),
             valid_from=valid_from.isoformat() if valid_from else None,
             valid_until=valid_until.isoformat() if valid_until else None,
-            agreement_ref=clean(agreement_ref),
+            agreement_ref=clean(agreement_ref, "agreement_ref"),
         )
         return self._create(actor, code, fund, "fund", "code")
 
@@ -113,10 +113,10 @@ class FundCommands(LedgerBase):
 
     def _receive(self, target: Fund, entry: str, d: Donation) -> None:
         target.receive_donation(
-            entry=entry, amount=d.amount, method=d.method, donor_type=d.donor_type, donor_name=clean(d.donor_name),
-            donor_public=d.donor_public, in_kind_description=clean(d.in_kind_description),
+            entry=entry, amount=d.amount, method=d.method, donor_type=d.donor_type, donor_name=clean(d.donor_name, "donor_name"),
+            donor_public=d.donor_public, in_kind_description=clean(d.in_kind_description, "in_kind_description"),
             received_on=self._business_date(d.received_on, "received_on"),
-            street_town=self._street_town_for(target, d.street_town), note=clean(d.note),
+            street_town=self._street_town_for(target, d.street_town), note=clean(d.note, "note"),
         )
 
     def record_donations(
@@ -230,7 +230,7 @@ class FundCommands(LedgerBase):
             target = self.fund(fund)
             self.authorise(actor, ACCOUNTANT, foundation=target.foundation)
             target.receive_grant(
-                entry=entry, amount=amount, source=source, payer=payer, document_ref=clean(document_ref),
+                entry=entry, amount=amount, source=source, payer=payer, document_ref=clean(document_ref, "document_ref"),
                 received_on=self._business_date(received_on, "received_on"),
                 street_town=self._street_town_for(target, street_town),
             )

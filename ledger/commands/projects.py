@@ -10,7 +10,7 @@ from ledger.commands.checks import check_amount, check_code, clean, require_text
 from ledger.disbursements import DISBURSEMENT_KINDS, Disbursement
 from ledger.errors import InvalidInput
 from ledger.principals import ACCOUNTANT, APPROVER, RECORDER
-from ledger.projects import FUNDING_SOURCES, Project
+from ledger.projects import FUNDING_SOURCES, MAX_REACH, Project
 
 
 class ProjectCommands(LedgerBase):
@@ -18,10 +18,18 @@ class ProjectCommands(LedgerBase):
 
     def register_project(
         self, actor: Actor, code: str, name: str, *, street_town: str, domain: str, organisation: str,
-        budget: int, funding_source: str, approval_ref: str, starts_on: date, ends_on: date,
-        community: str | None = None, milestones: list[tuple[str, int]] | None = None,
+        budget: int, funding_source: str, approval_ref: str, starts_on: date, ends_on: date, reach: int,
+        community: str | None = None, milestones: list[tuple[str, int]] | None = None, foundation: str | None = None,
     ) -> Recorded:
-        self.authorise(actor, ACCOUNTANT)
+        """A project under one foundation (by default the accountant's own), serving ``reach`` people."""
+        responsible = foundation or self.authorise(actor, ACCOUNTANT).foundation
+        if responsible is None:
+            raise InvalidInput("foundation", "name the foundation responsible for the project", "须指明负责该项目的基金会")
+        self.authorise(actor, ACCOUNTANT, foundation=responsible)
+        self._require_kind(responsible, ("foundation", "community_foundation"), "foundation")
+        if isinstance(reach, bool) or not isinstance(reach, int) or not 0 < reach <= MAX_REACH:
+            raise InvalidInput("reach", f"the number of people the project serves, from 1 to {MAX_REACH:,}",
+                               f"服务对象人数须为1至{MAX_REACH:,}的整数")
         check_code(code, "code")
         require_text(name, "name")
         check_amount(budget, "budget")
@@ -44,25 +52,28 @@ class ProjectCommands(LedgerBase):
         if sum(m["amount"] for m in planned) > budget:
             raise InvalidInput("milestones", "milestones add up to more than the budget", "里程碑金额合计超过预算")
         project = Project(
-            code=code, name=name.strip(), street_town=street_town, community=clean(community), domain=domain,
+            code=code, name=name.strip(), street_town=street_town, community=clean(community, "community"), domain=domain,
             organisation=organisation, budget=budget, funding_source=funding_source,
             approval_ref=approval_ref.strip(), starts_on=starts_on.isoformat(), ends_on=ends_on.isoformat(),
-            milestones=planned,
+            milestones=planned, foundation=responsible, reach=reach,
         )
         return self._create(actor, code, project, "project", "code")
 
     def evaluate_project(
-        self, actor: Actor, code: str, *, score: int, respondents: int, surveyed_on: date | None = None,
-        method: str = "questionnaire",
+        self, actor: Actor, code: str, *, score: int, respondents: int, survey_ref: str,
+        surveyed_on: date | None = None, method: str = "questionnaire",
     ) -> Recorded:
-        """Record a residents' satisfaction survey (满意度测评) of a project."""
+        """Record a residents' satisfaction survey (满意度测评) of a project: by an accountant of the
+        project's foundation or the recorder of its undertaking organisation, and plausible."""
+        require_text(method, "method")
 
         def body() -> Recorded:
             project = self.project(code)
-            self.authorise(actor, ACCOUNTANT, RECORDER, organisation=project.organisation)
+            self.authorise_for_project(actor, project, ACCOUNTANT, RECORDER)
             project.evaluate(
                 score=score, respondents=respondents,
                 surveyed_on=self._business_date(surveyed_on, "surveyed_on").isoformat(), method=method,
+                survey_ref=clean(survey_ref, "survey_ref") or "",
             )
             return self._save(actor, code, project)
 
@@ -86,6 +97,7 @@ class ProjectCommands(LedgerBase):
             if project is None:
                 raise InvalidInput("project", "a project payment names its project", "项目款须指明项目")
             target = self.project(project)
+            self.authorise_for_project(actor, target, ACCOUNTANT, payment=True)
             payee = payee or target.organisation
             target.check_payee(payee)
             target.check_milestone(milestone)
@@ -109,7 +121,7 @@ class ProjectCommands(LedgerBase):
         number = self.new_id()
         disbursement = Disbursement(
             number=number, fund=fund, kind=kind, project=project, payee=(payee or "").strip(), amount=amount,
-            milestone=clean(milestone), domain=domain, street_town=street_town, purpose=purpose.strip(),
+            milestone=clean(milestone, "milestone"), domain=domain, street_town=street_town, purpose=purpose.strip(),
             requested_by=actor.handle, requested_on=requested_on.isoformat(),
         )
         return self._create(actor, number, disbursement, "disbursement", "number")
@@ -152,6 +164,7 @@ class ProjectCommands(LedgerBase):
             target = disbursement.project or disbursement.street_town or source.code
             if disbursement.kind == "project":
                 project = self.project(disbursement.project)
+                self.authorise_for_project(actor, project, ACCOUNTANT, payment=True)
                 project.record_payment(
                     disbursement=number, amount=disbursement.amount, milestone=disbursement.milestone,
                     payee=disbursement.payee,

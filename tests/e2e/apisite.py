@@ -87,7 +87,7 @@ def build_site(database_url: str, tmp_path, api_settings: ApiSettings | None = N
     ledger.register_volunteer(cast.recorder, "V001", "李四", TOWN, registered_on=date(2026, 1, 5))
     ledger.register_project(cast.accountant, "P1", "助老项目", street_town=TOWN, domain="elderly_care",
                             organisation="LELING", budget=10_000_000, funding_source="fund",
-                            approval_ref="长民〔2026〕7号", starts_on=date(2026, 1, 1), ends_on=date(2026, 12, 31))
+                            approval_ref="长民〔2026〕7号", reach=500, starts_on=date(2026, 1, 1), ends_on=date(2026, 12, 31))
     settings = api_settings or ApiSettings(public_rate="100000/minute", auth_rate="100000/minute")
     app = create_app(ledger=ledger, api_settings=settings)
     actors = {"root": cast.root, "accountant": cast.accountant, "other_accountant": cast.other_accountant,

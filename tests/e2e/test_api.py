@@ -27,7 +27,7 @@ def _seed(cast):
     wrong = led.record_donation(acct, "XX-SF", 999900, donor_type="resident")
     led.reverse(acct, wrong.positions[0], reason="重复录入")
     led.register_project(acct, "P1", "助餐", street_town="xianxiaxincun", domain="elderly_care", organisation="LELING",
-                         budget=100000, funding_source="fund", approval_ref="批1", starts_on=date(2026, 1, 1),
+                         budget=100000, funding_source="fund", approval_ref="批1", reach=500, starts_on=date(2026, 1, 1),
                          ends_on=date(2026, 12, 31))
     number = led.request_disbursement(acct, "XX-SF", 20000, project="P1", purpose="一期").ident
     led.approve_disbursement(cast.approver, number, approval_ref="批-1")

@@ -6,7 +6,7 @@ maker-checker, revoked tokens."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, time
 
 import pytest
 from apisite import ROLES, TOWN, Site, assert_problem, fresh, site_fixture  # noqa: F401  (the site fixture)
@@ -49,12 +49,13 @@ ENDPOINTS: dict[str, tuple[Request, dict[str, object]]] = {
         lambda s: ("POST", "/api/v1/projects", {
             "code": fresh("P"), "name": "新项目", "street_town": TOWN, "domain": "elderly_care",
             "organisation": "LELING", "budget": "5000", "funding_source": "fund", "approval_ref": "批文-9",
-            "starts_on": "2026-01-01", "ends_on": "2026-12-31"}),
+            "starts_on": "2026-01-01", "reach": 500, "ends_on": "2026-12-31"}),
         # any accountant registers projects; the foundation scope applies to the money that pays them
         _everyone_but("accountant", "other_accountant")),
     "evaluate project": (
-        lambda s: ("POST", "/api/v1/projects/P1/evaluations", {"score": 92, "respondents": 40}),
-        _everyone_but("accountant", "other_accountant", "recorder")),
+        lambda s: ("POST", "/api/v1/projects/P1/evaluations", {"score": 92, "respondents": 40, "survey_ref": "问卷-1"}),
+        # P1 is CNCF's, undertaken by LELING: the other foundation's accountant may not
+        _everyone_but("accountant", "recorder")),
     "request disbursement": (
         lambda s: ("POST", "/api/v1/disbursements", {
             "fund": s.fund(500), "amount": "1", "kind": "allowance", "payee": "张社工", "domain": "elderly_care",
@@ -203,3 +204,164 @@ def test_bad_tokens_are_401_problems(site, header):
     refused = site.client.get("/api/v1/auth/whoami", headers={"Authorization": header})
     assert_problem(refused, 401, "authentication", "authorization")
     assert refused.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+# --- foreign objects (OWASP API1): every write checks scope against the very object it touches ----
+
+OTHER = "OTHERF"
+"""The second foundation, whose accountant is ``other_accountant``; OTHERORG undertakes its project PX."""
+
+
+def _foreign(s: Site):
+    """OTHERF's approver, the organisation OTHERORG with its recorder, and OTHERF's project PX (once)."""
+    if getattr(s, "foreign", None) is None:
+        root = s.cast.root
+        s.ledger.register_organisation(root, "OTHERORG", "另一社会组织", "social_organisation", TOWN,
+                                       registered_on=date(2021, 1, 1))
+        approver = s.cast.actor("appr-other", ["approver"], foundation=OTHER)
+        recorder = s.cast.actor("rec-other", ["recorder"], organisation="OTHERORG")
+        s.ledger.register_project(s.cast.other_accountant, "PX", "他会项目", street_town=TOWN, domain="elderly_care",
+                                  organisation="OTHERORG", budget=10_000_000, funding_source="fund",
+                                  approval_ref="他批〔2026〕1号", reach=500, starts_on=date(2026, 1, 1),
+                                  ends_on=date(2026, 12, 31))
+        s.foreign = {"approver": approver, "recorder": recorder}
+    return s.foreign
+
+
+def _px(s: Site) -> str:
+    """OTHERF's project (undertaken by OTHERORG), registered on first use."""
+    _foreign(s)
+    return "PX"
+
+
+def _other_org(s: Site) -> str:
+    """The organisation of OTHERF's project, with its own recorder, registered on first use."""
+    _foreign(s)
+    return "OTHERORG"
+
+
+def _other_fund(s: Site, fen: int = 0, **kw) -> str:
+    _foreign(s)
+    code = fresh("OF")
+    s.ledger.open_fund(s.cast.other_accountant, code, f"{code} 他会基金", OTHER, street_town=TOWN, **kw)
+    if fen:
+        s.ledger.record_donation(s.cast.other_accountant, code, fen, donor_type="resident")
+    return code
+
+
+def _other_requested(s: Site, fen: int = 100) -> str:
+    return s.ledger.request_disbursement(s.cast.other_accountant, _other_fund(s, 500), fen, kind="allowance",
+                                         payee="张社工", domain="elderly_care", street_town=TOWN,
+                                         purpose="社工津贴").ident
+
+
+def _other_approved(s: Site) -> str:
+    number = _other_requested(s)
+    s.ledger.approve_disbursement(_foreign(s)["approver"], number, approval_ref="他批复-1")
+    return number
+
+
+def _other_hours(s: Site) -> int:
+    recorder = _foreign(s)["recorder"]
+    volunteer = s.ledger.register_volunteer(recorder, fresh("V"), "周八", TOWN).ident
+    return s.ledger.record_hours(recorder, volunteer, organisation="OTHERORG", domain="elderly_care",
+                                 on=date(2026, 3, 1), start=time(9, 0), end=time(10, 0), content="探访").positions[0]
+
+
+NOBODY = _everyone_but()
+ONLY_OTHER = _everyone_but("other_accountant")
+
+FOREIGN: dict[str, tuple[Request, dict[str, object]]] = {
+    "open fund for another foundation": (
+        lambda s: ("POST", "/api/v1/funds", {"code": fresh("F"), "name": "他会新基金", "foundation": OTHER}), ONLY_OTHER),
+    "close another foundation's fund": (
+        lambda s: ("POST", f"/api/v1/funds/{_other_fund(s)}/close", {"reason": "结束"}), ONLY_OTHER),
+    "allocate into another foundation's fund": (
+        lambda s: ("POST", "/api/v1/allocations", {"from_fund": s.fund(500), "to_fund": _other_fund(s),
+                                                   "amount": "1.00", "reason": "调拨"}), NOBODY),
+    "allocate out of another foundation's fund": (
+        lambda s: ("POST", "/api/v1/allocations", {"from_fund": _other_fund(s, 500), "to_fund": s.fund(),
+                                                   "amount": "1.00", "reason": "调拨"}), NOBODY),
+    "release another foundation's restriction": (
+        lambda s: ("POST", "/api/v1/releases", {
+            "fund": _other_fund(s, 500, kind="special", restricted=True, purpose="养老", domains=["elderly_care"],
+                                street_towns=[TOWN], agreement_ref="协议-X"),
+            "to_fund": s.fund(), "amount": "1.00", "basis": "协议"}), NOBODY),
+    "donate into another foundation's fund": (
+        lambda s: ("POST", "/api/v1/donations", {"fund": _other_fund(s), "amount": "1", "donor_type": "resident"}),
+        ONLY_OTHER),
+    "grant into another foundation's fund": (
+        lambda s: ("POST", "/api/v1/grants", {"fund": _other_fund(s), "amount": "1", "source": "government_purchase",
+                                              "payer": "民政局"}), ONLY_OTHER),
+    "register a project for another foundation": (
+        lambda s: ("POST", "/api/v1/projects", {
+            "code": fresh("P"), "name": "他会新项目", "street_town": TOWN, "domain": "elderly_care",
+            "organisation": "LELING", "budget": "100", "funding_source": "fund", "approval_ref": "批文",
+            "starts_on": "2026-01-01", "ends_on": "2026-12-31", "reach": 300, "foundation": OTHER}), ONLY_OTHER),
+    "evaluate another foundation's project": (
+        lambda s: ("POST", f"/api/v1/projects/{_px(s)}/evaluations",
+                   {"score": 0, "respondents": 400, "survey_ref": "问卷-X"}), ONLY_OTHER),
+    "request from another foundation's fund": (
+        lambda s: ("POST", "/api/v1/disbursements", {
+            "fund": _other_fund(s, 500), "amount": "1", "kind": "allowance", "payee": "张社工",
+            "domain": "elderly_care", "street_town": TOWN, "purpose": "津贴"}), ONLY_OTHER),
+    "request a payment to another foundation's project": (
+        lambda s: ("POST", "/api/v1/disbursements", {
+            "fund": s.fund(500), "amount": "1", "project": _px(s), "purpose": "项目款"}), NOBODY),
+    "approve another foundation's disbursement": (
+        lambda s: ("POST", f"/api/v1/disbursements/{_other_requested(s)}/approve", {"approval_ref": "批复"}), NOBODY),
+    "reject another foundation's disbursement": (
+        lambda s: ("POST", f"/api/v1/disbursements/{_other_requested(s)}/reject", {"reason": "不符"}), NOBODY),
+    "pay another foundation's disbursement": (
+        lambda s: ("POST", f"/api/v1/disbursements/{_other_approved(s)}/pay", {}), ONLY_OTHER),
+    "record hours for another organisation": (
+        lambda s: ("POST", "/api/v1/hours", {
+            "volunteer": s.ledger.register_volunteer(s.cast.recorder, fresh("V"), "吴九", TOWN).ident,
+            "organisation": _other_org(s), "domain": "elderly_care", "on": "2026-03-02",
+            "start": "09:00", "end": "10:00", "content": "代记"}), NOBODY),
+    "correct another foundation's donation": (
+        lambda s: ("POST", "/api/v1/corrections", {
+            "position": s.ledger.record_donation(s.cast.other_accountant, _other_fund(s), 800,
+                                                 donor_type="resident").positions[0], "reason": "录入错误"}),
+        ONLY_OTHER),
+    "correct another organisation's hours": (
+        lambda s: ("POST", "/api/v1/corrections", {"position": _other_hours(s), "reason": "时间错误"}), NOBODY),
+}
+
+CREATES = {"register organisation": "a new organisation of the district's registry: no owner to check",
+           "register volunteer": "a new volunteer of the district's registry: no owner to check"}
+"""Writes that touch no existing object (the other cells of the main matrix cover their roles)."""
+
+FOREIGN_CELLS = [(endpoint, role) for endpoint in FOREIGN for role in ROLES]
+
+
+def test_every_write_route_meets_a_foreign_object(site):
+    """Each write route but those that create from nothing has a cell on a foreign object."""
+    routes = {_shape(build(site)[1]) for build, _ in FOREIGN.values()}
+    writes = {_shape(ENDPOINTS[name][0](site)[1]) for name in ENDPOINTS if ENDPOINTS[name][0](site)[0] == "POST"}
+    created = {_shape(ENDPOINTS[name][0](site)[1]) for name in CREATES}
+    assert writes - created == routes
+
+
+@pytest.mark.parametrize(("endpoint", "role"), FOREIGN_CELLS, ids=[f"{e}-{r}" for e, r in FOREIGN_CELLS])
+def test_authorization_matrix_on_foreign_objects(site, endpoint, role):
+    build, expected = FOREIGN[endpoint]
+    _, path, body = build(site)
+    want = UNAUTH if role == "anonymous" else expected[role]
+    before = site.head()
+    response = site.post(role, path, body)
+    if want == OK:
+        assert response.status_code == 201, response.text
+        assert site.head() == max(response.json()["positions"])
+    else:
+        assert_problem(response, want, "authentication" if want == UNAUTH else "not-authorised")
+        assert site.head() == before, "a refused request wrote something"
+
+
+def test_a_million_respondents_at_zero_percent_for_another_foundation_is_refused(site):
+    """The issue's own attack: CNCF's project evaluated by OTHERF's accountant, and implausibly."""
+    before = site.head()
+    refused = site.post("other_accountant", "/api/v1/projects/P1/evaluations",
+                        {"score": 0, "respondents": 1_000_000, "survey_ref": "问卷"})
+    assert_problem(refused, 403, "not-authorised", "actor")
+    assert site.head() == before

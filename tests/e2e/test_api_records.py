@@ -43,9 +43,9 @@ def test_every_write_verb_end_to_end(site):
     project = fresh("P")
     _ok(post("accountant", "/api/v1/projects", {
         "code": project, "name": "乐龄陪伴", "street_town": TOWN, "domain": "elderly_care", "organisation": "LELING",
-        "budget": "3000", "funding_source": "fund", "approval_ref": "批文-12", "starts_on": "2026-01-01",
+        "budget": "3000", "funding_source": "fund", "approval_ref": "批文-12", "starts_on": "2026-01-01", "reach": 500,
         "ends_on": "2026-12-31", "milestones": [{"name": "中期", "amount": "1500"}]}))
-    _ok(post("recorder", f"/api/v1/projects/{project}/evaluations", {"score": 95, "respondents": 60,
+    _ok(post("recorder", f"/api/v1/projects/{project}/evaluations", {"score": 95, "respondents": 60, "survey_ref": "问卷-1",
                                                                      "surveyed_on": "2026-06-30"}))
     number = _ok(post("accountant", "/api/v1/disbursements", {
         "fund": special, "amount": "1500", "kind": "project", "project": project, "milestone": "中期",
@@ -118,8 +118,8 @@ def test_bad_donations_are_named_problems_and_write_nothing(site, change, status
                        "start": "10:00", "end": "09:00", "content": "倒流时间"}, 422, "hours-plausible", None),
     ("/api/v1/hours", {"volunteer": "V001", "organisation": "LELING", "domain": "elderly_care", "on": "2026-03-01",
                        "start": "25:00", "end": "26:00", "content": "x"}, 422, "invalid-input", "start"),
-    ("/api/v1/projects/P1/evaluations", {"score": 101, "respondents": 3}, 422, "invalid-input", "score"),
-    ("/api/v1/projects/P1/evaluations", {"score": True, "respondents": 3}, 422, "invalid-input", "score"),
+    ("/api/v1/projects/P1/evaluations", {"score": 101, "respondents": 3, "survey_ref": "问卷-1"}, 422, "invalid-input", "score"),
+    ("/api/v1/projects/P1/evaluations", {"score": True, "respondents": 3, "survey_ref": "问卷-1"}, 422, "invalid-input", "score"),
     ("/api/v1/corrections", {"position": 1, "reason": "改创世"}, 422, "not-reversible", "position"),
     ("/api/v1/corrections", {"position": 10**12, "reason": "不存在"}, 404, "not-found", "position"),
 ], ids=["end-before-start", "bad-clock", "score-over-100", "score-bool", "genesis", "beyond-log"])
@@ -186,7 +186,8 @@ def test_rate_limits_on_public_reads_and_failed_logins(tmp_path):
         locked = site.client.get("/api/v1/auth/whoami", headers=bad)
         assert_problem(locked, 429, "rate-limit")
         assert int(locked.headers["Retry-After"]) >= 1
-        # an address that kept guessing is refused until its window passes, whatever token it shows now
-        assert site.client.get("/api/v1/auth/whoami", headers=site.headers("auditor")).status_code == 429
+        # an address that kept guessing is refused more guesses, but a valid token from it still works
+        # (one office behind one NAT): the failure count never refuses a valid credential
+        assert site.client.get("/api/v1/auth/whoami", headers=site.headers("auditor")).status_code == 200
     finally:
         site.ledger.close()

@@ -21,7 +21,7 @@ def wushe(cli):
         "--purpose", "养老服务", "--street-town", "xianxiaxincun", "--domain", "elderly_care", "--as", "acct")
     run("project", "register", "P1", "--name", "助餐", "--street-town", "xianxiaxincun", "--domain", "elderly_care",
         "--organisation", "LELING", "--budget", "5000", "--funding-source", "fund", "--approval-ref", "长民〔2026〕1号",
-        "--starts-on", "2026-01-01", "--ends-on", "2026-12-31", "--as", "acct")
+        "--starts-on", "2026-01-01", "--ends-on", "2026-12-31", "--reach", "500", "--as", "acct")
     return run
 
 

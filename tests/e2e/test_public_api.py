@@ -63,14 +63,14 @@ def _seed(cast, log: Actor, witness: Witness) -> dict[str, int]:
     led.reverse(acct, wrong.positions[0], reason="重复录入 duplicate entry")
     led.register_project(acct, "P1", "长者助餐", street_town=TOWN, domain="elderly_care", organisation="LELING",
                          budget=100_000, funding_source="fund", approval_ref="长民〔2026〕7号",
-                         starts_on=date(2026, 1, 1), ends_on=date(2026, 12, 31),
+                         reach=500, starts_on=date(2026, 1, 1), ends_on=date(2026, 12, 31),
                          milestones=[("启动", 30_000), ("结项", 70_000)])
     number = led.request_disbursement(acct, "XX-SF", 30_000, project="P1", milestone="启动", purpose="启动款",
                                       on=date(2026, 4, 1)).ident
     led.approve_disbursement(cast.approver, number, approval_ref="审批-202604-1", on=date(2026, 4, 2))
     led.pay_disbursement(acct, number, on=date(2026, 4, 3))
-    led.evaluate_project(acct, "P1", score=90, respondents=40, surveyed_on=date(2026, 5, 1))
-    led.evaluate_project(acct, "P1", score=80, respondents=10, surveyed_on=date(2026, 6, 1))
+    led.evaluate_project(acct, "P1", score=90, respondents=40, survey_ref="问卷-1", surveyed_on=date(2026, 5, 1))
+    led.evaluate_project(acct, "P1", score=80, respondents=10, survey_ref="问卷-1", surveyed_on=date(2026, 6, 1))
     led.register_volunteer(cast.recorder, VOLUNTEER, SECRET_NAMES[1], TOWN, registered_on=date(2026, 1, 5))
     service = led.record_hours(cast.recorder, VOLUNTEER, organisation="LELING", domain="elderly_care",
                                on=date(2026, 3, 1), start=time(9, 0), end=time(10, 30), content="送餐")

@@ -93,7 +93,7 @@ class Served:
         cli("donation", "record", "--fund", PAYING_FUND, "--amount", "2000", "--donor-type", "business", "--as", "acct")
         cli("project", "register", PROJECT, "--name", "长者助餐", "--street-town", TOWN, "--domain", "elderly_care",
             "--organisation", "LELING", "--budget", "100000", "--funding-source", "fund",
-            "--approval-ref", "长民〔2026〕7号", "--starts-on", "2020-01-01", "--ends-on", "2030-12-31", "--as", "acct")
+            "--approval-ref", "长民〔2026〕7号", "--starts-on", "2020-01-01", "--ends-on", "2030-12-31", "--reach", "500", "--as", "acct")
         for number in VOLUNTEERS:
             cli("volunteer", "register", number, "--name", "李四", "--street-town", TOWN, "--registered-on", "2020-01-01",
                 "--as", "rec")

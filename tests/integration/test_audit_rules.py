@@ -118,6 +118,20 @@ def test_project_payments_over_budget_or_to_another_payee_are_found(history):
     assert positions(found(history, "projects.payee")) == {other, stored(history, "Project.Registered")[0]}
 
 
+def test_implausible_surveys_are_found(history):
+    cast = history
+    registered, _ = stored(cast, "Project.Registered")  # P1 states its reach (vocabulary registers 500)
+    plausible = cast.ledger.evaluate_project(cast.accountant, "P1", score=90, respondents=40,
+                                             survey_ref="问卷-1").positions[0]
+    survey = {"score": 0, "respondents": 1_000_000, "surveyed_on": "2026-05-01", "method": "questionnaire"}
+    crowd = plant(cast.ledger, "project:P1", "Project.Evaluated", dict(survey, survey_ref="问卷-2"), cast.accountant.key)
+    nameless = plant(cast.ledger, "project:P1", "Project.Evaluated", dict(survey, respondents=3), cast.accountant.key)
+    findings = found(cast, "projects.evaluation")
+    assert positions(findings) == {registered, crowd, nameless} and plausible not in positions(findings)
+    assert any("1000000 respondents" in f.message_en for f in findings)
+    assert any("survey reference" in f.message_en for f in findings)
+
+
 def test_a_release_from_an_unrestricted_fund_without_basis_or_arrival_is_found(history):
     _, paid = stored(history, "Fund.Paid", "fund:GEN")
     release = {"entry": "R1", "amount": 100, "to_fund": "SF", "basis": " ", "on": "2026-03-02",

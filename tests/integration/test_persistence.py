@@ -131,7 +131,7 @@ def test_reopened_ledger_sees_the_same_books(cast, database_url, tmp_path):
     ledger.allocate(acct, "GEN", "SPEC", 20_000, reason="配套")
     ledger.register_project(acct, "P1", "乐龄助餐", street_town=TOWN, domain="elderly_care", organisation="LELING",
                             budget=50_000, funding_source="fund", approval_ref="批-1",
-                            starts_on=date(2026, 1, 1), ends_on=date(2026, 12, 31))
+                            reach=500, starts_on=date(2026, 1, 1), ends_on=date(2026, 12, 31))
     number = ledger.request_disbursement(acct, "SPEC", 30_000, project="P1", purpose="首期").ident
     ledger.approve_disbursement(appr, number, approval_ref="批复-1")
     ledger.pay_disbursement(acct, number)

@@ -133,7 +133,7 @@ class Scenario:
                 budget=budget,
                 funding_source="fund",
                 approval_ref="长民〔2026〕7号",
-                starts_on=date(2026, 1, 1),
+                reach=500, starts_on=date(2026, 1, 1),
                 ends_on=date(2026, 12, 31),
                 milestones=milestones,
             )
@@ -249,7 +249,7 @@ class Scenario:
             )
         elif kind == "evaluate":
             project, score, respondents = a
-            led.evaluate_project(c.accountant, project, score=score, respondents=respondents)
+            led.evaluate_project(c.accountant, project, score=score, respondents=respondents, survey_ref="问卷-1")
         elif kind == "close":
             led.close_fund(c.accountant, self.fund(a[0]), "协议期满")
         elif kind == "run":

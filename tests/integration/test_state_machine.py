@@ -78,7 +78,7 @@ class Application(RuleBasedStateMachine):
                              if special else {}))
         led.register_project(self.c.accountant, "P1", "长者助餐", street_town=TOWN, domain="elderly_care",
                              organisation="LELING", budget=BUDGET, funding_source="fund",
-                             approval_ref="长民〔2026〕7号", starts_on=date(2026, 1, 1), ends_on=date(2026, 12, 31))
+                             approval_ref="长民〔2026〕7号", reach=500, starts_on=date(2026, 1, 1), ends_on=date(2026, 12, 31))
         for number in VOLUNTEERS:
             led.register_volunteer(self.c.recorder, number, "李四", TOWN, registered_on=date(2026, 1, 5))
         self.balance = dict.fromkeys(FUNDS, 0)

@@ -49,7 +49,7 @@ def project(
         budget=budget,
         funding_source="fund",
         approval_ref="长民〔2026〕7号",
-        starts_on=date(2026, 1, 1),
+        reach=500, starts_on=date(2026, 1, 1),
         ends_on=date(2026, 12, 31),
         milestones=milestones,
     )
