@@ -211,15 +211,34 @@ class SigningKey:
         return key
 
     def write(self, directory: Path) -> Path:
-        """Write ``<name>.key`` (mode 0600) and ``<name>.pub`` into ``directory``; returns the key path."""
+        """Write ``<name>.key`` (mode 0600) and ``<name>.pub`` into ``directory``; returns the key path.
+
+        Never replaces a file: a private key lost to an overwrite cannot be had back, and the
+        ledger that registered it could no longer sign (KeyFileExists names the file)."""
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = directory / f"{key_file_stem(self.name)}.key"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        public = directory / f"{key_file_stem(self.name)}.pub"
+        for existing in (path, public):
+            if existing.exists():
+                raise KeyFileExists(existing)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process wrote it in between
+            raise KeyFileExists(path) from None
         with os.fdopen(fd, "w") as handle:
             handle.write(self.skey + "\n")
         os.chmod(path, 0o600)
-        (directory / f"{key_file_stem(self.name)}.pub").write_text(self.verifier.vkey + "\n")
+        with public.open("x") as handle:
+            handle.write(self.verifier.vkey + "\n")
         return path
+
+
+class KeyFileExists(FileExistsError):
+    """A key file is already there; the ledger never writes over one."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"{path} already exists; a key file is never overwritten")
+        self.path = path
 
 
 def key_file_stem(name: str) -> str:

@@ -23,6 +23,7 @@ from ledger.application import Actor, Ledger, Recorded
 from ledger.checkpoints import CheckpointError
 from ledger.errors import LedgerError
 from ledger.merkle_log import ProofRangeError
+from ledger.messages import Msg, msg
 from ledger.money import format_cny, parse_amount
 from ledger.principals import LOG, ROLES
 from ledger.receipts import ReceiptError
@@ -93,7 +94,9 @@ state = State()
 AsOption = Annotated[str | None, typer.Option("--as", help="Acting principal's handle (or WUSHE_ACTOR).")]
 
 
-def _fail(message: str, code: int = 1) -> None:
+def _fail(message: str | Msg, code: int = 1) -> None:
+    if isinstance(message, Msg):
+        message = f"{message.zh}\n  {message.en}"
     err.print(f"[bold red]错误 error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code)
 
@@ -175,7 +178,19 @@ def init(
             return
         _fail(f"the ledger at {display_url(ledger.database_url)} is already initialised 账本已初始化")
     key_dir = state.settings.resolved_key_dir
-    if (key_dir / f"{root_handle}.key").exists():
+    # Refused before anything is written: the log key's files belong to whichever ledger wrote
+    # them first (a second store in the same key directory), and a root public key without its
+    # private key cannot be what this ledger is founded on.
+    log_stem = key_file_stem(state.settings.ledger_name)
+    taken = [key_dir / f"{log_stem}.key", key_dir / f"{log_stem}.pub"]
+    if not (key_dir / f"{key_file_stem(root_handle)}.key").exists():
+        taken.append(key_dir / f"{key_file_stem(root_handle)}.pub")
+    for path in taken:
+        if path.exists():
+            _fail(msg("the key directory already holds {path}, perhaps another ledger's; `wushe init` never "
+                      "overwrites a key file. Give this ledger a key directory of its own: "
+                      "`wushe --data-dir DIR init` or WUSHE_KEY_DIR=DIR", path=path))
+    if (key_dir / f"{key_file_stem(root_handle)}.key").exists():
         key = read_signing_key(key_dir, root_handle)
     else:
         key = SigningKey.generate(root_handle)
