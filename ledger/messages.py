@@ -74,3 +74,16 @@ def _shown(value: Any, lang: str) -> Any:
     if isinstance(value, list | tuple):
         return ("、" if lang == "zh" else ", ").join(str(_shown(v, lang)) for v in value)
     return value
+
+
+class Explained(Exception):
+    """An error whose message is a :class:`Msg`: ``str()`` is the English, ``text`` both languages."""
+
+    def __init__(self, message: Msg | str, *args: Any) -> None:
+        self.text = message if isinstance(message, Msg) else Msg(message)
+        super().__init__(self.text.en, *args)
+
+
+def explain(exc: BaseException) -> Msg:
+    """What an error says, in both languages where it is one of ours."""
+    return exc.text if isinstance(exc, Explained) else Msg(str(exc))

@@ -19,13 +19,17 @@ from typing import Any
 from ledger import merkle
 from ledger.checkpoints import Checkpoint, CheckpointError, open_checkpoint, verify_cosignature
 from ledger.envelope import EnvelopeError, SignedEvent, open_sealed
+from ledger.messages import Explained, Msg, explain, msg, term
 from ledger.signing import NoteFormatError, VerifierKey, parse_note
 
 FORMAT = "wushe-receipt/v1"
 KINDS = {"Fund.DonationReceived": "donation", "Volunteer.ServiceRecorded": "volunteer-service"}
+_ROLES = {"record": term("record"), "signer-key": term("signer-key"), "volunteer": term("volunteer")}
+"""The entries of a receipt, as messages name them."""
+_KINDS_OF_VALUE = {str: term("a string"), int: term("a whole number"), list: term("a list")}
 
 
-class ReceiptError(ValueError):
+class ReceiptError(Explained, ValueError):
     """A receipt that is malformed, or that does not verify; the message says exactly why."""
 
 
@@ -42,7 +46,7 @@ def issue_receipt(ledger: Any, position: int, log_actor: Any) -> dict:
     latest = ledger.checkpoints.latest()
     if latest is None or leaf_index is None or latest.checkpoint.size <= leaf_index:
         if log_actor is None:
-            raise ReceiptError("no checkpoint covers this event yet; the next scheduled checkpoint will")
+            raise ReceiptError(msg("no checkpoint covers this event yet; the next scheduled checkpoint will"))
         latest = ledger.sign_checkpoint(log_actor)
     return build_receipt(ledger, position, latest.note, latest.checkpoint)
 
@@ -52,7 +56,8 @@ def build_receipt(ledger: Any, position: int, checkpoint_note: bytes, checkpoint
     stored, _ = ledger.read_position(position)
     leaf_index = ledger.merkle.leaf_index_of(position)
     if leaf_index is None or leaf_index >= checkpoint.size:
-        raise ReceiptError(f"log position {position} is not under the checkpoint of size {checkpoint.size}")
+        raise ReceiptError(msg("log position {position} is not under the checkpoint of size {size}", position=position,
+                               size=checkpoint.size))
     record = _entry(ledger, "record", leaf_index, checkpoint.size)
     sealed = open_sealed(stored.state, stream=str(stored.originator_id), version=stored.originator_version,
                          topic=stored.topic)
@@ -76,7 +81,7 @@ def build_receipt(ledger: Any, position: int, checkpoint_note: bytes, checkpoint
 
 def _entry(ledger: Any, role: str, leaf_index: int | None, size: int) -> dict:
     if leaf_index is None:
-        raise ReceiptError(f"the {role} event is not in the Merkle tree yet")
+        raise ReceiptError(msg("the {role} event is not in the Merkle tree yet", role=_ROLES[role]))
     position, _ = ledger.merkle.leaf_at(leaf_index)
     stored, _ = ledger.read_position(position)
     return {
@@ -93,7 +98,7 @@ def _entry(ledger: Any, role: str, leaf_index: int | None, size: int) -> dict:
 def _position(ledger: Any, stream: str, version: int) -> int:
     found = ledger.tables.position_of(stream, version)
     if found is None:
-        raise ReceiptError(f"{stream} v{version} is not in the log")
+        raise ReceiptError(msg("{stream} v{version} is not in the log", stream=stream, version=version))
     return found
 
 
@@ -132,60 +137,69 @@ class VerifiedReceipt:
 
 
 def verify_receipt(
-    data: bytes | str | dict, log_key: VerifierKey, witnesses: Sequence[VerifierKey] = ()
+    data: bytes | str | dict, log_key: VerifierKey, witnesses: Sequence[VerifierKey] = (),
+    *, required: Sequence[VerifierKey] = (),
 ) -> VerifiedReceipt:
-    """Check a receipt with nothing but the log key (and, to count cosignatures, the witness keys
-    one trusts); raise ReceiptError naming what fails."""
+    """Check a receipt with nothing but the log key; raise ReceiptError naming what fails.
+
+    ``witnesses`` are the witness keys one trusts: their cosignatures are counted, and a line in
+    one's name that does not verify fails the receipt. Each of the ``required`` witnesses (the
+    keys a verifier names) must have cosigned the checkpoint."""
     try:
-        return _verify(_load(data), log_key, witnesses)
+        return _verify(_load(data), log_key, witnesses, required)
     except NoteFormatError as exc:
-        raise ReceiptError(f"a key in the receipt is malformed: {exc}") from None
+        raise ReceiptError(msg("a key in the receipt is malformed: {problem}", problem=explain(exc))) from None
     except UnicodeError:
-        raise ReceiptError("the receipt contains text that is not valid Unicode") from None
+        raise ReceiptError(msg("the receipt contains text that is not valid Unicode")) from None
 
 
-def _verify(receipt: dict, log_key: VerifierKey, witnesses: Sequence[VerifierKey]) -> VerifiedReceipt:
+def _verify(receipt: dict, log_key: VerifierKey, witnesses: Sequence[VerifierKey],
+            required: Sequence[VerifierKey]) -> VerifiedReceipt:
     try:
         checkpoint, note = open_checkpoint(receipt["checkpoint"].encode(), log_key)
     except CheckpointError as exc:
-        raise ReceiptError(f"checkpoint: {exc}") from None
+        raise ReceiptError(msg("checkpoint: {problem}", problem=explain(exc))) from None
     if checkpoint.origin != receipt["origin"] or checkpoint.size != receipt["tree_size"]:
-        raise ReceiptError("the receipt's origin or tree size differs from its checkpoint")
+        raise ReceiptError(msg("the receipt's origin or tree size differs from its checkpoint"))
     opened: dict[str, tuple[dict, SignedEvent]] = {}
     for entry in receipt["entries"]:
         role = entry["role"]
-        data_bytes = _unb64(entry["event"], f"{role} event")
-        proof = [_unb64(h, f"{role} proof") for h in entry["inclusion_proof"]]
+        data_bytes = _unb64(entry["event"], msg("{role} event", role=_ROLES.get(role, role)))
+        proof = [_unb64(h, msg("{role} proof", role=_ROLES.get(role, role))) for h in entry["inclusion_proof"]]
         if not merkle.verify_inclusion(data_bytes, entry["leaf_index"], checkpoint.size, proof, checkpoint.root):
-            raise ReceiptError(f"the {role} event is not in the log at leaf {entry['leaf_index']} under this checkpoint")
+            raise ReceiptError(msg("the {role} event is not in the log at leaf {leaf} under this checkpoint",
+                                   role=_ROLES.get(role, role), leaf=entry["leaf_index"]))
         try:
             sealed = open_sealed(data_bytes, stream=entry["stream"], version=entry["version"], topic=entry["type"])
         except EnvelopeError as exc:
-            raise ReceiptError(f"the {role} event is malformed: {exc}") from None
+            raise ReceiptError(msg("the {role} event is malformed: {problem}", role=_ROLES.get(role, role),
+                                   problem=explain(exc))) from None
         opened[role] = (entry, sealed)
     if set(opened) - {"record", "signer-key", "volunteer"} or not {"record", "signer-key"} <= set(opened):
-        raise ReceiptError("a receipt has a record, a signer-key and, for a certificate, a volunteer entry")
+        raise ReceiptError(msg("a receipt has a record, a signer-key and, for a certificate, a volunteer entry"))
     record_entry, record = opened["record"]
     if record_entry["leaf_index"] != receipt["leaf_index"]:
-        raise ReceiptError("the record's leaf index differs from the receipt's")
+        raise ReceiptError(msg("the record's leaf index differs from the receipt's"))
     _, key_event = opened["signer-key"]
     vkey = key_event.payload.get("key") or key_event.payload.get("root_key")
     if key_event.stream != "directory" or not vkey:
-        raise ReceiptError("the signer-key entry is not a directory event that adds a key")
+        raise ReceiptError(msg("the signer-key entry is not a directory event that adds a key"))
     signer = VerifierKey.from_vkey(vkey)
     if signer.key_id != record.key_id or not record.signed_by(signer):
-        raise ReceiptError("the record is not signed by the key the log registered")
+        raise ReceiptError(msg("the record is not signed by the key the log registered"))
     volunteer = None
     if record.type_name == "Volunteer.ServiceRecorded":
         if "volunteer" not in opened:
-            raise ReceiptError("a certificate carries the volunteer's registration")
+            raise ReceiptError(msg("a certificate carries the volunteer's registration"))
         _, registration = opened["volunteer"]
         if registration.stream != record.stream or registration.type_name != "Volunteer.Registered":
-            raise ReceiptError("the volunteer entry is not this volunteer's registration")
+            raise ReceiptError(msg("the volunteer entry is not this volunteer's registration"))
         volunteer = registration.payload
     others = [s for s in note.signatures if s.name != log_key.name]
-    cosigners = sorted({w.key_id for s in others for w in witnesses
-                        if verify_cosignature(checkpoint.text, s, w) is not None})
+    cosigners = _cosigners(checkpoint, others, [*witnesses, *required])
+    for witness in required:
+        if witness.key_id not in cosigners:
+            raise ReceiptError(msg("the checkpoint carries no cosignature of witness {key}", key=witness.key_id))
     return VerifiedReceipt(
         kind=KINDS.get(record.type_name, "event"), origin=checkpoint.origin, leaf_index=receipt["leaf_index"],
         checkpoint=checkpoint, record=record, signer=signer.key_id, volunteer=volunteer, cosigners=cosigners,
@@ -193,34 +207,51 @@ def _verify(receipt: dict, log_key: VerifierKey, witnesses: Sequence[VerifierKey
     )
 
 
+def _cosigners(checkpoint: Checkpoint, lines: Sequence, witnesses: Sequence[VerifierKey]) -> list[str]:
+    """Key ids of the trusted witnesses that cosigned; a line in a trusted witness's name and key
+    hash that does not verify is a forgery, and refuses the receipt."""
+    found = set()
+    for witness in witnesses:
+        claimed = [s for s in lines if s.name == witness.name and s.key_hash == witness.hash]
+        if not claimed:
+            continue
+        if not any(verify_cosignature(checkpoint.text, s, witness) is not None for s in claimed):
+            raise ReceiptError(msg("the cosignature of witness {key} does not verify", key=witness.key_id))
+        found.add(witness.key_id)
+    return sorted(found)
+
+
 def _load(data: bytes | str | dict) -> dict:
     try:
         receipt = json.loads(data) if isinstance(data, bytes | str) else data
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ReceiptError(f"not JSON: {exc}") from None
+    except UnicodeDecodeError:
+        raise ReceiptError(msg("the receipt is not JSON: it is not UTF-8 text")) from None
+    except json.JSONDecodeError as exc:
+        raise ReceiptError(msg("the receipt is not JSON (at line {line}, column {column})",
+                               line=exc.lineno, column=exc.colno)) from None
     if not isinstance(receipt, dict) or receipt.get("format") != FORMAT:
-        raise ReceiptError(f"not a {FORMAT} document")
+        raise ReceiptError(msg("not a {format} document", format=FORMAT))
     required = {"origin": str, "position": int, "leaf_index": int, "tree_size": int, "checkpoint": str,
                 "entries": list}
     for name, kind in required.items():
         if type(receipt.get(name)) is not kind:
-            raise ReceiptError(f"field {name!r} is missing or not a {kind.__name__}")
+            raise ReceiptError(msg("field {name!r} is missing or not {kind}", name=name, kind=_KINDS_OF_VALUE[kind]))
     for entry in receipt["entries"]:
         if not isinstance(entry, dict) or not all(
             type(entry.get(k)) is t for k, t in
             {"role": str, "leaf_index": int, "stream": str, "version": int, "type": str, "event": str,
              "inclusion_proof": list}.items()
         ) or not all(isinstance(h, str) for h in entry["inclusion_proof"]):
-            raise ReceiptError("an entry is missing role, leaf_index, stream, version, type, event or inclusion_proof")
+            raise ReceiptError(msg("an entry is missing role, leaf_index, stream, version, type, event or inclusion_proof"))
     if len({e["role"] for e in receipt["entries"]}) != len(receipt["entries"]):
-        raise ReceiptError("an entry role appears twice")
+        raise ReceiptError(msg("an entry role appears twice"))
     return receipt
 
 
-def _unb64(text: str, what: str) -> bytes:
+def _unb64(text: str, what: Msg) -> bytes:
     try:
         return base64.b64decode(text, validate=True)
     except (ValueError, binascii.Error):
-        raise ReceiptError(f"{what} is not base64") from None
+        raise ReceiptError(msg("{what} is not base64", what=what)) from None
 
 

@@ -23,7 +23,7 @@ from ledger.application import Actor, Ledger, Recorded
 from ledger.checkpoints import CheckpointError
 from ledger.errors import LedgerError
 from ledger.merkle_log import ProofRangeError
-from ledger.messages import Msg, msg
+from ledger.messages import Msg, explain, msg
 from ledger.money import format_cny, parse_amount
 from ledger.principals import LOG, ROLES
 from ledger.receipts import ReceiptError
@@ -732,10 +732,11 @@ def verify_receipt_command(
         origin = None
     try:
         key = _log_key_option(log_key, origin if isinstance(origin, str) else None)
-        trusted = [_vkey(w) for w in witness_key or []] or trusted_witnesses(state.settings)
-        verified = verify_receipt(data, key, trusted)
+        named = [_vkey(w) for w in witness_key or []]
+        verified = verify_receipt(data, key, named or trusted_witnesses(state.settings), required=named)
     except (ReceiptError, NoteFormatError) as exc:
-        _fail(f"NOT VERIFIED 校验失败: {exc}")
+        problem = explain(exc)
+        _fail(f"校验失败：{problem.zh}\n  NOT VERIFIED: {problem.en}")
     payload = verified.record.payload
     out.print(f"[green]verified 校验通过[/]: {verified.kind} is leaf {verified.leaf_index} of the log of "
               f"{verified.origin}, under the checkpoint of size {verified.checkpoint.size}, signed by {verified.signer}"

@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import fresh_postgres_schema
 from typer.testing import CliRunner
 
-from conftest import fresh_postgres_schema
 from wushe.cli import app
 
 runner = CliRunner()
