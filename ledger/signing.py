@@ -241,6 +241,16 @@ class KeyFileExists(FileExistsError):
         self.path = path
 
 
+def retire_key_files(directory: Path, name: str, position: int) -> None:
+    """Keep a rotated-out key beside its successor: ``<stem>.key`` and ``<stem>.pub`` become
+    ``<stem>.retired-<position>.key`` and ``.pub``, after the log position of the rotation."""
+    stem = key_file_stem(name)
+    for suffix in ("key", "pub"):
+        current = directory / f"{stem}.{suffix}"
+        if current.exists():
+            current.rename(directory / f"{stem}.retired-{position}.{suffix}")
+
+
 def key_file_stem(name: str) -> str:
     return name.replace("/", "_").replace(":", "_")
 

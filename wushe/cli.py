@@ -28,7 +28,14 @@ from ledger.money import format_cny, parse_amount
 from ledger.principals import LOG, ROLES
 from ledger.receipts import ReceiptError
 from ledger.settings import Settings, trusted_witnesses
-from ledger.signing import NoteFormatError, SigningKey, VerifierKey, key_file_stem, read_signing_key
+from ledger.signing import (
+    NoteFormatError,
+    SigningKey,
+    VerifierKey,
+    key_file_stem,
+    read_signing_key,
+    retire_key_files,
+)
 from ledger.stores import UnsafeDatabase, display_url
 
 app = typer.Typer(help="Wushe Ledger (五社账本): signed ledger of charity funds and volunteer hours.",
@@ -247,9 +254,7 @@ def keys_rotate(handle: str, actor: AsOption = None) -> None:
     key_dir = state.settings.resolved_key_dir
     new = SigningKey.generate(handle)
     recorded = state.ledger.rotate_key(state.actor(actor), handle, new.verifier)
-    old = key_dir / f"{handle}.key"
-    if old.exists():
-        old.rename(key_dir / f"{handle}.retired-{recorded.positions[0]}.key")
+    retire_key_files(key_dir, handle, recorded.positions[0])
     new.write(key_dir)
     _done(f"key rotation of {handle}", recorded)
 
@@ -574,15 +579,22 @@ def log(
     start: Annotated[int, typer.Option(help="First log position to list.")] = 1,
     limit: Annotated[int, typer.Option(help="How many events to list (0: none).")] = 50,
 ) -> None:
-    """List events with their verification status."""
+    """List events with their verification status; exit 1 if a listed event fails."""
     from ledger.verify import check_log
 
     ledger = state.ledger
-    checks = check_log(ledger.log_positions(1 if verify else start))
+    checks = check_log(ledger.log_positions(1) if verify else _from_position(ledger, start))
     table = Table("#", "stream 流", "v", "type 类型", "key 签名密钥", "status 状态")
     shown = failures = total = 0
     failed = []
     for check in checks:
+        if not verify and check.position < start:  # the directory as it stood before the listing
+            if not check.ok:
+                failures += 1
+                failed.append(check)
+            continue
+        if not verify and shown >= limit:
+            break
         total += 1
         if not check.ok:
             failures += 1
@@ -592,11 +604,15 @@ def log(
             status = "[green]✓ valid[/]" if check.ok else f"[red]✗ {check.problem}[/]"
             table.add_row(str(check.position), check.stream, str(check.version), check.type_name,
                           check.key_id or "?", status)
-        elif not verify and shown >= limit:
-            break
     if shown:
         out.print(table)
     if not verify:
+        if failures:
+            for check in failed:
+                err.print(f"[red]FAIL[/] #{check.position} {check.stream} v{check.version} {check.type_name}: "
+                          f"{check.problem}", highlight=False)
+            _fail(msg("{failures} event(s) fail verification; `wushe log --verify` checks the whole log",
+                      failures=failures))
         return
     if failures:
         for check in failed:
@@ -604,6 +620,17 @@ def log(
                       highlight=False)
         _fail(f"{failures} of {total} events fail verification 有 {failures} 个事件校验失败")
     out.print(f"[green]all {total} events signed and valid 全部 {total} 个事件签名有效[/]")
+
+
+def _from_position(ledger: Ledger, start: int):
+    """The events from ``start`` on, after the directory's events before it: each event is judged
+    with the keys in force at its own position (the listing hides the directory's earlier rows)."""
+    from ledger.events import EVENT_TYPES
+
+    directory = [t for t in EVENT_TYPES if t.startswith("Directory.")]
+    if start > 1:
+        yield from ledger.recorder.select_notifications(start=1, limit=10**9, stop=start - 1, topics=directory)
+    yield from ledger.log_positions(max(start, 1))
 
 
 # --- the verifiable log: checkpoints, proofs, receipts, witnesses ------------------------------
