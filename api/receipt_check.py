@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ledger.receipts import ReceiptError, verify_receipt
+from ledger.receipts import ReceiptError, reversal_of, verify_receipt
 from ledger.settings import trusted_witnesses
 from projections.donations import mask_name
 
@@ -38,6 +38,9 @@ def check_receipt(ledger, settings, data: bytes | str) -> dict[str, Any]:
     matches_today = size <= ledger.merkle.size() and ledger.merkle.root(size) == verified.checkpoint.root
     found = ledger.merkle.leaf_at(verified.leaf_index)
     position = found[0] if found and found[0] == receipt["position"] else None
+    reversal = None
+    if matches_today and found is not None:  # the log's own event at that leaf, not the receipt's copy
+        reversal = reversal_of(ledger, *ledger.read_position(found[0]))
     payload = verified.record.payload
     details: dict[str, Any] = {"type": verified.record.type_name}
     if verified.kind == "donation":
@@ -53,6 +56,8 @@ def check_receipt(ledger, settings, data: bytes | str) -> dict[str, Any]:
         "verified": True, "kind": verified.kind, "origin": verified.origin, "leaf_index": verified.leaf_index,
         "position": position, "checkpoint_size": size, "signer": verified.signer,
         "cosigners": verified.cosigners, "in_log_today": matches_today, "details": details,
+        "stands": (reversal is None) if matches_today else None,
+        "reversal": reversal.as_json() if reversal else None,
         "verify_path": receipt.get("verify_path") if isinstance(receipt.get("verify_path"), str) else None,
     }
 

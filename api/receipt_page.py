@@ -7,15 +7,19 @@ from pathlib import Path
 import segno
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from api.i18n import format_date
 from ledger.money import format_cny
-from ledger.receipts import VerifiedReceipt
+from ledger.receipts import Standing, VerifiedReceipt
 from projections.donations import mask_name
 
 _env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape())
 _env.filters["cny"] = format_cny
+_env.filters["zh_date"] = lambda value: format_date(value, "zh")
+_env.filters["en_date"] = lambda value: format_date(value, "en")
 
 
-def render_receipt_page(receipt: dict, verified: VerifiedReceipt, public_url: str, *, public: bool) -> str:
+def render_receipt_page(receipt: dict, verified: VerifiedReceipt, public_url: str, *, public: bool,
+                        standing: Standing | None = None, contact: str | None = None) -> str:
     """HTML for printing: what was recorded, where it sits in the log, and a QR code to check it.
 
     ``public`` pages (served to anyone) mask donors and volunteers who did not consent to be
@@ -26,7 +30,7 @@ def render_receipt_page(receipt: dict, verified: VerifiedReceipt, public_url: st
     return _env.get_template("receipt.html").render(
         receipt=receipt, verified=verified, payload=payload, link=link, qr=qr,
         donor=mask_name(payload.get("donor_name"), not public or bool(payload.get("donor_public"))),
-        volunteer=verified.volunteer,
+        volunteer=verified.volunteer, standing=standing, contact=contact,
         volunteer_name=mask_name((verified.volunteer or {}).get("name"),
                                  not public or bool((verified.volunteer or {}).get("name_public"))),
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -68,8 +69,26 @@ def term(word: str) -> Msg:
     return Msg(word)
 
 
+_MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+@dataclass(frozen=True)
+class Day:
+    """A date inside a message, written as each language writes dates: 2026年11月21日, 21 Nov 2026."""
+
+    value: date
+
+    def render(self, lang: Lang | str) -> str:
+        d = self.value
+        return f"{d.day} {_MONTHS_EN[d.month - 1]} {d.year}" if lang == "en" else f"{d.year}年{d.month}月{d.day}日"
+
+
+def day(value: date | str) -> Day:
+    return Day(date.fromisoformat(value) if isinstance(value, str) else value)
+
+
 def _shown(value: Any, lang: str) -> Any:
-    if isinstance(value, Msg):
+    if isinstance(value, Msg | Day):
         return value.render(lang)
     if isinstance(value, list | tuple):
         return ("、" if lang == "zh" else ", ").join(str(_shown(v, lang)) for v in value)

@@ -14,15 +14,19 @@ import binascii
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta, timezone
 from typing import Any
+
+from eventsourcing.persistence import StoredEvent
 
 from ledger import merkle
 from ledger.checkpoints import Checkpoint, CheckpointError, open_checkpoint, verify_cosignature
 from ledger.envelope import EnvelopeError, SignedEvent, open_sealed
-from ledger.messages import Explained, Msg, explain, msg, term
+from ledger.messages import Explained, Msg, day, explain, msg, term
 from ledger.signing import NoteFormatError, VerifierKey, parse_note
 
 FORMAT = "wushe-receipt/v1"
+SHANGHAI = timezone(timedelta(hours=8))
 KINDS = {"Fund.DonationReceived": "donation", "Volunteer.ServiceRecorded": "volunteer-service"}
 _ROLES = {"record": term("record"), "signer-key": term("signer-key"), "volunteer": term("volunteer")}
 """The entries of a receipt, as messages name them."""
@@ -37,10 +41,15 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def issue_receipt(ledger: Any, position: int, log_actor: Any) -> dict:
+def issue_receipt(ledger: Any, position: int, log_actor: Any, *, reversed_ok: bool = False) -> dict:
     """The receipt of the event at ``position`` under the latest checkpoint, signing a new
-    checkpoint with the log key if the latest one does not yet contain the event."""
-    ledger.read_position(position)  # refuses unknown positions and events that do not verify
+    checkpoint with the log key if the latest one does not yet contain the event.
+
+    A record a correction has reversed gets no new receipt (RecordReversed says which correction);
+    ``reversed_ok`` is for the pages that show such a record together with its reversal."""
+    stored, event = ledger.read_position(position)  # refuses unknown positions and events that do not verify
+    if not reversed_ok and (found := reversal_of(ledger, stored, event)) is not None:
+        raise RecordReversed(position, found)
     ledger.merkle.sync()
     leaf_index = ledger.merkle.leaf_index_of(position)
     latest = ledger.checkpoints.latest()
@@ -76,6 +85,7 @@ def build_receipt(ledger: Any, position: int, checkpoint_note: bytes, checkpoint
         "checkpoint": checkpoint_note.decode(),
         "entries": entries,
         "verify_path": f"/v/{leaf_index}-{head[1].hex()[:16]}",
+        "issued_on": ledger.today().isoformat(),
     }
 
 
@@ -110,6 +120,94 @@ def _key_leaf(ledger: Any, key_id: str) -> int | None:
         if vkey and VerifierKey.from_vkey(vkey).key_id == key_id:
             return ledger.merkle.leaf_index_of(_position(ledger, "directory", stored.originator_version))
     return None
+
+
+# --- whether a record still stands -------------------------------------------------------------
+
+REVERSALS: dict[str, str | None] = {
+    "Fund.Reversed": "entry", "Volunteer.ServiceReversed": "record", "Project.PaymentReversed": "disbursement",
+    "Disbursement.Reversed": None,
+}
+"""The events that reverse a record of their own stream, and the payload field naming which one
+(a disbursement is paid once: its reversal needs no name)."""
+
+
+@dataclass(frozen=True)
+class Reversal:
+    """The correction (更正) that reversed a record: where it is in the log, when and why."""
+
+    position: int
+    date: str
+    """The Shanghai date it was recorded (ISO), the day the correction counts on."""
+    reason: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"position": self.position, "date": self.date, "reason": self.reason}
+
+
+class RecordReversed(ReceiptError):
+    """No receipt for a record that no longer stands."""
+
+    def __init__(self, position: int, reversal: Reversal) -> None:
+        super().__init__(msg("the record at log position {position} was reversed by the correction #{by} of "
+                             "{date} ({reason}); no receipt is issued for it", position=position,
+                             by=reversal.position, date=day(reversal.date), reason=reversal.reason))
+        self.reversal = reversal
+
+
+def reversal_of(ledger: Any, stored: Any, event: Any) -> Reversal | None:
+    """The correction that reversed the stored event, if the log holds one, read and verified from
+    the store: a reversal is always in the stream of what it reverses, after it. ``event`` is the
+    stored event decoded (``Ledger.read_position``)."""
+    stream, version = str(stored.originator_id), stored.originator_version
+    t = ledger.tables
+    types = ", ".join(f"'{name}'" for name in REVERSALS)
+    rows = t.fetchall(
+        f"SELECT {t.position_column}, originator_version, topic, state FROM {t.events_table} "
+        f"WHERE originator_id = ? AND originator_version > ? AND topic IN ({types}) ORDER BY originator_version",
+        (stream, version),
+    )
+    for position, later, topic, state in rows:
+        name = REVERSALS[topic]
+        if name is not None and getattr(event, name, None) is None:
+            continue
+        reversing = ledger.mapper.to_domain_event(
+            StoredEvent(originator_id=stream, originator_version=int(later), topic=topic, state=bytes(state)))
+        if name is None or getattr(reversing, name) == getattr(event, name):
+            day = reversing.timestamp.astimezone(SHANGHAI).date().isoformat()
+            return Reversal(int(position), day, reversing.reason)
+    return None
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What the ledger itself says of a record a receipt is shown for (not part of any proof):
+    who issues the document and whether the record still stands."""
+
+    issuer: str | None
+    """The body that issues it: for a certificate the organising body that recorded the session
+    (谁记录谁证明), for a donation receipt the foundation hosting the fund."""
+    recorded_by: str | None
+    """The name of the principal whose key signed the record."""
+    fund_name: str | None
+    reversal: Reversal | None
+
+
+def standing(ledger: Any, position: int) -> Standing:
+    """The names and the standing of the record at ``position``, read from the ledger."""
+    stored, event = ledger.read_position(position)
+    directory = ledger.directory()
+    sealed = open_sealed(stored.state, stream=str(stored.originator_id), version=stored.originator_version,
+                         topic=stored.topic)
+    key = directory.key(sealed.key_id)
+    signer = directory.principals.get(key.principal) if key else None
+    issuer = fund_name = None
+    if stored.topic == "Volunteer.ServiceRecorded":
+        issuer = ledger.organisation(event.organisation).name
+    elif str(stored.originator_id).startswith("fund:"):
+        fund = ledger.fund(str(stored.originator_id).split(":", 1)[1])
+        fund_name, issuer = fund.name, ledger.organisation(fund.foundation).name
+    return Standing(issuer, signer.name if signer else None, fund_name, reversal_of(ledger, stored, event))
 
 
 # --- offline verification --------------------------------------------------------------------

@@ -103,7 +103,7 @@ AsOption = Annotated[str | None, typer.Option("--as", help="Acting principal's h
 
 def _fail(message: str | Msg, code: int = 1) -> None:
     if isinstance(message, Msg):
-        message = f"{message.zh}\n  {message.en}"
+        message = message.en if message.zh == message.en else f"{message.zh}\n  {message.en}"
     err.print(f"[bold red]错误 error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code)
 
@@ -121,7 +121,7 @@ def handles_errors(command):
         except (FileNotFoundError, FileExistsError, PermissionError, NoteFormatError) as exc:
             _fail(str(exc), 2)
         except (ProofRangeError, CheckpointError, ReceiptError) as exc:
-            _fail(str(exc))
+            _fail(explain(exc))
         except UnsafeDatabase as exc:
             _fail(str(exc), 3)
 
@@ -723,6 +723,8 @@ def receipt(
 
 
 def _write_receipt(document: dict, out_file: Path | None, html: Path | None) -> None:
+    from ledger.receipts import standing
+
     text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
     if out_file is None:
         sys.stdout.write(text)
@@ -735,7 +737,9 @@ def _write_receipt(document: dict, out_file: Path | None, html: Path | None) -> 
 
         log_key = state.ledger.directory().active_keys(state.ledger.origin)[-1].key
         verified = verify_receipt(document, log_key, trusted_witnesses(state.settings))
-        html.write_text(render_receipt_page(document, verified, state.settings.public_url, public=False))
+        html.write_text(render_receipt_page(document, verified, state.settings.public_url, public=False,
+                                            standing=standing(state.ledger, document["position"]),
+                                            contact=state.settings.contact))
         out.print(f"printable page 打印页 written to {html}")
 
 

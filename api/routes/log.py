@@ -18,7 +18,7 @@ from api.deps import LedgerDep, ReadsDep, log_actor
 from api.receipt_page import render_receipt_page
 from ledger.checkpoints import StoredCheckpoint
 from ledger.errors import InvalidInput, NotFound
-from ledger.receipts import issue_receipt, verify_receipt
+from ledger.receipts import issue_receipt, standing, verify_receipt
 from ledger.settings import trusted_witnesses
 
 router = APIRouter(prefix="/api/v1/log", tags=["log"])
@@ -127,11 +127,13 @@ def consistency(
 
 
 def _page(request: Request, ledger, position: int) -> HTMLResponse:
-    document = issue_receipt(ledger, position, log_actor(request))
+    """The receipt page; a record a correction reversed is shown with its reversal."""
+    document = issue_receipt(ledger, position, log_actor(request), reversed_ok=True)
     log_key = ledger.directory().active_keys(ledger.origin)[-1].key
     settings = request.app.state.settings
     verified = verify_receipt(document, log_key, trusted_witnesses(settings))
-    return HTMLResponse(render_receipt_page(document, verified, settings.public_url, public=True))
+    return HTMLResponse(render_receipt_page(document, verified, settings.public_url, public=True,
+                                            standing=standing(ledger, position), contact=settings.contact))
 
 
 @pages.get("/receipts/{position}", response_class=HTMLResponse, include_in_schema=False)
