@@ -77,8 +77,8 @@ def collect(ledger: Any, *, figures: bool = True, since: tuple[int, int] | None 
     checkpoints = [(size, store.at(size).note) for size in store.sizes()]
     try:
         origin = ledger.origin if ledger.is_founded else None
-    except LedgerError:  # a directory the ledger refuses: the verifier will name the event
-        origin = None
+    except (LedgerError, KeyError, TypeError, ValueError):  # a directory the ledger refuses (or cannot even
+        origin = None  # apply): the verifier will name the event
     bundle = Bundle(origin, rows, checkpoints, keys=None if since else _keys(rows),
                     first_leaf=since[0] if since else 0)
     if figures:

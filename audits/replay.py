@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from audits.bundle import StoredRow
+from audits.directory import directory_problem, root_signed
 from audits.findings import CRITICAL, EventRef, Finding
 from ledger.envelope import EnvelopeError, open_sealed
 from ledger.errors import TamperedEvent
@@ -186,6 +187,13 @@ def replay_directory(rows: Sequence[StoredRow], prefix: Prefix | None = None,
             continue
         try:
             sealed = open_sealed(row.state, stream=row.stream, version=row.version, topic=row.type)
+            broken = directory_problem(directory, sealed)
+            if broken is not None and root_signed(directory, sealed):
+                rule, en, zh = broken
+                findings.append(Finding(rule, CRITICAL, f"event #{row.position} directory v{row.version} {row.type}: {en}",
+                                        f"事件 #{row.position} directory 第{row.version}版 {row.type}：{zh}",
+                                        (ref(row, leaf),)))
+                continue
             directory = advance_directory(directory, sealed)
         except EnvelopeError as exc:
             findings.append(event_finding(row, leaf, str(exc)))
@@ -209,6 +217,11 @@ def replay_directory(rows: Sequence[StoredRow], prefix: Prefix | None = None,
 def directory_keys(rows: Sequence[StoredRow]) -> dict[str, Any]:
     """The keys file of a bundle: every key with where it was added and revoked."""
     _, spans, _ = replay_directory(rows)
+    return keys_file(spans, rows)
+
+
+def keys_file(spans: dict[str, KeySpan], rows: Sequence[StoredRow]) -> dict[str, Any]:
+    """The keys file's content for the key spans a replay of ``rows`` rebuilt."""
     return {"keys": [vars(s) for s in spans.values()],
             "directory_events": [r.position for r in rows if r.stream == DIRECTORY_ID]}
 

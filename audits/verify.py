@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 
 from audits.bundle import Bundle, StoredRow
+from audits.directory import compare_keys_file
 from audits.figures import UnfoldableEvent, ViewsAt, compare_figures, continued_views, fresh_views
 from audits.findings import CRITICAL, WARNING, Finding
 from audits.replay import (
@@ -26,6 +27,7 @@ from audits.replay import (
     Replay,
     ref,
     replay,
+    keys_file,
     replay_directory,
     stream_versions,
 )
@@ -143,6 +145,7 @@ def audit(bundle: Bundle, *, reference: Any, trusted: bytes | None = None, log_k
     directory, spans, _ = replay_directory(rows)
     origin = directory.ledger_name if directory is not None else None
     findings += _origin_findings(bundle, origin)
+    findings += compare_keys_file(bundle.keys, keys_file(spans, rows))
     pin_findings, log_keys = _pinned(spans, origin, log_key, root_key)
     findings += pin_findings
     tree = LeafTree.of([r.state for r in rows])
