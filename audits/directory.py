@@ -37,8 +37,8 @@ def directory_problem(directory: Directory | None, sealed: SignedEvent) -> tuple
         except NoteFormatError:
             return None  # not a key at all: applying the event fails, and that is reported as damage
         if key.name != principal:
-            return ("integrity.key-name", f"the new key {key.key_id} is named {key.name!r}, but it is given to "
-                    f"{principal!r}", f"新密钥 {key.key_id} 的名称为 {key.name!r}，却登记给主体 {principal!r}")
+            return ("integrity.key-name", f"the new key {key.key_id} is named {key.name!r}, but is given to {principal!r}",
+                    f"新密钥 {key.key_id} 的名称为 {key.name!r}，却登记给主体 {principal!r}")
         if key.key_id in directory.keys:
             return ("integrity.key-name", f"the key {key.key_id} is registered a second time",
                     f"密钥 {key.key_id} 被重复登记")
@@ -48,8 +48,8 @@ def directory_problem(directory: Directory | None, sealed: SignedEvent) -> tuple
             return ("integrity.unknown-key", f"the rotation retires {p.get('old_key_id')!r}, a key never registered",
                     f"轮换所停用的密钥 {p.get('old_key_id')!r} 从未登记")
         if old.principal != p.get("principal"):
-            return ("integrity.rotation-owner", f"the rotation for {p.get('principal')!r} retires "
-                    f"{p['old_key_id']}, a key of {old.principal!r}",
+            return ("integrity.rotation-owner",
+                    f"the rotation for {p.get('principal')!r} retires {p['old_key_id']}, a key of {old.principal!r}",
                     f"为主体 {p.get('principal')!r} 轮换密钥，停用的却是主体 {old.principal!r} 的密钥 {p['old_key_id']}")
     if kind == "Directory.KeyRevoked" and p.get("key_id") not in directory.keys:
         return ("integrity.unknown-key", f"the revocation names {p.get('key_id')!r}, a key never registered",

@@ -25,9 +25,9 @@ from audits.replay import (
     Prefix,
     Progress,
     Replay,
+    keys_file,
     ref,
     replay,
-    keys_file,
     replay_directory,
     stream_versions,
 )
