@@ -93,7 +93,19 @@ class Replay:
     keys: dict[str, KeySpan]
     findings: list[Finding]
     verified_signatures: int
+    """Events other than the directory's whose signature was checked and verifies."""
     origin: str | None
+    failed_signatures: int = 0
+    """Events other than the directory's that were checked and fail."""
+    directory_events: int = 0
+    """The directory's events: each checked with the root key in force (step 1), not counted above."""
+    directory_failed: int = 0
+    trusted_unchecked: int = 0
+    """Events below a trusted checkpoint (or a saved state) whose signatures were not checked again."""
+
+    @property
+    def signatures_checked(self) -> int:
+        return self.verified_signatures + self.failed_signatures
 
 
 def ref(row: StoredRow, leaf: int | None = None) -> EventRef:
@@ -330,10 +342,11 @@ class PendingReplay:
 
     def result(self) -> Replay:
         verdicts = dict(zip(self.fresh_leaves, self._verdicts(), strict=True))
-        findings, entries = list(self.findings), []
+        findings, entries, failed = list(self.findings), [], 0
         for leaf, row, entry in self.parsed:
             problem = verdicts.get(leaf)
             if problem is not None:
+                failed += 1
                 findings.append(event_finding(row, leaf, problem))
             elif leaf in self.bad_directory:
                 continue
@@ -344,7 +357,10 @@ class PendingReplay:
         if len(entries) == len(self.speculative):
             entries = self.speculative
         origin = self.directory.ledger_name if self.directory else None
-        return Replay(entries, self.principals, self.spans, findings, len(self.fresh_leaves), origin)
+        directory = sum(1 for row in self.rows if row.stream == DIRECTORY_ID)
+        unchecked = len(self.rows) - directory - len(self.fresh_leaves)
+        return Replay(entries, self.principals, self.spans, findings, len(self.fresh_leaves) - failed, origin,
+                      failed, directory, len(self.bad_directory), unchecked)
 
 
 def replay(rows: Sequence[StoredRow], *, trusted_leaves: int = 0, workers: int | None = None,
