@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from api import unavailable, writes
 from api.reads import PublicReads
-from api.routes import health, log, pages, public
+from api.routes import docs, health, log, pages, public
 from api.settings import ApiSettings
 from ledger.application import Actor, Ledger
 from ledger.checkpoints import CheckpointError
@@ -96,6 +96,9 @@ def create_app(
         description="Signed, event-sourced ledger of charity funds and volunteer hours (Changning 五社联动).",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by api.routes.docs, from this server's own files
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.settings = settings
     app.state.ledger = ledger
@@ -129,6 +132,7 @@ def create_app(
         return problem(422, "invalid-input", "输入无效", f"输入无效：{detail}", detail, fields[0] if fields else None)
 
     app.include_router(health.router)
+    app.include_router(docs.router)
     app.include_router(public.router)
     app.include_router(log.router)
     app.include_router(log.pages)
