@@ -1,0 +1,170 @@
+"""Projects and disbursements (项目与拨付): budgets, milestones, surveys, and request → approve → pay."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from ledger.commands.base import Actor, LedgerBase, Recorded
+from ledger.commands.checks import check_amount, check_code, clean, require_text
+from ledger.disbursements import DISBURSEMENT_KINDS, Disbursement
+from ledger.errors import InvalidInput
+from ledger.principals import ACCOUNTANT, APPROVER, RECORDER
+from ledger.projects import FUNDING_SOURCES, Project
+
+
+class ProjectCommands(LedgerBase):
+    """Projects undertaken by organisations, and the maker-checker path of money out of a fund."""
+
+    def register_project(
+        self, actor: Actor, code: str, name: str, *, street_town: str, domain: str, organisation: str,
+        budget: int, funding_source: str, approval_ref: str, starts_on: date, ends_on: date,
+        community: str | None = None, milestones: list[tuple[str, int]] | None = None,
+    ) -> Recorded:
+        self.authorise(actor, ACCOUNTANT)
+        check_code(code, "code")
+        require_text(name, "name")
+        check_amount(budget, "budget")
+        self.reference.street_town(street_town)
+        self.reference.domain(domain)
+        self._require_kind(organisation, ("social_organisation", "social_work_station", "community_foundation"),
+                           "organisation")
+        if funding_source not in FUNDING_SOURCES:
+            raise InvalidInput("funding_source", f"choose from {', '.join(FUNDING_SOURCES)}")
+        require_text(approval_ref, "approval_ref")
+        if ends_on < starts_on:
+            raise InvalidInput("ends_on", "ends before it starts", "结束日期早于开始日期")
+        planned = []
+        for milestone_name, amount in milestones or []:
+            require_text(milestone_name, "milestones")
+            check_amount(amount, "milestones")
+            planned.append({"name": milestone_name.strip(), "amount": amount})
+        if len({m["name"] for m in planned}) != len(planned):
+            raise InvalidInput("milestones", "milestone names must be unique", "里程碑名称不能重复")
+        if sum(m["amount"] for m in planned) > budget:
+            raise InvalidInput("milestones", "milestones add up to more than the budget", "里程碑金额合计超过预算")
+        project = Project(
+            code=code, name=name.strip(), street_town=street_town, community=clean(community), domain=domain,
+            organisation=organisation, budget=budget, funding_source=funding_source,
+            approval_ref=approval_ref.strip(), starts_on=starts_on.isoformat(), ends_on=ends_on.isoformat(),
+            milestones=planned,
+        )
+        return self._create(actor, code, project, "project", "code")
+
+    def evaluate_project(
+        self, actor: Actor, code: str, *, score: int, respondents: int, surveyed_on: date | None = None,
+        method: str = "questionnaire",
+    ) -> Recorded:
+        """Record a residents' satisfaction survey (满意度测评) of a project."""
+
+        def body() -> Recorded:
+            project = self.project(code)
+            self.authorise(actor, ACCOUNTANT, RECORDER, organisation=project.organisation)
+            project.evaluate(
+                score=score, respondents=respondents,
+                surveyed_on=self._business_date(surveyed_on, "surveyed_on").isoformat(), method=method,
+            )
+            return self._save(actor, code, project)
+
+        return self._command(body)
+
+    def request_disbursement(
+        self, actor: Actor, fund: str, amount: int, *, kind: str = "project", project: str | None = None,
+        payee: str | None = None, milestone: str | None = None, domain: str | None = None,
+        street_town: str | None = None, purpose: str = "", on: date | None = None,
+    ) -> Recorded:
+        """Request a payment out of a fund; it is checked now and again when paid."""
+        check_amount(amount)
+        if kind not in DISBURSEMENT_KINDS:
+            raise InvalidInput("kind", f"choose from {', '.join(DISBURSEMENT_KINDS)}")
+        require_text(purpose, "purpose")
+        requested_on = self._business_date(on, "on")
+        source = self.fund(fund)
+        self.authorise(actor, ACCOUNTANT, foundation=source.foundation)
+        source.check_open()
+        if kind == "project":
+            if project is None:
+                raise InvalidInput("project", "a project payment names its project", "项目款须指明项目")
+            target = self.project(project)
+            payee = payee or target.organisation
+            target.check_payee(payee)
+            target.check_milestone(milestone)
+            target.check_within_budget(amount)
+            domain, street_town = target.domain, target.street_town
+        else:
+            if project is not None:
+                raise InvalidInput("project", f"a {kind} disbursement names no project")
+            require_text(payee or "", "payee")
+            if kind == "allowance" and (domain is None or street_town is None):
+                raise InvalidInput("street_town", "an allowance names its street-town and domain")
+            if domain is not None:
+                self.reference.domain(domain)
+            if street_town is not None:
+                self.reference.street_town(street_town)
+        if kind in ("management", "fundraising"):
+            source.check_unrestricted_spend(kind)
+        else:
+            source.check_use(domain=domain, street_town=street_town, on=requested_on)
+        source.check_covers(amount)
+        number = self.new_id()
+        disbursement = Disbursement(
+            number=number, fund=fund, kind=kind, project=project, payee=(payee or "").strip(), amount=amount,
+            milestone=clean(milestone), domain=domain, street_town=street_town, purpose=purpose.strip(),
+            requested_by=actor.handle, requested_on=requested_on.isoformat(),
+        )
+        return self._create(actor, number, disbursement, "disbursement", "number")
+
+    def approve_disbursement(
+        self, actor: Actor, number: str, *, approval_ref: str, on: date | None = None
+    ) -> Recorded:
+        approved_on = self._business_date(on, "on").isoformat()
+
+        def body() -> Recorded:
+            disbursement = self.disbursement(number)
+            source = self.fund(disbursement.fund)
+            self.authorise(actor, APPROVER, foundation=source.foundation)
+            disbursement.approve(approver=actor.handle, approval_ref=approval_ref, approved_on=approved_on)
+            source.check_covers(disbursement.amount)
+            return self._save(actor, number, disbursement)
+
+        return self._command(body)
+
+    def reject_disbursement(self, actor: Actor, number: str, *, reason: str) -> Recorded:
+        def body() -> Recorded:
+            disbursement = self.disbursement(number)
+            source = self.fund(disbursement.fund)
+            self.authorise(actor, APPROVER, foundation=source.foundation)
+            disbursement.reject(approver=actor.handle, reason=reason)
+            return self._save(actor, number, disbursement)
+
+        return self._command(body)
+
+    def pay_disbursement(self, actor: Actor, number: str, *, on: date | None = None) -> Recorded:
+        """Pay an approved disbursement: the fund, the project and the disbursement in one transaction."""
+
+        def body() -> Recorded:
+            disbursement = self.disbursement(number)
+            source = self.fund(disbursement.fund)
+            self.authorise(actor, ACCOUNTANT, foundation=source.foundation)
+            paid_on = self._business_date(on, "on")
+            disbursement.check_payable(paid_on.isoformat())
+            touched: list[Any] = [disbursement, source]
+            target = disbursement.project or disbursement.street_town or source.code
+            if disbursement.kind == "project":
+                project = self.project(disbursement.project)
+                project.record_payment(
+                    disbursement=number, amount=disbursement.amount, milestone=disbursement.milestone,
+                    payee=disbursement.payee,
+                )
+                touched.append(project)
+                target = project.code
+            source.pay(
+                entry=number, amount=disbursement.amount, kind=disbursement.kind, target=target,
+                payee=disbursement.payee, domain=disbursement.domain, street_town=disbursement.street_town,
+                on=paid_on,
+            )
+            disbursement.mark_paid(paid_by=actor.handle, paid_on=paid_on.isoformat())
+            return self._save(actor, number, *touched)
+
+        return self._command(body)
+
