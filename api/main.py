@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from contextlib import asynccontextmanager, suppress
 
@@ -14,6 +15,7 @@ from api import unavailable, writes
 from api.reads import PublicReads
 from api.routes import docs, health, log, pages, public
 from api.settings import ApiSettings
+from api.validation import problem_of
 from ledger.application import Actor, Ledger
 from ledger.checkpoints import CheckpointError
 from ledger.errors import LedgerError
@@ -126,10 +128,11 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = exc.errors()
-        fields = [".".join(str(p) for p in e.get("loc", ())[1:]) or str(e.get("loc", ("request",))[0]) for e in errors]
-        detail = "; ".join(f"{f}: {e.get('msg', '')}" for f, e in zip(fields, errors, strict=False))
-        return problem(422, "invalid-input", "输入无效", f"输入无效：{detail}", detail, fields[0] if fields else None)
+        found = problem_of(list(exc.errors()))
+        response = problem(422, found["rule"], found["title"].zh, found["detail"], found["detail_en"], found["field"])
+        body = json.loads(response.body)
+        body["errors"] = found["errors"]
+        return JSONResponse(body, status_code=422, media_type="application/problem+json")
 
     app.include_router(health.router)
     app.include_router(docs.router)

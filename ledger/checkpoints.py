@@ -14,24 +14,24 @@ import binascii
 import re
 import struct
 from dataclasses import dataclass
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError
 
 from ledger import merkle
+from ledger.sidetables import SideTables, storable
 from ledger.signing import (
     ALG_COSIGNATURE,
     SIG_PREFIX,
     Note,
     NoteFormatError,
-    SigningKey,
     Signature,
+    SigningKey,
     VerifierKey,
     make_note,
     parse_note,
 )
-from ledger.sidetables import SideTables, storable
 
 CHECKPOINTS = "wushe_checkpoints"
 COSIGNATURES = "wushe_cosignatures"

@@ -87,8 +87,25 @@ def day(value: date | str) -> Day:
     return Day(date.fromisoformat(value) if isinstance(value, str) else value)
 
 
+@dataclass(frozen=True)
+class Codes:
+    """Codes of the program (a donor type, a domain) inside a message: as they are in English, marked
+    as code in Chinese so no bare English word stands in a Chinese sentence."""
+
+    values: tuple[str, ...]
+
+    def render(self, lang: Lang | str) -> str:
+        if lang == "en":
+            return ", ".join(self.values)
+        return "、".join(f"`{v}`" for v in self.values)
+
+
+def codes(values: Any) -> Codes:
+    return Codes(tuple(str(v) for v in values))
+
+
 def _shown(value: Any, lang: str) -> Any:
-    if isinstance(value, Msg | Day):
+    if isinstance(value, Msg | Day | Codes):
         return value.render(lang)
     if isinstance(value, list | tuple):
         return ("、" if lang == "zh" else ", ").join(str(_shown(v, lang)) for v in value)

@@ -18,6 +18,7 @@ from api.deps import LedgerDep, ReadsDep, log_actor
 from api.receipt_page import render_receipt_page
 from ledger.checkpoints import StoredCheckpoint
 from ledger.errors import InvalidInput, NotFound
+from ledger.messages import msg
 from ledger.receipts import issue_receipt, standing, verify_receipt
 from ledger.settings import trusted_witnesses
 
@@ -102,7 +103,7 @@ def inclusion(
     ledger = reads.ledger
     size = _size(ledger, tree_size)
     if (leaf_index is None) == (position is None):
-        raise InvalidInput("position", "give exactly one of leaf_index and position", "须给出 leaf_index 或 position 之一")
+        raise InvalidInput("position", msg("give exactly one of `leaf_index` and `position`"))
     if leaf_index is None:
         leaf_index = ledger.merkle.leaf_index_of(position)
         if leaf_index is None:

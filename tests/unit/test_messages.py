@@ -22,7 +22,7 @@ ALLOWED_LATIN = {
     # names of formats, standards and tools a Chinese reader meets as they are
     "JSON", "UTF", "Unicode", "base64", "API", "HTTP", "URL", "CSV", "XLSX", "PDF", "RFC", "Ed25519", "SQL",
     "SQLite", "PostgreSQL", "QR", "Merkle", "C2SP", "ID", "PIPL", "wushe", "Idempotency", "Key",
-    "DIR", "CLI", "hledger", "ledger",
+    "DIR", "CLI", "hledger", "ledger", "ASCII", "TOML",
 }
 """Latin words a Chinese message may keep (besides placeholders, `code`, --options and WUSHE_ names)."""
 
