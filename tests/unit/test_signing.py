@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.signing import (
-    KeyFileExists,
     SIG_PREFIX,
+    KeyFileExists,
     NoteFormatError,
     SigningKey,
     VerifierKey,
