@@ -32,7 +32,7 @@ def check_receipt(ledger, settings, data: bytes | str) -> dict[str, Any]:
         except ReceiptError as exc:
             problem = problem or exc
     else:
-        return refusal(str(problem), "校验失败")
+        return refusal(problem.text.en, problem.text.zh)
     receipt = json.loads(data)
     size = verified.checkpoint.size
     matches_today = size <= ledger.merkle.size() and ledger.merkle.root(size) == verified.checkpoint.root
@@ -46,7 +46,8 @@ def check_receipt(ledger, settings, data: bytes | str) -> dict[str, Any]:
     if verified.kind == "donation":
         details.update(amount=payload.get("amount"), received_on=payload.get("received_on"),
                        fund=verified.record.stream.split(":", 1)[1],
-                       donor=mask_name(payload.get("donor_name"), bool(payload.get("donor_public"))))
+                       donor=mask_name(payload.get("donor_name"), bool(payload.get("donor_public")))
+                       if payload.get("donor_name") else None)
     elif verified.kind == "volunteer-service":
         volunteer = verified.volunteer or {}
         details.update(date=payload.get("date"), minutes=payload.get("minutes"),

@@ -319,7 +319,7 @@ def test_the_verify_page_accepts_a_good_receipt_and_refuses_a_tampered_one(deskt
     page.get_by_role("button", name="校验").click()
     page.wait_for_load_state()
     assert page.locator("#verdict h2").inner_text() == "✗ 未通过校验"
-    assert f"is not in the log at leaf {tampered['leaf_index']}" in page.locator("#verdict-text").inner_text()
+    assert f"不在该检查点下日志的第 {tampered['leaf_index']} 片叶" in page.locator("#verdict-text").inner_text()
     page.screenshot(path=str(SCREENSHOTS / "verify-refused-zh-desktop.png"), full_page=True)
 
     page = desktop.open(demo.receipt["verify_path"])  # the QR code's link
