@@ -40,7 +40,7 @@ class Visible(HTMLParser):
     """The text a reader sees in the page's own language: no script, style or chart, and not what an
     element marks as another language (the language switch)."""
 
-    SKIP = {"script", "style", "svg", "code", "textarea"}  # textarea: what the visitor pasted
+    SKIP = frozenset({"script", "style", "svg", "code", "textarea"})  # textarea: what the visitor pasted
 
     def __init__(self, lang: str) -> None:
         super().__init__()
