@@ -31,7 +31,7 @@ CODE_WORDS = {
     "district_special_fund", "elderly_care", "child_welfare", "social_assistance", "community_governance",
     "allowance", "management", "fundraising", "special", "general", "restricted", "unrestricted",
     "does not exist", "not JSON", "Expecting value", "None", "True", "False", "null", "Verified", "field",
-    "xianxiaxincun", "hongqiao", "xinhualu", "huayanglu",
+    "xianxiaxincun", "hongqiao", "xinhualu", "huayanglu", "fund", "project", "street-town", "page",
 }
 """English words of the code that must not stand on a Chinese page."""
 
