@@ -13,56 +13,39 @@ from datetime import UTC, datetime
 
 import pytest
 from eventsourcing.persistence import StoredEvent
-from typer.testing import CliRunner
+from test_audit_cli import wushe  # noqa: F401  (its ledger, extended by `run`)
 
 from ledger.application import Ledger
 from ledger.envelope import seal
 from ledger.settings import Settings
 from ledger.signing import read_signing_key
-from wushe.cli import app
 
-runner = CliRunner()
 PYTHON_ERRORS = re.compile(r"\b\w*(Error|Exception)\b|NoneType|not subscriptable|object has no attribute|Traceback")
 
 
 @pytest.fixture
-def wushe(database_url, tmp_path, monkeypatch):
-    """A ledger with a fund, a volunteer's session, two donations and a checkpoint."""
-    monkeypatch.setenv("WUSHE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("WUSHE_DATABASE_URL", database_url)
-    monkeypatch.delenv("WUSHE_ACTOR", raising=False)
-
-    def run(*args: str, code: int = 0):
-        result = runner.invoke(app, list(args))
-        assert result.exit_code == code, result.output
-        return result
-
-    run("init")
-    run("org", "register", "CNCF", "--name", "长宁区社区基金会", "--kind", "foundation", "--street-town", "xinhualu",
-        "--as", "root")
-    run("org", "register", "LELING", "--name", "乐龄互助社", "--kind", "social_organisation",
-        "--street-town", "xinhualu", "--as", "root")
-    run("principal", "add", "acct", "--name", "会计", "--role", "accountant", "--foundation", "CNCF", "--as", "root")
-    run("principal", "add", "rec", "--name", "记录人", "--role", "recorder", "--organisation", "LELING", "--as", "root")
-    run("fund", "open", "GEN", "--name", "社区基金", "--foundation", "CNCF", "--street-town", "xinhualu", "--as", "acct")
-    for amount in ("120.50", "80"):
-        run("donation", "record", "--fund", "GEN", "--amount", amount, "--donor-type", "resident", "--as", "acct")
-    run("volunteer", "register", "V1", "--name", "李四", "--street-town", "xinhualu", "--as", "rec")
-    run("hours", "record", "--volunteer", "V1", "--organisation", "LELING", "--domain", "elderly_care",
-        "--date", "2026-03-01", "--start", "09:00", "--end", "10:30", "--content", "送餐", "--as", "rec")
-    run("checkpoint")
-    return run
+def run(wushe):  # noqa: F811  (the fixture, not the import)
+    """test_audit_cli's ledger (a fund, two donations, a checkpoint) and a volunteer's session."""
+    wushe("org", "register", "LELING", "--name", "乐龄互助社", "--kind", "social_organisation",
+          "--street-town", "xinhualu", "--as", "root")
+    wushe("principal", "add", "rec", "--name", "记录人", "--role", "recorder", "--organisation", "LELING",
+          "--as", "root")
+    wushe("volunteer", "register", "V1", "--name", "李四", "--street-town", "xinhualu", "--as", "rec")
+    wushe("hours", "record", "--volunteer", "V1", "--organisation", "LELING", "--domain", "elderly_care",
+          "--date", "2026-03-01", "--start", "09:00", "--end", "10:30", "--content", "送餐", "--as", "rec")
+    wushe("checkpoint")
+    return wushe
 
 
-def _report(wushe, tmp_path, bundle, code: int = 0, *extra: str):
-    out = wushe("audit", "verify", str(bundle), "--json", str(tmp_path / "f.json"), "--html", str(tmp_path / "f.html"),
+def _report(run, tmp_path, bundle, code: int = 0, *extra: str):
+    out = run("audit", "verify", str(bundle), "--json", str(tmp_path / "f.json"), "--html", str(tmp_path / "f.html"),
                 *extra, code=code)
     return out.output, json.loads((tmp_path / "f.json").read_text()), (tmp_path / "f.html").read_text()
 
 
-def test_the_summary_says_what_each_count_is_and_they_add_up(wushe, tmp_path):
-    wushe("audit", "export", "--out", str(tmp_path / "b"))
-    output, doc, html = _report(wushe, tmp_path, tmp_path / "b")
+def test_the_summary_says_what_each_count_is_and_they_add_up(run, tmp_path):
+    run("audit", "export", "--out", str(tmp_path / "b"))
+    output, doc, html = _report(run, tmp_path, tmp_path / "b")
     s = doc["summary"]
     assert s["events"] == s["directory_events"] + s["signatures_checked"] + s["trusted_unchecked"]
     assert s["verified_signatures"] == s["signatures_checked"] and s["failed_signatures"] == 0
@@ -71,22 +54,22 @@ def test_the_summary_says_what_each_count_is_and_they_add_up(wushe, tmp_path):
     assert f"{s['directory_events']} 条目录事件由根密钥核验" in html
 
 
-def test_a_tampered_bundle_counts_what_failed(wushe, tmp_path):
+def test_a_tampered_bundle_counts_what_failed(run, tmp_path):
     bundle = tmp_path / "b"
-    wushe("audit", "export", "--out", str(bundle))
+    run("audit", "export", "--out", str(bundle))
     lines = (bundle / "events.jsonl").read_text().splitlines()
     [i] = [n for n, line in enumerate(lines) if b'"amount":12050' in base64.b64decode(json.loads(line)["state"])]
     record = json.loads(lines[i])
     state = base64.b64decode(record["state"]).replace(b'"amount":12050', b'"amount":92050')
     lines[i] = json.dumps(dict(record, state=base64.b64encode(state).decode()))
     (bundle / "events.jsonl").write_text("\n".join(lines) + "\n")
-    output, doc, html = _report(wushe, tmp_path, bundle, 1)
+    output, doc, html = _report(run, tmp_path, bundle, 1)
     s = doc["summary"]
     assert s["failed_signatures"] == 1 and s["verified_signatures"] == s["signatures_checked"] - 1
     assert "1 failed" in output and "1 条未通过" in html
 
 
-def test_no_finding_shows_a_raw_python_error(wushe, tmp_path, database_url):
+def test_no_finding_shows_a_raw_python_error(run, tmp_path, database_url):
     # a recorder's key, really signing a reversal of a session that was never recorded: the views'
     # folds cannot read it, and the report must say so in words
     ledger = Ledger(Settings(data_dir=tmp_path / "data"), database_url=database_url)
@@ -100,19 +83,19 @@ def test_no_finding_shows_a_raw_python_error(wushe, tmp_path, database_url):
                                                    topic="Volunteer.ServiceReversed", state=state)])
     finally:
         ledger.close()
-    wushe("checkpoint")
-    exported = wushe("audit", "export", "--out", str(tmp_path / "b"))
+    run("checkpoint")
+    exported = run("audit", "export", "--out", str(tmp_path / "b"))
     assert not PYTHON_ERRORS.search(exported.output), exported.output
-    output, doc, _ = _report(wushe, tmp_path, tmp_path / "b", 1)  # no figures can be computed: critical
+    output, doc, _ = _report(run, tmp_path, tmp_path / "b", 1)  # no figures can be computed: critical
     texts = [f["message_en"] + " " + f["message_zh"] for f in doc["findings"]]
     assert texts, "the planted reversal is reported"
     for text in texts + [output]:
         assert not PYTHON_ERRORS.search(text), text
 
 
-def test_times_are_shanghai_time_and_severities_read_in_both_languages(wushe, tmp_path):
-    wushe("audit", "export", "--out", str(tmp_path / "b"))
-    _, doc, html = _report(wushe, tmp_path, tmp_path / "b")
+def test_times_are_shanghai_time_and_severities_read_in_both_languages(run, tmp_path):
+    run("audit", "export", "--out", str(tmp_path / "b"))
+    _, doc, html = _report(run, tmp_path, tmp_path / "b")
     assert doc["generated_at"].endswith("+08:00")
     assert re.search(r"\d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2}（北京时间 UTC\+8）", html)
     for zh, en in (("严重", "Critical"), ("错误", "Error"), ("警告", "Warning")):
@@ -120,9 +103,9 @@ def test_times_are_shanghai_time_and_severities_read_in_both_languages(wushe, tm
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="headless Chromium is not installed (.ci/run installs it)")
-def test_the_pdf_report_is_a4(wushe, tmp_path):
-    wushe("audit", "export", "--out", str(tmp_path / "b"))
-    wushe("audit", "verify", str(tmp_path / "b"), "--pdf", str(tmp_path / "f.pdf"))
+def test_the_pdf_report_is_a4(run, tmp_path):
+    run("audit", "export", "--out", str(tmp_path / "b"))
+    run("audit", "verify", str(tmp_path / "b"), "--pdf", str(tmp_path / "f.pdf"))
     boxes = re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", (tmp_path / "f.pdf").read_bytes())
     assert boxes
     for width, height in boxes:  # A4 is 595.3 x 841.9 points; Letter would be 612 x 792
