@@ -27,7 +27,8 @@ from api.problems import Forbidden, Unauthenticated
 from ledger.application import Actor, Ledger
 from ledger.errors import InvalidInput, KeyRevoked, NotFound, UnknownKey
 from ledger.filemodes import private_dir
-from ledger.principals import DIRECTORY_ID, ROLES, Principal
+from ledger.messages import msg
+from ledger.principals import DIRECTORY_ID, ROLE_NAMES, ROLES, Principal
 from ledger.sidetables import SideTables
 from ledger.signing import SigningKey
 
@@ -197,8 +198,8 @@ class Caller:
     def require(self, *roles: str) -> None:
         """Reads check roles here; writes are checked by the ledger itself, in scope."""
         if not any(self.principal.has(r) for r in roles):
-            raise Forbidden(f"{self.actor.handle} needs the role {' or '.join(roles)}",
-                            f"{self.actor.handle} 需要 {' 或 '.join(roles)} 角色", field="authorization")
+            raise Forbidden(msg("{handle} needs the role {roles}", handle=self.actor.handle,
+                                roles=[ROLE_NAMES.get(r, r) for r in roles]), field="authorization")
 
 
 _bearer = HTTPBearer(auto_error=False, description="An API token issued with `wushe users token HANDLE`.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from contextlib import asynccontextmanager, suppress
 
@@ -10,11 +11,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from api import docs_page, security, unavailable, writes
+from api import security, unavailable, writes
 from api.limits import trust_proxies
 from api.reads import PublicReads
-from api.routes import health, log, pages, public
+from api.routes import docs, health, log, pages, public
 from api.settings import ApiSettings
+from api.validation import problem_of
 from ledger.application import Actor, Ledger
 from ledger.checkpoints import CheckpointError
 from ledger.errors import LedgerError
@@ -99,8 +101,9 @@ def create_app(
         description="Signed, event-sourced ledger of charity funds and volunteer hours (Changning 五社联动).",
         version="0.1.0",
         lifespan=lifespan,
-        docs_url=None,  # api.docs_page serves /docs without FastAPI's inline script
+        docs_url=None,  # served by api.routes.docs, from this server's own files
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.settings = settings
     app.state.ledger = ledger
@@ -128,18 +131,19 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = exc.errors()
-        fields = [".".join(str(p) for p in e.get("loc", ())[1:]) or str(e.get("loc", ("request",))[0]) for e in errors]
-        detail = "; ".join(f"{f}: {e.get('msg', '')}" for f, e in zip(fields, errors, strict=False))
-        return problem(422, "invalid-input", "输入无效", f"输入无效：{detail}", detail, fields[0] if fields else None)
+        found = problem_of(list(exc.errors()))
+        response = problem(422, found["rule"], found["title"].zh, found["detail"], found["detail_en"], found["field"])
+        body = json.loads(response.body)
+        body["errors"] = found["errors"]
+        return JSONResponse(body, status_code=422, media_type="application/problem+json")
 
     app.include_router(health.router)
+    app.include_router(docs.router)
     app.include_router(public.router)
     app.include_router(log.router)
     app.include_router(log.pages)
     writes.install(app, api_settings)
     app.include_router(pages.router)
-    app.include_router(docs_page.router)
     unavailable.install(app)
     security.install(app)
     trust_proxies(app, app.state.api_settings)

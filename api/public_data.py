@@ -20,6 +20,7 @@ from ledger import merkle
 from ledger.errors import NotFound
 from ledger.money import to_decimal_string
 from projections import corrections, donations, funds, hours, projects, streettowns
+from projections.donations import ANONYMOUS
 from projections.exports import Column, Sheet
 from projections.exports import sheets as report_sheets
 from projections.report import SOURCES, SPENDING_KINDS, hours_of, snapshot, transparency_report
@@ -87,9 +88,19 @@ class PublicPage:
             "title": {"zh": self.title_zh, "en": self.title_en},
             **self.facts,
             "summary": {i.key: json_value(i.value, i.kind) for i in self.summary},
-            "tables": {s.name: [{c.key: json_value(r.get(c.key), c.kind) for c in s.columns} for r in s.rows]
-                       for s in self.sheets},
+            "tables": {s.name: [_row_json(s, r) for r in s.rows] for s in self.sheets},
         }
+
+
+def _row_json(sheet: Sheet, row: dict[str, Any]) -> dict[str, Any]:
+    """A table row as JSON: each column, and beside a Chinese value its English (``<key>_en``)."""
+    out: dict[str, Any] = {}
+    for c in sheet.columns:
+        out[c.key] = json_value(row.get(c.key), c.kind)
+        en_key = getattr(c, "en_key", None)
+        if en_key and en_key in row and en_key not in out:
+            out[en_key] = json_value(row.get(en_key), c.kind)
+    return out
 
 
 def json_value(value: Any, kind: str) -> Any:
@@ -258,6 +269,7 @@ def street_town_page(ledger, projections: Projections, code: str, start: date | 
             _projects_sheet(town_projects),
             Sheet(special.name, special.zh, special.en, tuple(
                 Col(c.key, c.zh, c.en, c.kind, link="/funds/{fund}" if c.key == "name" else None,
+                    en_key="domains_en" if c.key == "domains" else None,
                     hidden=c.key in ("fund", "foundation", "street_town", "restricted", "street_towns", "valid_from",
                                      "closed"))
                 for c in special.columns), tuple(_named_domains(reference, r) for r in special.rows)),
@@ -281,7 +293,8 @@ def _shown(sheet: Sheet, hide: tuple[str, ...]) -> Sheet:
 
 
 def _named_domains(reference, row: dict[str, Any]) -> dict[str, Any]:
-    return {**row, "domains": [_domain_zh(reference, d) for d in row["domains"]] or ["不限 any"]}
+    return {**row, "domains": [_domain_zh(reference, d) for d in row["domains"]] or ["不限"],
+            "domains_en": [_domain_en(reference, d) for d in row["domains"]] or ["any"]}
 
 
 def _projects(views, reference, where: str = "", params: tuple = ()) -> list[dict[str, Any]]:
@@ -338,7 +351,7 @@ def _fund_row(reference, f: dict[str, Any]) -> dict[str, Any]:
         "purpose": f["purpose"], "street_town": f["street_town"],
         "street_town_zh": _town_zh(reference, f["street_town"]) if f["street_town"] else "全区",
         "street_town_en": _town_en(reference, f["street_town"]),
-        "domains": [_domain_zh(reference, d) for d in domains] or ["不限 any"],
+        "domains": [_domain_zh(reference, d) for d in domains] or ["不限"],
         "domains_en": [_domain_en(reference, d) for d in domains] or ["any"],
         "valid_from": f["valid_from"], "valid_until": f["valid_until"], "agreement_ref": f["agreement_ref"],
         "closed": bool(f["closed"]), "balance": f["balance"], "income": f["income"], "spent": f["spent"],
@@ -394,9 +407,13 @@ def fund_page(ledger, projections: Projections, code: str) -> PublicPage:
     for month, delta in sorted(by_month.items()):
         balance += delta
         movements.append({"month": month, "change": delta, "balance": balance})
+    towns = _town_names(reference)
     used = [{"kind": SPENDING_KINDS.get(u["kind"], (u["kind"],))[0],
              "kind_en": SPENDING_KINDS.get(u["kind"], (u["kind"], u["kind"]))[1], "target": u["target"],
-             "target_name": names.get(u["target"], u["target"]) if u["kind"] == "project" else u["target"],
+             "target_name": names.get(u["target"], u["target"]) if u["kind"] == "project" else
+             _town_zh(reference, u["target"]) if u["target"] in towns else u["target"],
+             "target_name_en": names.get(u["target"], u["target"]) if u["kind"] == "project" else
+             _town_en(reference, u["target"]) if u["target"] in towns else u["target"],
              "project": u["target"] if u["kind"] == "project" else None,
              "domain_zh": _domain_zh(reference, u["domain"]) if u["domain"] else "",
              "domain_en": _domain_en(reference, u["domain"]) if u["domain"] else "",
@@ -412,12 +429,12 @@ def fund_page(ledger, projections: Projections, code: str) -> PublicPage:
         sheets=[
             Sheet("usage", "资金使用", "Use of the fund", (
                 _c("kind", "支出类别", "Kind", en_key="kind_en"), _c("target", "对象代码", "Target code", hidden=True),
-                _c("target_name", "项目或收款方", "Project or payee"),
+                _c("target_name", "项目或收款方", "Project or payee", en_key="target_name_en"),
                 _c("project", "项目编号", "Project", hidden=True), _c("domain_zh", "服务领域", "Domain"),
                 _c("amount", "金额（元）", "Amount (yuan)", "yuan"), _c("payments", "笔数", "Payments", "int")),
                 tuple(used)),
             Sheet("donations", "捐赠公示", "Donations", (
-                _c("day", "日期", "Date", "date"), _c("donor", "捐赠人", "Donor"),
+                _c("day", "日期", "Date", "date"), _c("donor", "捐赠人", "Donor", en_key="donor_en"),
                 _c("donor_type", "类别", "Donor type", en_key="donor_type_en"),
                 _c("amount", "金额（元）", "Amount (yuan)", "yuan"),
                 _c("method", "方式", "Method", hidden=True, en_key="method_en"),
@@ -443,14 +460,15 @@ def _gift(g: dict[str, Any]) -> dict[str, Any]:
     """A gift as listed: the donor as the view holds them (named only with consent, else masked)."""
     kind = SOURCES.get(f"donation:{g['donor_type']}", (g["donor_type"], g["donor_type"]))
     method = _METHODS.get(g["method"], (g["method"], g["method"]))
-    return {"day": g["day"], "donor": g["donor"], "donor_type": kind[0], "donor_type_en": kind[1],
+    donor, donor_en = (("匿名", "Anonymous") if g["donor"] == ANONYMOUS else (g["donor"], g["donor"]))
+    return {"day": g["day"], "donor": donor, "donor_en": donor_en, "donor_type": kind[0], "donor_type_en": kind[1],
             "amount": g["amount"], "method": method[0], "method_en": method[1], "reversed": g["reversed"]}
 
 
 # --- projects --------------------------------------------------------------------------------------
 
-_STATUS = {"requested": "待审批 requested", "approved": "已批准 approved", "rejected": "未批准 rejected",
-           "paid": "已支付 paid", "reversed": "已冲正 reversed"}
+_STATUS = {"requested": ("待审批", "awaiting approval"), "approved": ("已批准", "approved"),
+           "rejected": ("未批准", "rejected"), "paid": ("已支付", "paid"), "reversed": ("已冲正", "reversed")}
 
 
 def project_page(ledger, projections: Projections, code: str) -> PublicPage:
@@ -470,7 +488,8 @@ def project_page(ledger, projections: Projections, code: str) -> PublicPage:
              for m in sorted(milestones, key=lambda m: planned.index(m["milestone"])
                              if m["milestone"] in planned else len(planned))]
     payments = [{"number": d["number"][:8], "milestone": d["milestone"], "amount": d["amount"],
-                 "status": _STATUS.get(d["status"], d["status"]), "requested_on": d["requested_on"],
+                 "status": _STATUS.get(d["status"], (d["status"],) * 2)[0],
+                 "status_en": _STATUS.get(d["status"], (d["status"],) * 2)[1], "requested_on": d["requested_on"],
                  "approved_on": d["approved_on"], "approval_ref": d["approval_ref"], "paid_on": d["paid_on"],
                  "reversed_on": d["reversed_on"]} for d in paid_out]
     return PublicPage(
@@ -489,7 +508,7 @@ def project_page(ledger, projections: Projections, code: str) -> PublicPage:
                 _c("paid", "已支付（元）", "Paid (yuan)", "yuan")), tuple(steps)),
             Sheet("disbursements", "拨付记录", "Disbursements", (
                 _c("number", "编号", "Number"), _c("milestone", "里程碑", "Milestone"),
-                _c("amount", "金额（元）", "Amount (yuan)", "yuan"), _c("status", "状态", "Status"),
+                _c("amount", "金额（元）", "Amount (yuan)", "yuan"), _c("status", "状态", "Status", en_key="status_en"),
                 _c("requested_on", "申请日", "Requested", "date", hidden=True),
                 _c("approved_on", "批准日", "Approved", "date", hidden=True),
                 _c("approval_ref", "批复", "Approval"), _c("paid_on", "支付日", "Paid", "date"),
@@ -572,10 +591,12 @@ def hours_page(ledger, projections: Projections) -> PublicPage:
 
 # --- corrections -----------------------------------------------------------------------------------
 
-_CORRECTED = {"Fund.DonationReceived": "捐赠 donation", "Fund.GrantReceived": "拨款 grant",
-              "Fund.Paid": "支付 payment", "Fund.AllocatedIn": "调入 allocation in",
-              "Fund.AllocatedOut": "调出 allocation out", "Fund.RestrictionReleased": "限定解除 release",
-              "Volunteer.ServiceRecorded": "志愿服务记录 service record"}
+_CORRECTED = {"Fund.DonationReceived": ("捐赠", "Donation"), "Fund.GrantReceived": ("拨款", "Grant"),
+              "Fund.Paid": ("支付", "Payment"), "Disbursement.Paid": ("拨付", "Disbursement"),
+              "Fund.AllocatedIn": ("调入", "Allocation in"), "Fund.AllocatedOut": ("调出", "Allocation out"),
+              "Fund.RestrictionReleased": ("限定解除", "Release of a restriction"),
+              "Volunteer.ServiceRecorded": ("志愿服务记录", "Volunteer service record")}
+"""What a correction corrects, in words (the event type itself is in the downloads)."""
 
 
 def corrections_page(ledger, projections: Projections, street_town: str | None = None) -> PublicPage:
@@ -587,8 +608,9 @@ def corrections_page(ledger, projections: Projections, street_town: str | None =
         made = views.rows(corrections.CORRECTIONS, where, params, order="position DESC")
         organisations = {o["code"]: o["name"] for o in views.rows(streettowns.ORGANISATIONS)}
         position = views.position
-    rows = [{"position": c["position"], "day": c["day"], "corrects": _CORRECTED.get(c["reverses_type"],
-                                                                                    c["reverses_type"]),
+    rows = [{"position": c["position"], "day": c["day"],
+             "corrects": _CORRECTED.get(c["reverses_type"], ("更正", "Correction"))[0],
+             "corrects_en": _CORRECTED.get(c["reverses_type"], ("更正", "Correction"))[1],
              "corrects_type": c["reverses_type"], "corrects_version": c["reverses_version"],
              "street_town": c["street_town"], "street_town_zh": _town_zh(reference, c["street_town"]),
              "street_town_en": _town_en(reference, c["street_town"]),
@@ -604,7 +626,7 @@ def corrections_page(ledger, projections: Projections, street_town: str | None =
                  Item("amount", "更正金额合计", "Money corrected", sum(r["amount"] or 0 for r in rows), "yuan")],
         sheets=[Sheet("corrections", "更正说明", "Corrections", (
             _c("position", "日志序号", "Log position", "int"), _c("day", "更正日期", "Date", "date"),
-            _c("corrects", "更正对象", "Corrects"), _c("corrects_type", "原事件类型", "Corrected event type", hidden=True),
+            _c("corrects", "更正对象", "Corrects", en_key="corrects_en"), _c("corrects_type", "原事件类型", "Corrected event type", hidden=True),
             _c("corrects_version", "原事件版本", "Corrected event version", "int", hidden=True),
             _c("street_town", "街镇代码", "Street-town code", hidden=True),
             _c("street_town_zh", "街镇", "Street-town"), _c("fund", "基金", "Fund", link="/funds/{fund}"),

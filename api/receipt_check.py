@@ -10,7 +10,7 @@ from typing import Any
 
 from api.limits import MAX_JSON_DEPTH, json_too_deep
 from ledger import merkle
-from ledger.receipts import ReceiptError, verify_receipt
+from ledger.receipts import ReceiptError, reversal_of, verify_receipt
 from ledger.settings import trusted_witnesses
 from projections.donations import mask_name
 
@@ -38,7 +38,7 @@ def check_receipt(ledger, settings, data: bytes | str) -> dict[str, Any]:
         except ReceiptError as exc:
             problem = problem or exc
     else:
-        return refusal(str(problem), "校验失败")
+        return refusal(problem.text.en, problem.text.zh)
     receipt = json.loads(data)
     size = verified.checkpoint.size
     matches_today = size <= ledger.merkle.size() and ledger.merkle.root(size) == verified.checkpoint.root
@@ -46,12 +46,16 @@ def check_receipt(ledger, settings, data: bytes | str) -> dict[str, Any]:
     position = found[0] if found and found[0] == receipt["position"] else None
     record_bytes = base64.b64decode(next(e["event"] for e in receipt["entries"] if e["role"] == "record"))
     held = found is not None and found[1] == merkle.leaf_hash(record_bytes)
+    reversal = None
+    if matches_today and found is not None:  # the log's own event at that leaf, not the receipt's copy
+        reversal = reversal_of(ledger, *ledger.read_position(found[0]))
     payload = verified.record.payload
     details: dict[str, Any] = {"type": verified.record.type_name}
     if verified.kind == "donation":
         details.update(amount=payload.get("amount"), received_on=payload.get("received_on"),
                        fund=verified.record.stream.split(":", 1)[1],
-                       donor=mask_name(payload.get("donor_name"), bool(payload.get("donor_public"))))
+                       donor=mask_name(payload.get("donor_name"), bool(payload.get("donor_public")))
+                       if payload.get("donor_name") else None)
     elif verified.kind == "volunteer-service":
         volunteer = verified.volunteer or {}
         details.update(date=payload.get("date"), minutes=payload.get("minutes"),
@@ -61,6 +65,8 @@ def check_receipt(ledger, settings, data: bytes | str) -> dict[str, Any]:
         "verified": True, "kind": verified.kind, "origin": verified.origin, "leaf_index": verified.leaf_index,
         "position": position, "checkpoint_size": size, "signer": verified.signer,
         "cosigners": verified.cosigners, "in_log_today": matches_today, "details": details,
+        "stands": (reversal is None) if matches_today else None,
+        "reversal": reversal.as_json() if reversal else None,
         # The link to the receipt page is derived from the leaf this log holds, never taken from the
         # receipt: its verify_path is not signed, and a crafted one would be a link on this origin.
         "verify_path": f"/v/{verified.leaf_index}-{found[1].hex()[:16]}" if held else None,

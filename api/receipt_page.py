@@ -7,16 +7,20 @@ from pathlib import Path
 import segno
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from api.i18n import format_date
 from ledger.money import format_cny
-from ledger.receipts import VerifiedReceipt
+from ledger.receipts import Standing, VerifiedReceipt
 from projections.donations import mask_name
 
 CSS = Path(__file__).parent / "static" / "receipt.css"
 _env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape())
 _env.filters["cny"] = format_cny
+_env.filters["zh_date"] = lambda value: format_date(value, "zh")
+_env.filters["en_date"] = lambda value: format_date(value, "en")
 
 
-def render_receipt_page(receipt: dict, verified: VerifiedReceipt, public_url: str, *, public: bool) -> str:
+def render_receipt_page(receipt: dict, verified: VerifiedReceipt, public_url: str, *, public: bool,
+                        standing: Standing | None = None, contact: str | None = None) -> str:
     """HTML for printing: what was recorded, where it sits in the log, and a QR code to check it.
 
     ``public`` pages (served to whoever holds the link) mask donors and volunteers who did not
@@ -30,7 +34,7 @@ def render_receipt_page(receipt: dict, verified: VerifiedReceipt, public_url: st
         # the served page links its stylesheet (no inline style under the CSP); a file on disk carries it
         css=None if public else CSS.read_text(),
         donor=mask_name(payload.get("donor_name"), not public or bool(payload.get("donor_public"))),
-        volunteer=verified.volunteer,
+        volunteer=verified.volunteer, standing=standing, contact=contact,
         volunteer_name=mask_name((verified.volunteer or {}).get("name"),
                                  not public or bool((verified.volunteer or {}).get("name_public"))),
     )

@@ -13,6 +13,7 @@ from api.limits import Limiter, LimitsMiddleware
 from api.problems import HttpError, TooManyRequests, Unauthenticated, WriteConflict, problem_response
 from api.routes import audit, auth, record
 from api.settings import ApiSettings
+from ledger.messages import msg
 
 
 def install(app: FastAPI, api_settings: ApiSettings | None = None) -> None:
@@ -40,7 +41,12 @@ def install(app: FastAPI, api_settings: ApiSettings | None = None) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_problem(request: Request, exc: StarletteHTTPException):
         # Unknown paths, wrong methods, unreadable bodies: problem+json like every other error.
-        error = HttpError(str(exc.detail), f"请求无法处理（HTTP {exc.status_code}）")
+        if exc.status_code == 404:
+            error = HttpError(msg("there is nothing at {path}", path=request.url.path))
+        elif exc.status_code == 405:
+            error = HttpError(msg("{method} is not allowed on {path}", method=request.method, path=request.url.path))
+        else:
+            error = HttpError(msg("the request cannot be handled (HTTP {status})", status=exc.status_code))
         error.status = exc.status_code
         return problem_response(error, dict(exc.headers or {}))
 

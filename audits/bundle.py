@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from audits.findings import unreadable
 from ledger.errors import LedgerError
 
 FORMAT = "wushe-audit-bundle/v1"
@@ -77,8 +78,8 @@ def collect(ledger: Any, *, figures: bool = True, since: tuple[int, int] | None 
     checkpoints = [(size, store.at(size).note) for size in store.sizes()]
     try:
         origin = ledger.origin if ledger.is_founded else None
-    except LedgerError:  # a directory the ledger refuses: the verifier will name the event
-        origin = None
+    except (LedgerError, KeyError, TypeError, ValueError):  # a directory the ledger refuses (or cannot even
+        origin = None  # apply): the verifier will name the event
     bundle = Bundle(origin, rows, checkpoints, keys=None if since else _keys(rows),
                     first_leaf=since[0] if since else 0)
     if figures:
@@ -86,7 +87,8 @@ def collect(ledger: Any, *, figures: bool = True, since: tuple[int, int] | None 
             bundle.figures = _published(ledger, rows)
         except (LedgerError, KeyError, TypeError, ValueError) as exc:
             # A log the ledger's own views cannot fold is exactly what an auditor must see: export it anyway.
-            bundle.figures_error = f"{type(exc).__name__}: {exc}"
+            en, zh = unreadable(exc)
+            bundle.figures_error = f"the ledger's views cannot fold its log: {en} 账本视图无法处理日志：{zh}"
     return bundle
 
 

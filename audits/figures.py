@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
-from audits.findings import CRITICAL, WARNING, Finding
+from audits.findings import CRITICAL, WARNING, Finding, unreadable
 from audits.replay import Entry
 from projections.base import Event, MemoryStore
 from projections.report import transparency_report
@@ -28,7 +28,9 @@ class UnfoldableEvent(ValueError):
     """A verified event whose payload the views' folds cannot read (no command writes such a payload)."""
 
     def __init__(self, entry: Entry, exc: Exception) -> None:
-        super().__init__(f"#{entry.position} {entry.stream} v{entry.version} {entry.type}: {type(exc).__name__}: {exc}")
+        self.why_en, self.why_zh = unreadable(exc)
+        self.where = f"#{entry.position} {entry.stream} v{entry.version} {entry.type}"
+        super().__init__(f"{self.where}: {self.why_en}")
         self.entry = entry
 
 
@@ -196,15 +198,17 @@ def compare_figures(views_at: ViewsAt, reports: Sequence[dict[str, Any]]) -> tup
             again = recompute(views_at(position), published)
         except UnfoldableEvent as exc:  # no report can be recomputed past this event
             findings.append(Finding("integrity.figures", CRITICAL, f"the figures cannot be recomputed: event {exc}",
-                                    f"无法由事件重算公布的数字：事件 #{exc.entry.position} 无法读取", (exc.entry.ref(),)))
+                                    f"无法由事件重算公布的数字：事件 {exc.where} 无法读取：{exc.why_zh}",
+                                    (exc.entry.ref(),)))
             break
         except BeforeState as exc:
             findings.append(Finding("integrity.figures", WARNING, f"a published report was not recomputed: {exc}",
                                     "已公布的报告早于审计状态，未重算"))
             continue
         except (KeyError, TypeError, ValueError) as exc:
-            findings.append(Finding("integrity.figures", CRITICAL, f"a published report cannot be read: {exc}",
-                                    "无法读取已公布的报告"))
+            en, zh = unreadable(exc)
+            findings.append(Finding("integrity.figures", CRITICAL, f"a published report cannot be read: {en}",
+                                    f"无法读取已公布的报告：{zh}"))
             continue
         differences = list(_differences(published, again))
         if not differences:

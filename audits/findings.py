@@ -12,6 +12,23 @@ ERROR = "error"
 WARNING = "warning"
 """Something an auditor should look at; not a breach by itself."""
 SEVERITIES = (CRITICAL, ERROR, WARNING)
+SEVERITY_NAMES = {CRITICAL: ("严重", "Critical"), ERROR: ("错误", "Error"), WARNING: ("警告", "Warning")}
+"""Each severity as a reader sees it: Chinese, English."""
+
+
+def unreadable(exc: BaseException) -> tuple[str, str]:
+    """Why an event's payload could not be read by the views or a rule, in words (English,
+    Chinese) instead of a Python error: the payload is signed but is not what its type defines."""
+    message = getattr(exc, "message", None)
+    if isinstance(message, str) and getattr(exc, "message_zh", None):  # a named error of the ledger
+        return message, exc.message_zh  # type: ignore[attr-defined]
+    if isinstance(exc, KeyError) and exc.args:
+        return f"the field {exc.args[0]!r} is missing", f"缺少字段 {exc.args[0]!r}"
+    if isinstance(exc, TypeError) and "NoneType" in str(exc):
+        return ("it refers to a record the history does not hold (a reversal of an event that is not there, say)",
+                "它引用了历史中不存在的记录（例如冲正一条并不存在的事件）")
+    return ("a field holds a value of another kind than its event type defines",
+            "某字段的值与该事件类型的定义不符")
 
 
 @dataclass(frozen=True)
@@ -54,7 +71,8 @@ class Finding:
     def one_line(self) -> str:
         named = ", ".join(_ref_text(e) for e in self.events[:3])
         more = f" (+{len(self.events) - 3} more)" if len(self.events) > 3 else ""
-        return f"[{self.severity}] {self.rule}: {self.message_en} / {self.message_zh}" + (
+        zh, _ = SEVERITY_NAMES.get(self.severity, (self.severity, self.severity))
+        return f"[{self.severity} {zh}] {self.rule}: {self.message_en} / {self.message_zh}" + (
             f" — {named}{more}" if named else "")
 
 

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from audits.bundle import StoredRow
+from audits.directory import directory_problem, root_signed
 from audits.findings import CRITICAL, EventRef, Finding
 from ledger.envelope import EnvelopeError, open_sealed
 from ledger.errors import TamperedEvent
@@ -92,7 +93,19 @@ class Replay:
     keys: dict[str, KeySpan]
     findings: list[Finding]
     verified_signatures: int
+    """Events other than the directory's whose signature was checked and verifies."""
     origin: str | None
+    failed_signatures: int = 0
+    """Events other than the directory's that were checked and fail."""
+    directory_events: int = 0
+    """The directory's events: each checked with the root key in force (step 1), not counted above."""
+    directory_failed: int = 0
+    trusted_unchecked: int = 0
+    """Events below a trusted checkpoint (or a saved state) whose signatures were not checked again."""
+
+    @property
+    def signatures_checked(self) -> int:
+        return self.verified_signatures + self.failed_signatures
 
 
 def ref(row: StoredRow, leaf: int | None = None) -> EventRef:
@@ -186,6 +199,13 @@ def replay_directory(rows: Sequence[StoredRow], prefix: Prefix | None = None,
             continue
         try:
             sealed = open_sealed(row.state, stream=row.stream, version=row.version, topic=row.type)
+            broken = directory_problem(directory, sealed)
+            if broken is not None and root_signed(directory, sealed):
+                rule, en, zh = broken
+                findings.append(Finding(rule, CRITICAL, f"event #{row.position} directory v{row.version} {row.type}: {en}",
+                                        f"事件 #{row.position} directory 第{row.version}版 {row.type}：{zh}",
+                                        (ref(row, leaf),)))
+                continue
             directory = advance_directory(directory, sealed)
         except EnvelopeError as exc:
             findings.append(event_finding(row, leaf, str(exc)))
@@ -209,6 +229,11 @@ def replay_directory(rows: Sequence[StoredRow], prefix: Prefix | None = None,
 def directory_keys(rows: Sequence[StoredRow]) -> dict[str, Any]:
     """The keys file of a bundle: every key with where it was added and revoked."""
     _, spans, _ = replay_directory(rows)
+    return keys_file(spans, rows)
+
+
+def keys_file(spans: dict[str, KeySpan], rows: Sequence[StoredRow]) -> dict[str, Any]:
+    """The keys file's content for the key spans a replay of ``rows`` rebuilt."""
     return {"keys": [vars(s) for s in spans.values()],
             "directory_events": [r.position for r in rows if r.stream == DIRECTORY_ID]}
 
@@ -317,10 +342,11 @@ class PendingReplay:
 
     def result(self) -> Replay:
         verdicts = dict(zip(self.fresh_leaves, self._verdicts(), strict=True))
-        findings, entries = list(self.findings), []
+        findings, entries, failed = list(self.findings), [], 0
         for leaf, row, entry in self.parsed:
             problem = verdicts.get(leaf)
             if problem is not None:
+                failed += 1
                 findings.append(event_finding(row, leaf, problem))
             elif leaf in self.bad_directory:
                 continue
@@ -331,7 +357,10 @@ class PendingReplay:
         if len(entries) == len(self.speculative):
             entries = self.speculative
         origin = self.directory.ledger_name if self.directory else None
-        return Replay(entries, self.principals, self.spans, findings, len(self.fresh_leaves), origin)
+        directory = sum(1 for row in self.rows if row.stream == DIRECTORY_ID)
+        unchecked = len(self.rows) - directory - len(self.fresh_leaves)
+        return Replay(entries, self.principals, self.spans, findings, len(self.fresh_leaves) - failed, origin,
+                      failed, directory, len(self.bad_directory), unchecked)
 
 
 def replay(rows: Sequence[StoredRow], *, trusted_leaves: int = 0, workers: int | None = None,

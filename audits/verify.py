@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 
 from audits.bundle import Bundle, StoredRow
+from audits.directory import compare_keys_file
 from audits.figures import UnfoldableEvent, ViewsAt, compare_figures, continued_views, fresh_views
 from audits.findings import CRITICAL, WARNING, Finding
 from audits.replay import (
@@ -24,6 +25,7 @@ from audits.replay import (
     Prefix,
     Progress,
     Replay,
+    keys_file,
     ref,
     replay,
     replay_directory,
@@ -77,8 +79,14 @@ class AuditResult:
         return not self.integrity_failures
 
     def summary(self) -> dict[str, Any]:
+        """The counts, which add up: ``events`` = ``directory_events`` (checked with the root key) +
+        ``signatures_checked`` (``verified_signatures`` + ``failed_signatures``) + ``trusted_unchecked``."""
+        r = self.replay
+        counts = {"directory_events": r.directory_events, "directory_failed": r.directory_failed,
+                  "signatures_checked": r.signatures_checked, "failed_signatures": r.failed_signatures,
+                  "trusted_unchecked": self.events - r.directory_events - r.signatures_checked} if r else {}
         return {
-            "origin": self.origin, "events": self.events, "verified_signatures": self.verified_signatures,
+            "origin": self.origin, "events": self.events, "verified_signatures": self.verified_signatures, **counts,
             "checkpoints": self.checkpoints, "trusted_size": self.trusted_size,
             "reports_checked": self.reports_checked, "reports_matched": self.reports_matched,
             "integrity_ok": self.ok,
@@ -143,6 +151,7 @@ def audit(bundle: Bundle, *, reference: Any, trusted: bytes | None = None, log_k
     directory, spans, _ = replay_directory(rows)
     origin = directory.ledger_name if directory is not None else None
     findings += _origin_findings(bundle, origin)
+    findings += compare_keys_file(bundle.keys, keys_file(spans, rows))
     pin_findings, log_keys = _pinned(spans, origin, log_key, root_key)
     findings += pin_findings
     tree = LeafTree.of([r.state for r in rows])
@@ -164,6 +173,7 @@ def audit(bundle: Bundle, *, reference: Any, trusted: bytes | None = None, log_k
     if judged is None or replayed.entries is not pending.speculative:
         judged = _judge(replayed.entries, replayed.principals, bundle, origin, reference, anchor, run_rules)
     views_at, figure_findings, matched, rule_findings, rules_state = judged
+    figure_findings += _unfolded(bundle, views_at, replayed.entries)
     findings += replayed.findings + checkpoint_findings
     findings += _witness_findings(bundle, witnesses, witnessed, trusted is not None)
     findings += figure_findings + rule_findings
@@ -182,6 +192,22 @@ def audit(bundle: Bundle, *, reference: Any, trusted: bytes | None = None, log_k
             _keep_state(result, origin, rows[:size], frontier, tree.levels[0][size - 1], checkpoint, known,
                         [], {}, image, rules_state)
     return result
+
+
+def _unfolded(bundle: Bundle, views_at: ViewsAt, entries: Sequence[Entry]) -> list[Finding]:
+    """A log the exporter's views could not fold carries no published figures to compare: fold the
+    verified history here, to name the event no view can read (or to say the figures are missing)."""
+    error = bundle.figures_error or (bundle.manifest or {}).get("figures_error")
+    if not error or not entries or bundle.figures:  # with reports, comparing them folds the history
+        return []
+    try:
+        views_at(entries[-1].position)
+    except UnfoldableEvent as exc:
+        return [Finding("integrity.figures", CRITICAL, f"no published figures can be computed: event {exc}",
+                        f"无法计算公布的数字：事件 {exc.where} 无法读取：{exc.why_zh}", (exc.entry.ref(),))]
+    return [Finding("integrity.figures", WARNING, "the bundle carries no published figures (the exporting ledger "
+                    "could not read them), though the verified events fold", "审计包中没有公布的数字（导出时账本无法读取），"
+                    "但已核验的事件可以折叠")]
 
 
 def _judge(entries: Sequence[Entry], principals: dict, bundle: Bundle, origin: str | None, reference: Any,

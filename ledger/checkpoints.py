@@ -14,24 +14,25 @@ import binascii
 import re
 import struct
 from dataclasses import dataclass
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError
 
 from ledger import merkle
+from ledger.messages import Explained, explain, msg
+from ledger.sidetables import SideTables, storable
 from ledger.signing import (
     ALG_COSIGNATURE,
     SIG_PREFIX,
     Note,
     NoteFormatError,
-    SigningKey,
     Signature,
+    SigningKey,
     VerifierKey,
     make_note,
     parse_note,
 )
-from ledger.sidetables import SideTables, storable
 
 CHECKPOINTS = "wushe_checkpoints"
 COSIGNATURES = "wushe_cosignatures"
@@ -39,7 +40,7 @@ COSIGNATURES = "wushe_cosignatures"
 _SIZE = re.compile(r"^(0|[1-9][0-9]{0,18})$")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(Explained, ValueError):
     """A checkpoint or cosignature that is malformed or does not verify."""
 
 
@@ -62,27 +63,28 @@ def parse_checkpoint_text(text: bytes) -> Checkpoint:
     try:
         lines = text.decode("utf-8").split("\n")
     except UnicodeDecodeError:
-        raise CheckpointError("checkpoint text is not UTF-8") from None
+        raise CheckpointError(msg("checkpoint text is not UTF-8")) from None
     if len(lines) != 4 or lines[3] != "":
-        raise CheckpointError("checkpoint text must be exactly three lines: origin, size, root hash")
+        raise CheckpointError(msg("checkpoint text must be exactly three lines: origin, size, root hash"))
     origin, size, root_b64 = lines[:3]
     if not origin or " " in origin or "+" in origin:
-        raise CheckpointError("checkpoint origin is empty or contains a space or '+'")
+        raise CheckpointError(msg("checkpoint origin is empty or contains a space or '+'"))
     if not _SIZE.match(size):
-        raise CheckpointError(f"checkpoint tree size {size[:20]!r} is not a decimal number")
+        raise CheckpointError(msg("checkpoint tree size {size} is not a decimal number", size=repr(size[:20])))
     try:
         root = base64.b64decode(root_b64, validate=True)
     except (ValueError, binascii.Error):
-        raise CheckpointError("checkpoint root hash is not base64") from None
+        raise CheckpointError(msg("checkpoint root hash is not base64")) from None
     if len(root) != merkle.HASH_SIZE or base64.b64encode(root).decode() != root_b64:
-        raise CheckpointError("checkpoint root hash is not 32 bytes in canonical base64")
+        raise CheckpointError(msg("checkpoint root hash is not 32 bytes in canonical base64"))
     return Checkpoint(origin, int(size), root)
 
 
 def sign_checkpoint(checkpoint: Checkpoint, log_key: SigningKey) -> bytes:
     """The signed note of a checkpoint; the log key's name must be the origin."""
     if log_key.name != checkpoint.origin:
-        raise CheckpointError(f"the log key is named {log_key.name!r}, the origin is {checkpoint.origin!r}")
+        raise CheckpointError(msg("the log key is named {name}, the origin is {origin}", name=repr(log_key.name),
+                                  origin=repr(checkpoint.origin)))
     return make_note(checkpoint.text, log_key)
 
 
@@ -91,16 +93,17 @@ def open_checkpoint(note_bytes: bytes, log_key: VerifierKey) -> tuple[Checkpoint
     try:
         note = parse_note(note_bytes)
     except NoteFormatError as exc:
-        raise CheckpointError(f"not a signed checkpoint: {exc}") from None
+        raise CheckpointError(msg("not a signed checkpoint: {problem}", problem=explain(exc))) from None
     checkpoint = parse_checkpoint_text(note.text)
     if checkpoint.origin != log_key.name:
-        raise CheckpointError(f"checkpoint of {checkpoint.origin!r}, but the log key is {log_key.name!r}")
+        raise CheckpointError(msg("checkpoint of {origin}, but the log key is {name}", origin=repr(checkpoint.origin),
+                                  name=repr(log_key.name)))
     for signature in note.signatures:
         if signature.name == log_key.name and signature.key_hash == log_key.hash:
             if len(signature.signature) == 64 and log_key.verify(note.text, signature.signature):
                 return checkpoint, note
-            raise CheckpointError("the log's signature on the checkpoint does not verify")
-    raise CheckpointError(f"the checkpoint carries no signature by {log_key.key_id}")
+            raise CheckpointError(msg("the log's signature on the checkpoint does not verify"))
+    raise CheckpointError(msg("the checkpoint carries no signature by {key}", key=log_key.key_id))
 
 
 def cosigned_message(checkpoint_text: bytes, timestamp: int) -> bytes:
@@ -110,9 +113,9 @@ def cosigned_message(checkpoint_text: bytes, timestamp: int) -> bytes:
 def cosignature_line(checkpoint_text: bytes, witness_key: SigningKey, timestamp: int) -> str:
     """A witness's cosignature line over a checkpoint text at a POSIX ``timestamp``."""
     if witness_key.alg != ALG_COSIGNATURE:
-        raise CheckpointError("witness keys have signature type 0x04 (wushe witness init makes one)")
+        raise CheckpointError(msg("witness keys have signature type 0x04 (`wushe witness init` makes one)"))
     if not 0 <= timestamp < 2**63:
-        raise CheckpointError("cosignature timestamp out of range")
+        raise CheckpointError(msg("cosignature timestamp out of range"))
     signature = witness_key.sign(cosigned_message(checkpoint_text, timestamp))
     blob = base64.b64encode(witness_key.verifier.hash + struct.pack(">Q", timestamp) + signature).decode()
     return f"{SIG_PREFIX}{witness_key.name} {blob}\n"
@@ -175,13 +178,13 @@ class CheckpointStore:
         """Keep a witness's cosignature line, once it verifies over a checkpoint kept here."""
         kept = self.at(checkpoint.size)
         if kept is None or kept.checkpoint != checkpoint:
-            raise CheckpointError(f"no checkpoint of size {checkpoint.size} with that root was signed here")
+            raise CheckpointError(msg("no checkpoint of size {size} with that root was signed here", size=checkpoint.size))
         try:
             signature = parse_note(checkpoint.text + b"\n" + line.encode()).signatures
         except (NoteFormatError, UnicodeError):
-            raise CheckpointError("not a cosignature line") from None
+            raise CheckpointError(msg("not a cosignature line")) from None
         if len(signature) != 1 or verify_cosignature(checkpoint.text, signature[0], witness) is None:
-            raise CheckpointError(f"the cosignature does not verify under {witness.key_id}")
+            raise CheckpointError(msg("the cosignature does not verify under {key}", key=witness.key_id))
         with self.tables.transaction(commit=True) as cursor:
             cursor.execute(
                 f"INSERT INTO {self.tables.table(COSIGNATURES)} (tree_size, witness, line, cosigned_at) "

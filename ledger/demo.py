@@ -17,7 +17,7 @@ from typing import Any
 
 from ledger.application import Actor, Ledger
 from ledger.errors import LedgerError
-from ledger.signing import SigningKey, key_file_stem, read_signing_key
+from ledger.signing import SigningKey, key_file_stem, read_signing_key, retire_key_files
 from ledger.witness import Witness
 
 DEMO_END = date(2026, 10, 31)
@@ -148,8 +148,7 @@ def _rotate(ledger: Ledger, key_dir: Path, root: Actor, handle: str) -> Actor:
     """Rotate a principal's key; the old key file is kept, renamed after the rotation's position."""
     new_key = SigningKey.generate(handle)
     rotation = ledger.rotate_key(root, handle, new_key.verifier)
-    old = key_dir / f"{key_file_stem(handle)}.key"
-    old.rename(key_dir / f"{key_file_stem(handle)}.retired-{ledger.positions_of(rotation)[0]}.key")
+    retire_key_files(key_dir, handle, ledger.positions_of(rotation)[0])
     new_key.write(key_dir)
     return Actor(handle, new_key)
 

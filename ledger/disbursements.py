@@ -7,12 +7,17 @@ from eventsourcing.domain import event
 
 from ledger.aggregate import LedgerAggregate
 from ledger.errors import AlreadyReversed, InvalidInput, InvalidState, MakerChecker
+from ledger.messages import msg, term
 
 DISBURSEMENT_KINDS = ("project", "allowance", "management", "fundraising")
 """A project payment by milestone (项目款), a social-worker talent allowance (社工专业人才津贴),
 management costs (管理费用) or fundraising costs (筹资费用)."""
 
 REQUESTED, APPROVED, REJECTED, PAID, REVERSED = "requested", "approved", "rejected", "paid", "reversed"
+STATUS = {REQUESTED: term("requested"), APPROVED: term("approved"), REJECTED: term("rejected"), PAID: term("paid"),
+          REVERSED: term("reversed")}
+"""A disbursement's status as people read it."""
+VERBS = {"approve": APPROVED, "reject": REJECTED, "pay": PAID, "reverse": REVERSED}
 
 
 def disbursement_id(number: str) -> str:
@@ -54,25 +59,19 @@ class Disbursement(LedgerAggregate):
         self._check_status(REQUESTED, "approve")
         self._check_not_before(approved_on, self.requested_on, "requested")
         if approver == self.requested_by:
-            raise MakerChecker(
-                f"{approver} requested disbursement {self.number} and cannot also approve it",
-                f"{approver} 是拨付 {self.number} 的申请人，不能自行审批",
-                field="approver",
-            )
+            raise MakerChecker(msg("{approver} requested disbursement {number} and cannot also approve it",
+                                   approver=approver, number=self.number), field="approver")
         if not approval_ref.strip():
-            raise InvalidInput("approval_ref", "an approval needs its reference number", "审批须填写批文号")
+            raise InvalidInput("approval_ref", msg("an approval needs its reference number"))
         self._approved(approved_by=approver, approval_ref=approval_ref.strip(), approved_on=approved_on)
 
     def reject(self, *, approver: str, reason: str) -> None:
         self._check_status(REQUESTED, "reject")
         if approver == self.requested_by:
-            raise MakerChecker(
-                f"{approver} requested disbursement {self.number} and cannot also decide it",
-                f"{approver} 是申请人，不能自行审批",
-                field="approver",
-            )
+            raise MakerChecker(msg("{approver} requested disbursement {number} and cannot also decide it",
+                                   approver=approver, number=self.number), field="approver")
         if not reason.strip():
-            raise InvalidInput("reason", "a rejection needs a reason", "驳回须说明原因")
+            raise InvalidInput("reason", msg("a rejection needs a reason"))
         self._rejected(rejected_by=approver, reason=reason.strip())
 
     def check_payable(self, paid_on: str | None = None) -> None:
@@ -86,24 +85,21 @@ class Disbursement(LedgerAggregate):
 
     def mark_reversed(self, *, reason: str) -> None:
         if self.status == REVERSED:
-            raise AlreadyReversed(f"disbursement {self.number} was already reversed", f"拨付 {self.number} 已冲正")
+            raise AlreadyReversed(msg("disbursement {number} was already reversed", number=self.number))
         self._check_status(PAID, "reverse")
         self._reversed(reason=reason)
 
     def _check_not_before(self, day: str, earlier: str | None, what: str) -> None:
         """Rule 2 in time: nothing is approved before it was requested or paid before it was approved."""
         if earlier is not None and day < earlier:
-            raise InvalidInput(
-                "on", f"{day} is before disbursement {self.number} was {what} ({earlier})",
-                f"{day} 早于拨付 {self.number} 的{'申请' if what == 'requested' else '审批'}日期 {earlier}",
-            )
+            raise InvalidInput("on", msg("{day} is before disbursement {number} was {what} ({earlier})", day=day,
+                                         number=self.number, what=STATUS[what], earlier=earlier))
 
     def _check_status(self, wanted: str, verb: str) -> None:
         if self.status != wanted:
-            raise InvalidState(
-                f"disbursement {self.number} is {self.status}; only a {wanted} one can be {verb}d",
-                f"拨付 {self.number} 当前状态为 {self.status}，不能执行此操作",
-            )
+            raise InvalidState(msg("disbursement {number} is {status}; only one that is {wanted} can be {done}",
+                                   number=self.number, status=STATUS[self.status], wanted=STATUS[wanted],
+                                   done=STATUS[VERBS[verb]]))
 
     @event("Approved")
     def _approved(self, approved_by: str, approval_ref: str, approved_on: str) -> None:

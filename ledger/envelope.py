@@ -13,10 +13,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, UTC
+from datetime import UTC, datetime
 from typing import Any
 
-from ledger.signing import Note, NoteFormatError, SigningKey, Signature, VerifierKey, canonical_json, make_note, parse_note
+from ledger.signing import (
+    Note,
+    NoteFormatError,
+    Signature,
+    SigningKey,
+    VerifierKey,
+    canonical_json,
+    make_note,
+    parse_note,
+)
 
 
 class EnvelopeError(ValueError):

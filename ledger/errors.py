@@ -6,15 +6,22 @@ The API turns them into RFC 9457 problem documents and the CLI into a message an
 
 from __future__ import annotations
 
+from ledger.messages import Msg, msg, term
+
 
 class LedgerError(Exception):
-    """Base of every error the ledger raises on purpose."""
+    """Base of every error the ledger raises on purpose.
+
+    The message is a :class:`~ledger.messages.Msg` of the catalogue (both languages from one
+    English text); a pair of plain strings is still taken, for the few texts built elsewhere."""
 
     rule: str = "ledger-error"
     status: int = 422
     title_zh: str = "账本错误"
 
-    def __init__(self, message: str, message_zh: str | None = None, *, field: str | None = None):
+    def __init__(self, message: str | Msg, message_zh: str | None = None, *, field: str | None = None):
+        if isinstance(message, Msg):
+            message, message_zh = message.en, message.zh
         super().__init__(message)
         self.message = message
         self.message_zh = message_zh or self.title_zh
@@ -22,6 +29,55 @@ class LedgerError(Exception):
 
     def __str__(self) -> str:
         return f"{self.message_zh} / {self.message}"
+
+
+# --- the words messages name things with ----------------------------------------------------------
+
+FIELDS: dict[str, Msg] = {
+    "actor": term("acting principal"), "amount": term("amount"), "approval_ref": term("approval reference"),
+    "approver": term("approver"), "authorization": term("Authorization header"), "basis": term("basis"),
+    "budget": term("budget"), "code": term("code"), "community": term("neighbourhood committee"),
+    "content": term("service content"), "credit_code": term("unified social credit code"), "date": term("date"),
+    "document_ref": term("document reference"), "domain": term("service domain"), "domains": term("service domains"),
+    "donor_name": term("donor's name"), "donor_public": term("consent to be named"), "donor_type": term("donor type"),
+    "end": term("end time"), "ends_on": term("end date"), "first": term("first tree size"),
+    "foundation": term("foundation"), "from_fund": term("source fund"), "fund": term("fund"),
+    "funding_source": term("funding source"), "handle": term("handle"), "Idempotency-Key": term("Idempotency-Key"),
+    "in_kind_description": term("description of goods in kind"), "key": term("key"), "key_id": term("key id"),
+    "kind": term("kind"), "leaf_index": term("leaf index"), "ledger": term("ledger"), "limit": term("limit"),
+    "method": term("method"), "milestone": term("milestone"), "milestones": term("milestones"), "name": term("name"),
+    "name_public": term("consent to be named"), "note": term("note"), "number": term("number"),
+    "on": term("date"), "organisation": term("organisation"), "out": term("output file"), "path": term("page"),
+    "payee": term("payee"), "payer": term("payer"), "position": term("log position"), "principal": term("principal"),
+    "purpose": term("purpose"), "reason": term("reason"), "received_on": term("date received"),
+    "reference": term("receipt link"), "reference_file": term("reference data file"),
+    "registered_on": term("registration date"), "respondents": term("respondents"), "restricted": term("restricted"),
+    "roles": term("roles"), "root_key": term("root key"), "score": term("satisfaction score"),
+    "second": term("second tree size"), "source": term("source"), "special": term("special fund"),
+    "start": term("start time"), "starts_on": term("start date"), "street_town": term("street-town"),
+    "street_towns": term("street-towns"), "surveyed_on": term("survey date"), "table": term("table"),
+    "text": term("text"), "to_fund": term("target fund"), "token_id": term("token id"), "tree_size": term("tree size"),
+    "valid_from": term("valid from"), "valid_until": term("valid until"), "volunteer": term("volunteer"),
+    "body": term("request body"), "lang": term("language"), "name_zh": term("Chinese name"),
+}
+"""Each input a message can name, by its field name, as people read it."""
+
+KINDS: dict[str, Msg] = {
+    "checkpoint": term("checkpoint"), "checkpoint of tree size": term("checkpoint of tree size"),
+    "disbursement": term("disbursement"), "domain": term("service domain"), "entry": term("entry"),
+    "event at log position": term("event at log position"), "file": term("file"), "fund": term("fund"),
+    "key": term("key"), "ledger": term("ledger"), "organisation": term("organisation"), "page": term("page"),
+    "principal": term("principal"), "project": term("project"), "receipt link": term("receipt link"),
+    "service record": term("service record"), "street-town": term("street-town"), "table": term("table"),
+    "token": term("token"), "volunteer": term("volunteer"), "milestone": term("milestone"),
+    "idempotency key": term("idempotency key"), "registered key": term("registered key"),
+}
+"""The kinds of thing that may be missing or already there (NotFound, AlreadyExists)."""
+
+
+def field_label(name: str) -> Msg:
+    """How a message names an input: its label, or for one the ledger does not know, its name as code."""
+    return FIELDS.get(name) or Msg(f"`{name}`")
 
 
 # --- input ---------------------------------------------------------------------------------------
@@ -33,8 +89,13 @@ class InvalidInput(LedgerError):
     rule = "invalid-input"
     title_zh = "输入无效"
 
-    def __init__(self, field: str, problem: str, problem_zh: str | None = None):
-        super().__init__(f"{field}: {problem}", f"{field}：{problem_zh or problem}", field=field)
+    def __init__(self, field: str, problem: str | Msg, problem_zh: str | None = None):
+        if isinstance(problem, Msg):
+            label = field_label(field)
+            super().__init__(f"{field}: {problem.en}", f"{label.zh}：{problem.zh}", field=field)
+        else:
+            super().__init__(f"{field}: {problem}", f"{field_label(field).zh}：{problem_zh or problem}", field=field)
+        self.problem = problem
 
 
 class InvalidAmount(InvalidInput):
@@ -42,9 +103,6 @@ class InvalidAmount(InvalidInput):
 
     rule = "invalid-amount"
     title_zh = "金额无效"
-
-    def __init__(self, field: str, problem: str):
-        super().__init__(field, problem, f"金额无效（{problem}）")
 
 
 class UnknownReference(InvalidInput):
@@ -62,7 +120,9 @@ class NotFound(LedgerError):
     title_zh = "未找到"
 
     def __init__(self, kind: str, ident: str, *, field: str | None = None):
-        super().__init__(f"{kind} {ident!r} does not exist", f"{kind} {ident!r} 不存在", field=field)
+        super().__init__(msg("{kind} {ident} does not exist", kind=KINDS.get(kind) or term(kind), ident=repr(ident)),
+                         field=field)
+        self.kind, self.ident = kind, ident
 
 
 class AlreadyExists(LedgerError):
@@ -73,7 +133,8 @@ class AlreadyExists(LedgerError):
     title_zh = "已存在"
 
     def __init__(self, kind: str, ident: str, *, field: str | None = None):
-        super().__init__(f"{kind} {ident!r} already exists", f"{kind} {ident!r} 已存在", field=field)
+        super().__init__(msg("{kind} {ident} already exists", kind=KINDS.get(kind) or term(kind), ident=repr(ident)),
+                         field=field)
 
 
 # --- authority and keys --------------------------------------------------------------------------
@@ -103,6 +164,14 @@ class KeyRevoked(LedgerError):
     title_zh = "密钥已吊销"
 
 
+TAMPER_PROBLEMS: dict[str, Msg] = {
+    "signature does not verify": term("signature does not verify"),
+    "appears before the directory's genesis": term("appears before the directory's genesis"),
+    "the directory does not begin with Directory.Founded": term("the directory does not begin with its genesis"),
+}
+"""The fixed problems of a stored event, in words (the others name a key or a field as they are)."""
+
+
 class TamperedEvent(LedgerError):
     """A stored event does not verify: its bytes, signature, stream, version or type were altered."""
 
@@ -111,10 +180,8 @@ class TamperedEvent(LedgerError):
     title_zh = "事件校验失败"
 
     def __init__(self, stream: str, version: int, problem: str):
-        super().__init__(
-            f"stored event {stream} v{version} fails verification: {problem}",
-            f"存储事件 {stream} 第{version}版校验失败：{problem}",
-        )
+        super().__init__(msg("stored event {stream} v{version} fails verification: {problem}", stream=stream,
+                             version=version, problem=TAMPER_PROBLEMS.get(problem, problem)))
         self.stream = stream
         self.version = version
         self.problem = problem

@@ -10,6 +10,8 @@ from eventsourcing.domain import event
 from ledger import accounting as acc
 from ledger.aggregate import LedgerAggregate
 from ledger.errors import AlreadyReversed, FundClosed, FundRestricted, InsufficientFunds, InvalidInput
+from ledger.messages import codes as _codes
+from ledger.messages import msg, term
 from ledger.money import format_cny
 
 DONOR_TYPES = ("resident", "business", "stationed_unit", "foundation", "government")
@@ -83,48 +85,34 @@ class Fund(LedgerAggregate):
 
     def check_open(self) -> None:
         if self.closed:
-            raise FundClosed(f"fund {self.code} is closed", f"基金 {self.code} 已关闭")
+            raise FundClosed(msg("fund {fund} is closed", fund=self.code))
 
     def check_use(self, *, domain: str | None, street_town: str | None, on: date) -> None:
         """Rule 1: a restricted fund pays only within its domains, street-towns and dates."""
         if not self.restricted:
             return
         if self.domains and domain not in self.domains:
-            raise FundRestricted(
-                f"fund {self.code} may only pay for {', '.join(self.domains)}, not {domain}",
-                f"基金 {self.code} 限定用于 {', '.join(self.domains)}，不可用于 {domain}",
-                field="domain",
-            )
+            raise FundRestricted(msg("fund {fund} may only pay for {allowed}, not {asked}", fund=self.code,
+                                     allowed=_codes(self.domains), asked=_codes([domain])), field="domain")
         if self.street_towns and street_town not in self.street_towns:
-            raise FundRestricted(
-                f"fund {self.code} may only pay in {', '.join(self.street_towns)}, not {street_town}",
-                f"基金 {self.code} 限定用于 {', '.join(self.street_towns)}，不可用于 {street_town}",
-                field="street_town",
-            )
+            raise FundRestricted(msg("fund {fund} may only pay in {allowed}, not in {asked}", fund=self.code,
+                                     allowed=_codes(self.street_towns), asked=_codes([street_town])), field="street_town")
         day = on.isoformat()
         if (self.valid_from and day < self.valid_from) or (self.valid_until and day > self.valid_until):
-            raise FundRestricted(
-                f"fund {self.code} may only pay between {self.valid_from or '…'} and {self.valid_until or '…'}",
-                f"基金 {self.code} 限定使用期间为 {self.valid_from or '…'} 至 {self.valid_until or '…'}",
-                field="date",
-            )
+            raise FundRestricted(msg("fund {fund} may only pay between {start} and {end}", fund=self.code,
+                                     start=self.valid_from or "…", end=self.valid_until or "…"), field="date")
 
     def check_covers(self, amount: int) -> None:
         """Rule 1: no fund goes below zero."""
         if amount > self.balance:
-            raise InsufficientFunds(
-                f"fund {self.code} holds {format_cny(self.balance)}, cannot pay {format_cny(amount)}",
-                f"基金 {self.code} 余额 {format_cny(self.balance)}，不足以支付 {format_cny(amount)}",
-                field="amount",
-            )
+            raise InsufficientFunds(msg("fund {fund} holds {balance}, cannot pay {amount}", fund=self.code,
+                                        balance=format_cny(self.balance), amount=format_cny(amount)), field="amount")
 
     def check_unrestricted_spend(self, kind: str) -> None:
         if self.restricted:
-            raise FundRestricted(
-                f"{kind} costs may not be taken from restricted fund {self.code}",
-                f"限定性基金 {self.code} 不得列支{'管理费用' if kind == 'management' else '筹资费用'}",
-                field="fund",
-            )
+            raise FundRestricted(msg("{kind} costs may not be taken from restricted fund {fund}",
+                                     kind=term("management") if kind == "management" else term("fundraising"),
+                                     fund=self.code), field="fund")
 
     # --- commands --------------------------------------------------------------------------------
 
@@ -144,13 +132,13 @@ class Fund(LedgerAggregate):
     ) -> None:
         self.check_open()
         if donor_type not in DONOR_TYPES:
-            raise InvalidInput("donor_type", f"choose from {', '.join(DONOR_TYPES)}")
+            raise InvalidInput("donor_type", msg("choose from {choices}", choices=_codes(DONOR_TYPES)))
         if method not in DONATION_METHODS:
-            raise InvalidInput("method", f"choose from {', '.join(DONATION_METHODS)}")
+            raise InvalidInput("method", msg("choose from {choices}", choices=_codes(DONATION_METHODS)))
         if method == "in_kind" and not (in_kind_description or "").strip():
-            raise InvalidInput("in_kind_description", "an in-kind gift needs a description", "实物捐赠须说明物品")
+            raise InvalidInput("in_kind_description", msg("an in-kind gift needs a description"))
         if donor_public and not donor_name:
-            raise InvalidInput("donor_public", "a donor who consents to be named needs a name")
+            raise InvalidInput("donor_public", msg("a donor who consents to be named needs a name"))
         postings = acc.balanced(
             [
                 acc.posting(self.account, amount),
@@ -177,9 +165,9 @@ class Fund(LedgerAggregate):
     ) -> None:
         self.check_open()
         if source not in GRANT_SOURCES:
-            raise InvalidInput("source", f"choose from {', '.join(GRANT_SOURCES)}")
+            raise InvalidInput("source", msg("choose from {choices}", choices=_codes(GRANT_SOURCES)))
         if not payer.strip():
-            raise InvalidInput("payer", "name the paying body", "须填写拨款单位")
+            raise InvalidInput("payer", msg("name the paying body"))
         postings = acc.balanced(
             [
                 acc.posting(self.account, amount),
@@ -196,11 +184,8 @@ class Fund(LedgerAggregate):
         self.check_open()
         to_fund.check_open()
         if self.restricted:
-            raise FundRestricted(
-                f"restricted fund {self.code} cannot allocate to other funds; release the restriction first",
-                f"限定性基金 {self.code} 不得调拨，须先解除限定",
-                field="from_fund",
-            )
+            raise FundRestricted(msg("restricted fund {fund} cannot allocate to other funds; release the restriction first",
+                                     fund=self.code), field="from_fund")
         self.check_covers(amount)
         out_legs = [acc.posting(self.account, -amount), acc.posting(acc.INTERFUND, amount)]
         in_legs = [acc.posting(to_fund.account, amount), acc.posting(acc.INTERFUND, -amount)]
@@ -221,11 +206,11 @@ class Fund(LedgerAggregate):
         self.check_open()
         to_fund.check_open()
         if not self.restricted:
-            raise InvalidInput("fund", f"fund {self.code} is not restricted", f"基金 {self.code} 不是限定性基金")
+            raise InvalidInput("fund", msg("fund {fund} is not restricted", fund=self.code))
         if to_fund.restricted:
-            raise InvalidInput("to_fund", f"fund {to_fund.code} is restricted", f"基金 {to_fund.code} 是限定性基金")
+            raise InvalidInput("to_fund", msg("fund {fund} is restricted", fund=to_fund.code))
         if not basis.strip():
-            raise InvalidInput("basis", "state the agreement or rule that lifts the restriction", "须说明解除限定的依据")
+            raise InvalidInput("basis", msg("state the agreement or rule that lifts the restriction"))
         self.check_covers(amount)
         out_legs = [acc.posting(self.account, -amount), acc.posting(acc.INTERFUND, amount), *acc.release_legs(amount)]
         in_legs = [acc.posting(to_fund.account, amount), acc.posting(acc.INTERFUND, -amount)]
@@ -261,7 +246,7 @@ class Fund(LedgerAggregate):
         """Append the reversal (冲正) of one of this fund's money events."""
         self.check_open()  # money reversed into a closed fund could never leave it again
         if entry in self.reversed_entries:
-            raise AlreadyReversed(f"entry {entry} of fund {self.code} was already reversed", f"分录 {entry} 已冲正")
+            raise AlreadyReversed(msg("entry {entry} of fund {fund} was already reversed", entry=entry, fund=self.code))
         postings = acc.balanced(acc.negated(original_postings))
         effect = acc.effect_on(self.account, postings)
         if effect < 0:
@@ -271,10 +256,8 @@ class Fund(LedgerAggregate):
     def close(self, reason: str) -> None:
         self.check_open()
         if self.balance:
-            raise InvalidInput(
-                "fund", f"fund {self.code} still holds {format_cny(self.balance)}; release or allocate it first",
-                f"基金 {self.code} 尚有余额 {format_cny(self.balance)}，须先按规定处理剩余财产",
-            )
+            raise InvalidInput("fund", msg("fund {fund} still holds {balance}; release or allocate it first",
+                                           fund=self.code, balance=format_cny(self.balance)))
         self._closed(reason=reason)
 
     # --- state changes ---------------------------------------------------------------------------

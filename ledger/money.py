@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import Decimal
 
 from ledger.errors import InvalidAmount
+from ledger.messages import Msg, msg, term
 
 #: The largest single amount the ledger accepts: ¥10,000,000,000.00. It keeps every sum of a
 #: decade of a district far inside the 2**53 range that RFC 8785 numbers can carry exactly.
@@ -17,19 +19,57 @@ _AMOUNT = re.compile(r"^(?P<yuan>0|[1-9][0-9]*)(?:\.(?P<fen>[0-9]{1,2}))?$")
 def parse_amount(text: str, *, field: str = "amount") -> int:
     """Parse a positive decimal yuan string with at most two places ("1234.5") into fen (123450).
 
-    Only plain digits are accepted: no sign, exponent, grouping commas, spaces or float input.
-    """
+    Only plain digits: no sign, exponent, grouping commas, spaces or float input. Full-width
+    digits and points (１００．５, as Chinese input methods type them) are read as the same
+    digits (Unicode NFKC). Anything else is refused saying what was typed and what is expected."""
+    problem = amount_problem(text)
+    if problem is not None:
+        raise InvalidAmount(field, problem)
+    match = _AMOUNT.match(normalise_amount(text))
+    assert match is not None
+    return int(match["yuan"]) * 100 + int((match["fen"] or "0").ljust(2, "0"))
+
+
+def normalise_amount(text: str) -> str:
+    """Full-width digits, points and commas as ASCII (NFKC), without surrounding spaces."""
+    return unicodedata.normalize("NFKC", text).strip().replace("。", ".")
+
+
+def amount_problem(text: object) -> Msg | None:
+    """What is wrong with an amount as typed, or None: one message naming what was typed and what
+    an amount looks like, for the CLI and the API alike."""
     if not isinstance(text, str):
-        raise InvalidAmount(field, f"must be a decimal string, not {type(text).__name__}")
-    match = _AMOUNT.match(text.strip())
-    if match is None:
-        raise InvalidAmount(field, f"{text!r} is not a decimal amount with at most two places")
+        return msg("an amount is a decimal string in quotes, such as \"1200.50\", not {kind}",
+                   kind=term("a JSON number") if isinstance(text, int | float) else term("another kind of value"))
+    typed = text if len(text) <= 40 else text[:40] + "…"
+    clean = normalise_amount(text)
+    if not clean:
+        return msg("the amount is empty; write yuan such as 1200.50")
+    if _AMOUNT.match(clean) is None:
+        body = clean.removeprefix("¥").removeprefix("￥").removesuffix("元").strip()
+        if body != clean:
+            return msg("write the amount without a currency sign or unit: {typed} should be {expected}", typed=typed,
+                       expected=body if _AMOUNT.match(body) else "1200.50")
+        if re.fullmatch(r"[0-9]{1,3}([, ][0-9]{3})+(\.[0-9]+)?", body):
+            return msg("remove the thousands separators: {typed} should be {expected}", typed=typed,
+                       expected=body.replace(",", "").replace(" ", ""))
+        if re.fullmatch(r"(0|[1-9][0-9]*)\.[0-9]{3,}", body):
+            return msg("at most two decimal places (fen): {typed} has {places}", typed=typed,
+                       places=len(body.split(".")[1]))
+        if body.startswith("-"):
+            return msg("an amount is positive ({typed}); a mistake is undone by a correction, not a negative amount",
+                       typed=typed)
+        if re.fullmatch(r"0[0-9]+(\.[0-9]{1,2})?", body):
+            return msg("no leading zeros: {typed} should be {expected}", typed=typed, expected=body.lstrip("0") or "0")
+        return msg("{typed} is not an amount: write yuan with digits and at most two decimal places, such as 1200.50",
+                   typed=typed)
+    match = _AMOUNT.match(clean)
     fen = int(match["yuan"]) * 100 + int((match["fen"] or "0").ljust(2, "0"))
     if fen <= 0:
-        raise InvalidAmount(field, "must be greater than zero")
+        return msg("the amount must be greater than zero")
     if fen > MAX_FEN:
-        raise InvalidAmount(field, f"must not exceed {to_decimal_string(MAX_FEN)}")
-    return fen
+        return msg("the amount must not exceed {limit}", limit=to_decimal_string(MAX_FEN))
+    return None
 
 
 def to_decimal_string(fen: int) -> str:

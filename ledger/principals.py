@@ -14,6 +14,8 @@ from eventsourcing.domain import event
 
 from ledger.aggregate import LedgerAggregate
 from ledger.errors import AlreadyExists, InvalidInput, InvalidState, NotFound
+from ledger.messages import codes as _codes
+from ledger.messages import msg, term
 from ledger.signing import VerifierKey, check_key_name
 
 DIRECTORY_ID = "directory"
@@ -29,6 +31,9 @@ ROLES = (ROOT, ACCOUNTANT, APPROVER, RECORDER, AUDITOR, LOG)
 second person on disbursements), organisation recorder (志愿服务记录人, hours for one
 organisation), auditor (审计, reads everything), log (the ledger's own key, named after the
 log's origin, that signs checkpoints)."""
+ROLE_NAMES = {ROOT: term("root"), ACCOUNTANT: term("accountant"), APPROVER: term("approver"),
+              RECORDER: term("recorder"), AUDITOR: term("auditor"), LOG: term("log")}
+"""Each role as people read it."""
 
 
 @dataclass
@@ -128,7 +133,7 @@ class Directory(LedgerAggregate):
     def found(cls, ledger_name: str, root_handle: str, root_name: str, root_key: VerifierKey) -> Directory:
         check_key_name(root_handle)
         if root_key.name != root_handle:
-            raise InvalidInput("root_key", "the root key must be named after the root handle")
+            raise InvalidInput("root_key", msg("the root key must be named after the root handle"))
         return cls(ledger_name=ledger_name, root_handle=root_handle, root_name=root_name, root_key=root_key.vkey)
 
     # --- queries ---------------------------------------------------------------------------------
@@ -153,16 +158,17 @@ class Directory(LedgerAggregate):
         try:
             check_key_name(handle)
         except ValueError as exc:
-            raise InvalidInput("handle", str(exc)) from None
+            raise InvalidInput("handle", msg("{handle} is not a handle: use letters, digits and . _ : / -",
+                                             handle=repr(handle))) from exc
         if handle in self.principals:
             raise AlreadyExists("principal", handle, field="handle")
         if not name.strip():
-            raise InvalidInput("name", "must not be empty", "不能为空")
+            raise InvalidInput("name", msg("must not be empty"))
         unknown = [r for r in roles if r not in ROLES]
         if not roles or unknown:
-            raise InvalidInput("roles", f"choose from {', '.join(ROLES)}; got {roles}")
+            raise InvalidInput("roles", msg("choose from {choices}; got {roles}", choices=_codes(ROLES), roles=_codes(roles)))
         if RECORDER in roles and not organisation:
-            raise InvalidInput("organisation", "a recorder records for one organisation", "记录人须属于一个组织")
+            raise InvalidInput("organisation", msg("a recorder records for one organisation"))
         self.trigger_event(
             self.PrincipalRegistered,
             handle=handle,
@@ -179,7 +185,7 @@ class Directory(LedgerAggregate):
     def rotate_key(self, handle: str, new_key: VerifierKey) -> None:
         current = self.active_keys(handle)
         if not current:
-            raise InvalidState(f"{handle} has no active key to rotate", f"{handle} 没有可轮换的有效密钥")
+            raise InvalidState(msg("{handle} has no active key to rotate", handle=handle))
         self._check_new_key(handle, new_key)
         self.trigger_event(self.KeyRotated, principal=handle, old_key_id=current[-1].key.key_id, key=new_key.vkey)
 
@@ -188,15 +194,15 @@ class Directory(LedgerAggregate):
         if record is None:
             raise NotFound("key", key_id, field="key_id")
         if record.revoked_at is not None:
-            raise InvalidState(f"key {key_id} is already revoked", f"密钥 {key_id} 已吊销")
+            raise InvalidState(msg("key {key_id} is already revoked", key_id=key_id))
         if not reason.strip():
-            raise InvalidInput("reason", "a revocation needs a reason", "吊销须说明原因")
+            raise InvalidInput("reason", msg("a revocation needs a reason"))
         self.trigger_event(self.KeyRevoked, key_id=key_id, reason=reason.strip())
 
     def _check_new_key(self, handle: str, key: VerifierKey) -> None:
         self.principal(handle)
         if key.name != handle:
-            raise InvalidInput("key", f"the key is named {key.name!r}, not {handle!r}")
+            raise InvalidInput("key", msg("the key is named {name}, not {handle}", name=repr(key.name), handle=repr(handle)))
         if key.key_id in self.keys:
             raise AlreadyExists("key", key.key_id, field="key")
 

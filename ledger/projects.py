@@ -7,6 +7,7 @@ from eventsourcing.domain import event
 
 from ledger.aggregate import LedgerAggregate
 from ledger.errors import AlreadyReversed, BudgetExceeded, ImplausibleEvaluation, InvalidInput, WrongPayee
+from ledger.messages import msg
 from ledger.money import format_cny
 
 ORGANISATION_KINDS = ("social_organisation", "foundation", "community_foundation", "social_work_station")
@@ -94,27 +95,20 @@ class Project(LedgerAggregate):
     def check_payee(self, payee: str) -> None:
         """Rule 3: payments go only to the organisation that undertook the project."""
         if payee != self.organisation:
-            raise WrongPayee(
-                f"project {self.code} is undertaken by {self.organisation}; {payee} cannot be paid",
-                f"项目 {self.code} 的承接组织为 {self.organisation}，不能向 {payee} 付款",
-                field="payee",
-            )
+            raise WrongPayee(msg("project {project} is undertaken by {organisation}; {payee} cannot be paid",
+                                 project=self.code, organisation=self.organisation, payee=payee), field="payee")
 
     def check_within_budget(self, amount: int) -> None:
         """Rule 3: payments never exceed the approved budget."""
         if self.paid + amount > self.budget:
-            raise BudgetExceeded(
-                f"project {self.code} has {format_cny(self.remaining)} of its {format_cny(self.budget)} "
-                f"budget left, cannot pay {format_cny(amount)}",
-                f"项目 {self.code} 预算 {format_cny(self.budget)} 仅余 {format_cny(self.remaining)}，"
-                f"不能支付 {format_cny(amount)}",
-                field="amount",
-            )
+            raise BudgetExceeded(msg("project {project} has {left} of its {budget} budget left, cannot pay {amount}",
+                                     project=self.code, left=format_cny(self.remaining), budget=format_cny(self.budget),
+                                     amount=format_cny(amount)), field="amount")
 
     def check_milestone(self, milestone: str | None) -> None:
         if milestone is not None and self.milestones and milestone not in [m["name"] for m in self.milestones]:
-            names = ", ".join(m["name"] for m in self.milestones)
-            raise InvalidInput("milestone", f"project {self.code} has milestones {names}", f"项目里程碑为 {names}")
+            raise InvalidInput("milestone", msg("project {project} has the milestones {names}", project=self.code,
+                                                names=[m["name"] for m in self.milestones]))
 
     # --- commands --------------------------------------------------------------------------------
 
@@ -125,7 +119,8 @@ class Project(LedgerAggregate):
 
     def reverse_payment(self, *, disbursement: str, reason: str) -> None:
         if disbursement not in self.payments:
-            raise AlreadyReversed(f"payment {disbursement} is not on project {self.code}", "该付款已冲正或不存在")
+            raise AlreadyReversed(msg("payment {disbursement} is not on project {project}: reversed already, or never made",
+                                      disbursement=disbursement, project=self.code))
         self._payment_reversed(disbursement=disbursement, amount=self.payments[disbursement], reason=reason)
 
     def evaluate(self, *, score: int, respondents: int, surveyed_on: str, method: str, survey_ref: str) -> None:
@@ -135,7 +130,7 @@ class Project(LedgerAggregate):
             raise ImplausibleEvaluation(f"score: {score!r} is not a whole percentage from 0 to 100",
                                         f"满意度须为0到100的整数，而非 {score!r}", field="score")
         if isinstance(respondents, bool) or not isinstance(respondents, int) or respondents <= 0:
-            raise InvalidInput("respondents", "at least one respondent", "受访人数须大于0")
+            raise InvalidInput("respondents", msg("at least one respondent"))
         if self.reach is None:
             raise ImplausibleEvaluation(
                 f"project {self.code} states no reach (the number of people it serves), so its respondents "

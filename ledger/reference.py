@@ -9,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from ledger.errors import InvalidInput, UnknownReference
+from ledger.messages import Msg, codes, msg, term
 
 
 @dataclass(frozen=True)
@@ -34,19 +35,19 @@ class ReferenceData:
 
     def street_town(self, code: str, *, field: str = "street_town") -> Named:
         """The street-town with this code, or UnknownReference naming the field."""
-        return _find(self.street_towns, code, field, "street-town", "街镇")
+        return _find(self.street_towns, code, field, term("street-town"))
 
     def domain(self, code: str, *, field: str = "domain") -> Named:
         """The service domain with this code, or UnknownReference naming the field."""
-        return _find(self.domains, code, field, "service domain", "服务领域")
+        return _find(self.domains, code, field, term("service domain"))
 
 
-def _find(items: tuple[Named, ...], code: str, field: str, kind: str, kind_zh: str) -> Named:
+def _find(items: tuple[Named, ...], code: str, field: str, kind: Msg) -> Named:
     for item in items:
         if item.code == code:
             return item
-    known = ", ".join(i.code for i in items)
-    raise UnknownReference(field, f"unknown {kind} {code!r} (known: {known})", f"未知{kind_zh} {code!r}")
+    raise UnknownReference(field, msg("unknown {kind} {code} (known: {known})", kind=kind, code=repr(code),
+                                      known=codes(i.code for i in items)))
 
 
 def load_reference(path: str | Path | None = None) -> ReferenceData:
@@ -77,9 +78,10 @@ def _parse(raw: bytes, source: str) -> ReferenceData:
             organisations_per_community_target=int(district.get("organisations_per_community_target", 12)),
         )
     except (KeyError, TypeError, ValueError, tomllib.TOMLDecodeError) as exc:
-        raise InvalidInput("reference_file", f"{source} is not a valid reference file: {exc}") from exc
+        raise InvalidInput("reference_file", msg("{source} is not a valid reference file (TOML with street_towns "
+                                                  "and domains)", source=source)) from exc
     for group in (ref.street_towns, ref.domains):
         codes = [i.code for i in group]
         if len(set(codes)) != len(codes) or not all(c.isascii() and c.replace("_", "").isalnum() for c in codes):
-            raise InvalidInput("reference_file", f"{source}: codes must be unique ASCII words")
+            raise InvalidInput("reference_file", msg("{source}: codes must be unique ASCII words", source=source))
     return ref

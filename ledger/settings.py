@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     the name of the log key that signs them (a schema-less URL, as C2SP recommends)."""
     public_url: str = "http://127.0.0.1:8000"
     """Where the public pages are served; receipts' QR codes link here."""
+    contact: str | None = None
+    """Whom a holder asks about a receipt or certificate (an office and its public phone), printed
+    on every one."""
     checkpoint_interval: int = 300
     """Seconds between scheduled checkpoints while `wushe serve` runs (0: only on demand)."""
     witness_keys: list[str] = []

@@ -11,7 +11,6 @@ from eventsourcing.persistence import IntegrityError as StoreIntegrityError
 from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 
-
 MAX_BIGINT = 2**63 - 1
 
 

@@ -213,15 +213,44 @@ class SigningKey:
         return key
 
     def write(self, directory: Path) -> Path:
-        """Write ``<name>.key`` (mode 0600) and ``<name>.pub`` into ``directory``; returns the key path."""
+        """Write ``<name>.key`` (mode 0600) and ``<name>.pub`` into ``directory``; returns the key path.
+
+        Never replaces a file: a private key lost to an overwrite cannot be had back, and the
+        ledger that registered it could no longer sign (KeyFileExists names the file)."""
         private_dir(directory)
         path = directory / f"{key_file_stem(self.name)}.key"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        public = directory / f"{key_file_stem(self.name)}.pub"
+        for existing in (path, public):
+            if existing.exists():
+                raise KeyFileExists(existing)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process wrote it in between
+            raise KeyFileExists(path) from None
         with os.fdopen(fd, "w") as handle:
             handle.write(self.skey + "\n")
         os.chmod(path, 0o600)
-        (directory / f"{key_file_stem(self.name)}.pub").write_text(self.verifier.vkey + "\n")
+        with public.open("x") as handle:
+            handle.write(self.verifier.vkey + "\n")
         return path
+
+
+class KeyFileExists(FileExistsError):
+    """A key file is already there; the ledger never writes over one."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"{path} already exists; a key file is never overwritten")
+        self.path = path
+
+
+def retire_key_files(directory: Path, name: str, position: int) -> None:
+    """Keep a rotated-out key beside its successor: ``<stem>.key`` and ``<stem>.pub`` become
+    ``<stem>.retired-<position>.key`` and ``.pub``, after the log position of the rotation."""
+    stem = key_file_stem(name)
+    for suffix in ("key", "pub"):
+        current = directory / f"{stem}.{suffix}"
+        if current.exists():
+            current.rename(directory / f"{stem}.retired-{position}.{suffix}")
 
 
 def key_file_stem(name: str) -> str:

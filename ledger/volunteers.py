@@ -9,6 +9,7 @@ from eventsourcing.domain import event
 
 from ledger.aggregate import LedgerAggregate
 from ledger.errors import AlreadyReversed, HoursImpossible, HoursOverlap, InvalidInput, NotFound
+from ledger.messages import msg
 
 MINUTES_PER_DAY = 24 * 60
 
@@ -41,27 +42,22 @@ class Volunteer(LedgerAggregate):
         """Rule 4: a session ends after it starts on the same day, overlaps no other, and the
         day's total stays within 24 hours."""
         if not content.strip():
-            raise InvalidInput("content", "describe the service given", "须填写服务内容")
+            raise InvalidInput("content", msg("describe the service given"))
         first, last = start.hour * 60 + start.minute, end.hour * 60 + end.minute
         if end == time(0, 0):
             last = MINUTES_PER_DAY  # a session may run to midnight
         if last <= first:
-            raise HoursImpossible(
-                f"session {start:%H:%M}–{end:%H:%M} does not end after it starts; split a session across midnight",
-                f"服务时段 {start:%H:%M}–{end:%H:%M} 无效：结束须晚于开始，跨日请分两条记录",
-                field="end",
-            )
+            raise HoursImpossible(msg("the session {start}–{end} does not end after it starts; split a session "
+                                      "across midnight in two", start=f"{start:%H:%M}", end=f"{end:%H:%M}"), field="end")
         day = on.isoformat()
         same_day = [(s, e, r) for r, (d, s, e, _) in self.sessions.items() if d == day]
         for s, e, other in same_day:
             if first < e and s < last:
-                raise HoursOverlap(
-                    f"volunteer {self.number} already has a session {_hhmm(s)}–{_hhmm(e)} on {day} (record {other})",
-                    f"志愿者 {self.number} 在 {day} 已有 {_hhmm(s)}–{_hhmm(e)} 的服务记录",
-                    field="start",
-                )
+                raise HoursOverlap(msg("volunteer {number} already has a session {start}–{end} on {day} (record {other})",
+                                       number=self.number, start=_hhmm(s), end=_hhmm(e), day=day, other=other),
+                                   field="start")
         if sum(e - s for s, e, _ in same_day) + (last - first) > MINUTES_PER_DAY:
-            raise HoursImpossible(f"more than 24 hours on {day}", f"{day} 服务时长超过24小时", field="end")
+            raise HoursImpossible(msg("more than 24 hours of service on {day}", day=day), field="end")
         self._service_recorded(
             record=record, organisation=organisation, street_town=street_town, domain=domain,
             date=day, start=_hhmm(first), end=_hhmm(last), minutes=last - first, content=content.strip(),
@@ -69,7 +65,7 @@ class Volunteer(LedgerAggregate):
 
     def reverse_service(self, *, record: str, reverses: dict, reason: str) -> None:
         if record not in self.sessions:
-            raise AlreadyReversed(f"service record {record} was already reversed", f"服务记录 {record} 已冲正")
+            raise AlreadyReversed(msg("service record {record} was already reversed", record=record))
         self._service_reversed(record=record, reverses=reverses, reason=reason)
 
     def organisation_of(self, record: str) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ledger import merkle
 from ledger.checkpoints import Checkpoint, CheckpointError, cosignature_line, open_checkpoint
+from ledger.messages import explain, msg
 from ledger.signing import ALG_COSIGNATURE, SigningKey, VerifierKey, key_file_stem, read_signing_key
 
 
@@ -27,7 +28,7 @@ class Witness:
         self.directory = directory
         self.key = read_signing_key(directory, name)
         if self.key.alg != ALG_COSIGNATURE:
-            raise CheckpointError(f"{name} is not a witness key (signature type 0x04)")
+            raise CheckpointError(msg("{name} is not a witness key (signature type 0x04)", name=name))
         self.state_file = directory / "witness-state.json"
 
     @staticmethod
@@ -56,19 +57,19 @@ class Witness:
         previous = self.last_cosigned(checkpoint.origin)
         if previous is not None:
             if checkpoint.size < previous.size:
-                raise WitnessRefusal(
-                    f"the log went back from size {previous.size} to {checkpoint.size}: refusing to cosign")
+                raise WitnessRefusal(msg("the log went back from size {old} to {new}: refusing to cosign",
+                                         old=previous.size, new=checkpoint.size))
             if checkpoint.size == previous.size and checkpoint.root != previous.root:
-                raise WitnessRefusal(f"two different roots for size {checkpoint.size}: the log forked")
+                raise WitnessRefusal(msg("two different roots for size {size}: the log forked", size=checkpoint.size))
             if checkpoint.size > previous.size and previous.size > 0:
                 try:
                     proof = consistency(previous.size, checkpoint.size)
                 except ValueError as exc:  # the log cannot prove what it signed
-                    raise WitnessRefusal(f"the log gave no consistency proof: {exc}") from None
+                    raise WitnessRefusal(msg("the log gave no consistency proof: {problem}",
+                                             problem=explain(exc))) from None
                 if not merkle.verify_consistency(previous.size, checkpoint.size, previous.root, checkpoint.root, proof):
-                    raise WitnessRefusal(
-                        f"size {checkpoint.size} is not consistent with size {previous.size} cosigned before: "
-                        "the history was rewritten")
+                    raise WitnessRefusal(msg("size {new} is not consistent with size {old} cosigned before: the "
+                                             "history was rewritten", new=checkpoint.size, old=previous.size))
         line = cosignature_line(checkpoint.text, self.key, int(now()))
         self._remember(checkpoint)
         return checkpoint, line

@@ -18,10 +18,14 @@ TABLES = (DONATIONS,)
 TYPES = frozenset({"Fund.DonationReceived", "Fund.Reversed"})
 
 
+ANONYMOUS = "匿名 anonymous"
+"""What the views hold for a gift without a donor's name (the pages show it in the reader's language)."""
+
+
 def mask_name(name: str | None, consented: bool) -> str:
     """A donor's or volunteer's name as shown publicly: 张** unless they consented to be named."""
     if not name:
-        return "匿名 anonymous"
+        return ANONYMOUS
     return name if consented else name[0] + "*" * max(1, len(name) - 1)
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.errors import InvalidInput
+from ledger.messages import msg
 from ledger.money import to_decimal, to_decimal_string
 
 FORMATS = ("csv", "xlsx", "json", "ledger")
@@ -240,8 +241,7 @@ def csv_text(sheet: Sheet) -> str:
 def write_csv(report: dict[str, Any], directory: Path) -> list[Path]:
     """One CSV file per table in ``directory`` (created if need be), each UTF-8 with a BOM."""
     if directory.exists() and not directory.is_dir():
-        raise InvalidInput("out", f"{directory} is a file; CSV export writes a directory of files",
-                           f"{directory} 是文件；CSV 导出需要目录")
+        raise InvalidInput("out", msg("{path} is a file; a CSV export writes a directory of files", path=directory))
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for number, sheet in enumerate(sheets(report), start=1):
@@ -317,7 +317,7 @@ def _width(text: str) -> int:
 def _atomic(path: Path, data: bytes) -> None:
     path = Path(path)
     if path.is_dir():
-        raise InvalidInput("out", f"{path} is a directory", f"{path} 是目录")
+        raise InvalidInput("out", msg("{path} is a directory", path=path))
     if not path.parent.is_dir():
         raise FileNotFoundError(f"no directory {path.parent} to write {path.name} in 目录不存在")
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)

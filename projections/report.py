@@ -24,6 +24,7 @@ from typing import Any
 from ledger.disbursements import DISBURSEMENT_KINDS
 from ledger.errors import InvalidInput
 from ledger.funds import DONOR_TYPES, GRANT_SOURCES
+from ledger.messages import msg
 from ledger.money import to_decimal_string
 from projections import corrections, funds, hours, projects, streettowns
 from projections.base import Table
@@ -127,10 +128,10 @@ def transparency_report(
     reference = ledger.reference
     for value, field in ((start, "start"), (end, "end")):
         if not isinstance(value, date):
-            raise InvalidInput(field, "must be a date (YYYY-MM-DD)", "须为日期（YYYY-MM-DD）")
+            raise InvalidInput(field, msg("must be a date written YYYY-MM-DD, such as 2026-03-01"))
     if end < start:
-        raise InvalidInput("end", f"the period ends ({end}) before it starts ({start})",
-                           f"报告期结束日 {end} 早于开始日 {start}")
+        raise InvalidInput("end", msg("the period ends ({end}) before it starts ({start})", end=end.isoformat(),
+                                      start=start.isoformat()))
     town = reference.street_town(street_town) if street_town is not None else None
     first, last = start.isoformat(), end.isoformat()
 

@@ -205,12 +205,8 @@ def verify(
     for finding in result.findings:
         style = {"critical": "bold red", "error": "red", "warning": "yellow"}[finding.severity]
         cli.out.print(f"[{style}]{escape(finding.one_line())}[/]", highlight=False)
-    s = result.summary()
-    prefix = "audited state" if resumed else "trusted prefix"
-    cli.out.print(f"{s['events']} events, {s['verified_signatures']} signatures verified"
-                  f"{f' ({prefix} {result.trusted_size})' if result.trusted_size else ''}, {s['checkpoints']} "
-                  f"checkpoints ({s['witnessed_checkpoints']} cosigned by a trusted witness), {s['reports_matched']}/{s['reports_checked']} published reports reproduced; "
-                  f"findings: {s['by_severity'] or 'none'}", highlight=False)
+    for line in report.summary_lines(result.summary(), resumed=resumed is not None):
+        cli.out.print(escape(line), highlight=False)
     if not result.ok:
         cli._fail(f"integrity check FAILED 完整性校验失败: {len(result.integrity_failures)} problem(s)", 1)
     cli.out.print("[green]完整性校验通过 integrity verified[/]")

@@ -23,11 +23,19 @@ from ledger.application import Actor, Ledger, Recorded
 from ledger.checkpoints import CheckpointError
 from ledger.errors import LedgerError
 from ledger.merkle_log import ProofRangeError
+from ledger.messages import Msg, codes, explain, msg
 from ledger.money import format_cny, parse_amount
 from ledger.principals import LOG, ROLES
 from ledger.receipts import ReceiptError
 from ledger.settings import Settings, trusted_witnesses
-from ledger.signing import NoteFormatError, SigningKey, VerifierKey, key_file_stem, read_signing_key
+from ledger.signing import (
+    NoteFormatError,
+    SigningKey,
+    VerifierKey,
+    key_file_stem,
+    read_signing_key,
+    retire_key_files,
+)
 from ledger.stores import UnsafeDatabase, display_url
 
 app = typer.Typer(help="Wushe Ledger (五社账本): signed ledger of charity funds and volunteer hours.",
@@ -84,7 +92,7 @@ class State:
     def actor(self, handle: str | None) -> Actor:
         handle = handle or self.settings.actor
         if not handle:
-            raise typer.BadParameter("name the acting principal with --as HANDLE or WUSHE_ACTOR", param_hint="--as")
+            _usage("--as", msg("name the acting principal with --as HANDLE or WUSHE_ACTOR"))
         return Actor(handle, read_signing_key(self.settings.resolved_key_dir, handle))
 
 
@@ -93,7 +101,14 @@ state = State()
 AsOption = Annotated[str | None, typer.Option("--as", help="Acting principal's handle (or WUSHE_ACTOR).")]
 
 
-def _fail(message: str, code: int = 1) -> None:
+def _usage(option: str, message: Msg) -> None:
+    """A command line that cannot be read: the option and what it needs, exit 2."""
+    _fail(f"{option}：{message.zh}\n  {option}: {message.en}", 2)
+
+
+def _fail(message: str | Msg, code: int = 1) -> None:
+    if isinstance(message, Msg):
+        message = message.en if message.zh == message.en else f"{message.zh}\n  {message.en}"
     err.print(f"[bold red]错误 error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code)
 
@@ -107,11 +122,11 @@ def handles_errors(command):
             return command(*args, **kwargs)
         except LedgerError as exc:
             where = f" [{exc.field}]" if exc.field else ""
-            _fail(f"{exc.message_zh}\n  {exc.message}\n  (rule: {exc.rule}{where})")
+            _fail(f"{exc.message_zh}\n  {exc.message}\n  （规则 rule: {exc.rule}{where}）")
         except (FileNotFoundError, FileExistsError, PermissionError, NoteFormatError) as exc:
-            _fail(str(exc), 2)
+            _fail(explain(exc), 2)
         except (ProofRangeError, CheckpointError, ReceiptError) as exc:
-            _fail(str(exc))
+            _fail(explain(exc))
         except UnsafeDatabase as exc:
             _fail(str(exc), 3)
 
@@ -128,7 +143,7 @@ def _date(text: str | None, field: str) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a date YYYY-MM-DD", param_hint=field) from None
+        _usage(field, msg("{typed} is not a date: write YYYY-MM-DD, such as 2026-03-01", typed=repr(text)))
 
 
 def _time(text: str, field: str) -> time:
@@ -137,7 +152,7 @@ def _time(text: str, field: str) -> time:
     try:
         return time.fromisoformat(text)
     except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a time HH:MM", param_hint=field) from None
+        _usage(field, msg("{typed} is not a time of day: write HH:MM, such as 09:30", typed=repr(text)))
 
 
 def _done(what: str, recorded: Recorded) -> None:
@@ -173,9 +188,21 @@ def init(
         if exists_ok:
             out.print("ledger already initialised 账本已初始化")
             return
-        _fail(f"the ledger at {display_url(ledger.database_url)} is already initialised 账本已初始化")
+        _fail(msg("the ledger at {url} is already initialised", url=display_url(ledger.database_url)))
     key_dir = state.settings.resolved_key_dir
-    if (key_dir / f"{root_handle}.key").exists():
+    # Refused before anything is written: the log key's files belong to whichever ledger wrote
+    # them first (a second store in the same key directory), and a root public key without its
+    # private key cannot be what this ledger is founded on.
+    log_stem = key_file_stem(state.settings.ledger_name)
+    taken = [key_dir / f"{log_stem}.key", key_dir / f"{log_stem}.pub"]
+    if not (key_dir / f"{key_file_stem(root_handle)}.key").exists():
+        taken.append(key_dir / f"{key_file_stem(root_handle)}.pub")
+    for path in taken:
+        if path.exists():
+            _fail(msg("the key directory already holds {path}, perhaps another ledger's; `wushe init` never "
+                      "overwrites a key file. Give this ledger a key directory of its own: "
+                      "`wushe --data-dir DIR init` or WUSHE_KEY_DIR=DIR", path=path))
+    if (key_dir / f"{key_file_stem(root_handle)}.key").exists():
         key = read_signing_key(key_dir, root_handle)
     else:
         key = SigningKey.generate(root_handle)
@@ -198,7 +225,7 @@ def keys_create(handle: str) -> None:
     """Generate a key pair for HANDLE in the key directory (not yet registered)."""
     key_dir = state.settings.resolved_key_dir
     if (key_dir / f"{handle}.key").exists():
-        _fail(f"{key_dir}/{handle}.key already exists")
+        _fail(msg("{path} already exists; a key file is never overwritten", path=key_dir / f"{handle}.key"))
     key = SigningKey.generate(handle)
     path = key.write(key_dir)
     out.print(f"wrote {path} (0600) and {handle}.pub\n{key.verifier.vkey}", highlight=False)
@@ -232,9 +259,7 @@ def keys_rotate(handle: str, actor: AsOption = None) -> None:
     key_dir = state.settings.resolved_key_dir
     new = SigningKey.generate(handle)
     recorded = state.ledger.rotate_key(state.actor(actor), handle, new.verifier)
-    old = key_dir / f"{handle}.key"
-    if old.exists():
-        old.rename(key_dir / f"{handle}.retired-{recorded.positions[0]}.key")
+    retire_key_files(key_dir, handle, recorded.positions[0])
     new.write(key_dir)
     _done(f"key rotation of {handle}", recorded)
 
@@ -435,7 +460,7 @@ def project_register(
     for item in milestone or []:
         name_, sep, value = item.rpartition("=")
         if not sep:
-            raise typer.BadParameter(f"{item!r} is not NAME=AMOUNT", param_hint="--milestone")
+            _usage("--milestone", msg("{typed} is not NAME=AMOUNT", typed=repr(item)))
         milestones.append((name_, _amount(value, "milestone")))
     _done("project", state.ledger.register_project(
         state.actor(actor), code, name, street_town=street_town, domain=domain, organisation=organisation,
@@ -563,15 +588,22 @@ def log(
     start: Annotated[int, typer.Option(help="First log position to list.")] = 1,
     limit: Annotated[int, typer.Option(help="How many events to list (0: none).")] = 50,
 ) -> None:
-    """List events with their verification status."""
+    """List events with their verification status; exit 1 if a listed event fails."""
     from ledger.verify import check_log
 
     ledger = state.ledger
-    checks = check_log(ledger.log_positions(1 if verify else start))
+    checks = check_log(ledger.log_positions(1) if verify else _from_position(ledger, start))
     table = Table("#", "stream 流", "v", "type 类型", "key 签名密钥", "status 状态")
     shown = failures = total = 0
     failed = []
     for check in checks:
+        if not verify and check.position < start:  # the directory as it stood before the listing
+            if not check.ok:
+                failures += 1
+                failed.append(check)
+            continue
+        if not verify and shown >= limit:
+            break
         total += 1
         if not check.ok:
             failures += 1
@@ -581,18 +613,33 @@ def log(
             status = "[green]✓ valid[/]" if check.ok else f"[red]✗ {check.problem}[/]"
             table.add_row(str(check.position), check.stream, str(check.version), check.type_name,
                           check.key_id or "?", status)
-        elif not verify and shown >= limit:
-            break
     if shown:
         out.print(table)
     if not verify:
+        if failures:
+            for check in failed:
+                err.print(f"[red]FAIL[/] #{check.position} {check.stream} v{check.version} {check.type_name}: "
+                          f"{check.problem}", highlight=False)
+            _fail(msg("{failures} event(s) fail verification; `wushe log --verify` checks the whole log",
+                      failures=failures))
         return
     if failures:
         for check in failed:
             err.print(f"[red]FAIL[/] #{check.position} {check.stream} v{check.version} {check.type_name}: {check.problem}",
                       highlight=False)
-        _fail(f"{failures} of {total} events fail verification 有 {failures} 个事件校验失败")
+        _fail(msg("{failures} of {total} events fail verification", failures=failures, total=total))
     out.print(f"[green]all {total} events signed and valid 全部 {total} 个事件签名有效[/]")
+
+
+def _from_position(ledger: Ledger, start: int):
+    """The events from ``start`` on, after the directory's events before it: each event is judged
+    with the keys in force at its own position (the listing hides the directory's earlier rows)."""
+    from ledger.events import EVENT_TYPES
+
+    directory = [t for t in EVENT_TYPES if t.startswith("Directory.")]
+    if start > 1:
+        yield from ledger.recorder.select_notifications(start=1, limit=10**9, stop=start - 1, topics=directory)
+    yield from ledger.log_positions(max(start, 1))
 
 
 # --- the verifiable log: checkpoints, proofs, receipts, witnesses ------------------------------
@@ -606,10 +653,10 @@ def _log_key_option(value: str | None, origin: str | None) -> VerifierKey:
     """A verifier key given inline, as a file, or found as <origin>.pub in the key directory."""
     if value is None:
         if origin is None:
-            raise typer.BadParameter("give the ledger's log key", param_hint="--log-key")
+            _usage("--log-key", msg("give the ledger's log key"))
         path = state.settings.resolved_key_dir / f"{key_file_stem(origin)}.pub"
         if not path.exists():
-            raise typer.BadParameter(f"no {path}; give the ledger's log key", param_hint="--log-key")
+            _usage("--log-key", msg("there is no {path}; give the ledger's log key", path=path))
         value = str(path)
     return _vkey(value)
 
@@ -642,7 +689,7 @@ def proof_inclusion(
     ledger.merkle.sync()
     leaf = ledger.merkle.leaf_index_of(position)
     if leaf is None:
-        _fail(f"no event at log position {position} 日志中无此序号")
+        _fail(msg("there is no event at log position {position}", position=position))
     if size is None:
         latest = ledger.checkpoints.latest()
         size = latest.checkpoint.size if latest else ledger.merkle.size()
@@ -685,6 +732,8 @@ def receipt(
 
 
 def _write_receipt(document: dict, out_file: Path | None, html: Path | None) -> None:
+    from ledger.receipts import standing
+
     text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
     if out_file is None:
         sys.stdout.write(text)
@@ -697,7 +746,9 @@ def _write_receipt(document: dict, out_file: Path | None, html: Path | None) -> 
 
         log_key = state.ledger.directory().active_keys(state.ledger.origin)[-1].key
         verified = verify_receipt(document, log_key, trusted_witnesses(state.settings))
-        html.write_text(render_receipt_page(document, verified, state.settings.public_url, public=False))
+        html.write_text(render_receipt_page(document, verified, state.settings.public_url, public=False,
+                                            standing=standing(state.ledger, document["position"]),
+                                            contact=state.settings.contact))
         out.print(f"printable page 打印页 written to {html}")
 
 
@@ -714,17 +765,18 @@ def verify_receipt_command(
     try:
         data = file.read_bytes()
     except OSError as exc:
-        _fail(f"cannot read {file}: {exc.strerror}", 2)
+        _fail(msg("cannot read {path}: {problem}", path=file, problem=exc.strerror), 2)
     try:
         origin = json.loads(data).get("origin")
     except (ValueError, AttributeError):
         origin = None
     try:
         key = _log_key_option(log_key, origin if isinstance(origin, str) else None)
-        trusted = [_vkey(w) for w in witness_key or []] or trusted_witnesses(state.settings)
-        verified = verify_receipt(data, key, trusted)
+        named = [_vkey(w) for w in witness_key or []]
+        verified = verify_receipt(data, key, named or trusted_witnesses(state.settings), required=named)
     except (ReceiptError, NoteFormatError) as exc:
-        _fail(f"NOT VERIFIED 校验失败: {exc}")
+        problem = explain(exc)
+        _fail(f"校验失败：{problem.zh}\n  NOT VERIFIED: {problem.en}")
     payload = verified.record.payload
     out.print(f"[green]verified 校验通过[/]: {verified.kind} is leaf {verified.leaf_index} of the log of "
               f"{verified.origin}, under the checkpoint of size {verified.checkpoint.size}, signed by {verified.signer}"
@@ -768,12 +820,12 @@ def witness_cosign(
     witness = Witness(directory, name)
     latest = ledger.checkpoints.latest()
     if latest is None:
-        _fail("the ledger has no checkpoint yet; run `wushe checkpoint` 尚无检查点")
+        _fail(msg("the ledger has no checkpoint yet; run `wushe checkpoint`"))
     try:
         cp, line = witness.cosign(latest.note, _log_key_option(log_key, ledger.origin),
                                   ledger.merkle.consistency_proof)
     except CheckpointError as exc:
-        _fail(f"refused to cosign 拒绝见证: {exc}")
+        _fail(msg("refused to cosign: {problem}", problem=explain(exc)))
     if witness.key.verifier.key_id not in latest.cosigners:
         ledger.checkpoints.add_cosignature(cp, witness.key.verifier, line)
     out.print(f"[green]cosigned 已见证[/] checkpoint of size {cp.size} as {witness.key.verifier.key_id}")
@@ -832,14 +884,14 @@ def export(
     from projections import exports
 
     if format_ not in exports.FORMATS:
-        raise typer.BadParameter(f"unknown format {format_!r}: choose {', '.join(exports.FORMATS)} "
-                                 f"未知导出格式", param_hint="--format")
+        _usage("--format", msg("unknown format {typed}: choose {choices}", typed=repr(format_),
+                               choices=codes(exports.FORMATS)))
     ledger = state.ledger
     last = _date(end, "--to") or ledger.today()
     first = _date(start, "--from") or last.replace(month=1, day=1)
     if last < first:
-        raise InvalidInput("to", f"the period ends ({last}) before it starts ({first})",
-                           f"报告期结束日 {last} 早于开始日 {first}")
+        raise InvalidInput("to", msg("the period ends ({end}) before it starts ({start})", end=last.isoformat(),
+                                     start=first.isoformat()))
     if street_town is not None:
         ledger.reference.street_town(street_town, field="street_town")
     if format_ == "ledger":
@@ -882,7 +934,7 @@ def demo(
 
     ledger = state.ledger
     if not ledger.is_founded:
-        _fail("run `wushe init` first 请先运行 wushe init")
+        _fail(msg("run `wushe init` first"))
     try:
         if years is None:
             stats = seed_demo(ledger, state.settings.resolved_key_dir, scale=scale, seed=seed, progress=out)
@@ -892,7 +944,7 @@ def demo(
         if exists_ok:
             out.print("demo data already present 演示数据已存在")
             return
-        _fail("demo data is already present 演示数据已存在")
+        _fail(msg("demo data is already present"))
     out.print(f"[green]demo ledger seeded 演示账本已生成[/]: {stats}")
 
 

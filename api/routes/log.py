@@ -22,7 +22,8 @@ from api.deps import ReadsDep
 from api.receipt_page import render_receipt_page
 from ledger.checkpoints import StoredCheckpoint
 from ledger.errors import InvalidInput, NotFound
-from ledger.receipts import ReceiptError, build_receipt, verify_receipt
+from ledger.messages import msg
+from ledger.receipts import ReceiptError, build_receipt, standing, verify_receipt
 from ledger.settings import trusted_witnesses
 
 router = APIRouter(prefix="/api/v1/log", tags=["log"])
@@ -106,7 +107,7 @@ def inclusion(
     ledger = reads.ledger
     size = _size(ledger, tree_size)
     if (leaf_index is None) == (position is None):
-        raise InvalidInput("position", "give exactly one of leaf_index and position", "须给出 leaf_index 或 position 之一")
+        raise InvalidInput("position", msg("give exactly one of `leaf_index` and `position`"))
     if leaf_index is None:
         leaf_index = ledger.merkle.leaf_index_of(position)
         if leaf_index is None:
@@ -145,9 +146,10 @@ def short_link(request: Request, reads: ReadsDep, reference: str) -> HTMLRespons
     leaf_index = int(match.group(1))  # type: ignore[union-attr]
     latest = ledger.checkpoints.latest()
     if latest is None or latest.checkpoint.size <= leaf_index:
-        raise ReceiptError("no signed checkpoint covers this record yet; the next scheduled checkpoint will")
+        raise ReceiptError(msg("no checkpoint covers this event yet; the next scheduled checkpoint will"))
     document = build_receipt(ledger, found[0], latest.note, latest.checkpoint)
     settings = request.app.state.settings
     log_key = ledger.directory().active_keys(ledger.origin)[-1].key
     verified = verify_receipt(document, log_key, trusted_witnesses(settings))
-    return HTMLResponse(render_receipt_page(document, verified, settings.public_url, public=True))
+    return HTMLResponse(render_receipt_page(document, verified, settings.public_url, public=True,
+                                            standing=standing(ledger, found[0]), contact=settings.contact))

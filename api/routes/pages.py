@@ -23,6 +23,7 @@ from api.deps import ReadsDep, public_reads
 from api.public_data import PublicPage
 from api.receipt_check import MAX_RECEIPT_BYTES, check_receipt, refusal
 from ledger.errors import InvalidInput, NotFound
+from ledger.messages import msg
 from projections.exports import BOM, csv_text, xlsx_bytes
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -211,7 +212,7 @@ def download(request: Request, fmt: Literal["csv", "xlsx", "json"], path: str,
         return Response(xlsx_bytes(page.sheets), headers=_attachment(f"{stem}.xlsx"),
                         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     if table is None:
-        raise InvalidInput("table", "a CSV holds one table: name it with ?table=", "CSV 只含一张表，请用 ?table= 指定")
+        raise InvalidInput("table", msg("a CSV holds one table: name it with `?table=`"))
     sheet = page.sheet(table)
     return Response((BOM + csv_text(sheet)).encode(), media_type="text/csv; charset=utf-8",
                     headers=_attachment(f"{stem}-{sheet.name}.csv"))

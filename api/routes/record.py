@@ -13,11 +13,13 @@ from fastapi import APIRouter, Header, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, model_validator
+from pydantic_core import PydanticCustomError
 
 from api.auth import Caller, CallerDep
 from api.idempotency import IdempotencyKeys, KeyRace, Remembered, fingerprint
 from api.problems import IdempotencyInFlight, IdempotencyKeyReused
 from api.schemas import PROBLEMS
+from api.validation import Amount
 from ledger.application import Actor, Donation, Recorded
 from ledger.disbursements import DISBURSEMENT_KINDS
 from ledger.funds import DONATION_METHODS, DONOR_TYPES, GRANT_SOURCES
@@ -29,8 +31,7 @@ router = APIRouter(prefix="/api/v1", tags=["record"], responses=PROBLEMS)
 
 Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Letters, digits, '-' and '_'")]
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
-Amount = Annotated[str, Field(pattern=r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,2})?$", max_length=15,
-                              description="Yuan as a decimal string, at most two places: \"1200.50\"")]
+
 Clock = Annotated[str, Field(pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$", description="HH:MM, 24:00 ends a day")]
 IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=128,
                                        pattern=r"^[\x21-\x7e]+$",
@@ -42,7 +43,7 @@ IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", min_length=1, ma
 
 def _iso_text(value: object) -> object:
     if not isinstance(value, str):
-        raise ValueError("a date is a string YYYY-MM-DD")  # noqa: TRY004  (pydantic reports ValueError only)
+        raise PydanticCustomError("date_type", "a date is a string YYYY-MM-DD")
     return value
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from audits.findings import ERROR, Finding
+from audits.findings import ERROR, Finding, unreadable
 from audits.replay import Entry, Replay
 from audits.rules import (
     annual_ratios,
@@ -33,9 +33,12 @@ def _name(rule) -> str:
     return rule.__name__.rsplit(".", 1)[-1]
 
 
-def _unreadable(name: str, exc: Exception) -> Finding:
-    return Finding("audit.unreadable", ERROR, f"rule check {name} could not read the history: "
-                   f"{type(exc).__name__}: {exc}", f"规则核查 {name} 无法读取历史记录")
+def _unreadable(name: str, exc: Exception, entry: Entry | None = None) -> Finding:
+    en, zh = unreadable(exc)
+    where = f" at #{entry.position} {entry.stream} v{entry.version} {entry.type}" if entry else ""
+    where_zh = f"（事件 #{entry.position} {entry.stream} 第{entry.version}版）" if entry else ""
+    return Finding("audit.unreadable", ERROR, f"rule check {name} could not read the history{where}: {en}",
+                   f"规则核查 {name} 无法读取历史记录{where_zh}：{zh}", (entry.ref(),) if entry else ())
 
 
 class RuleRun:
@@ -57,7 +60,7 @@ class RuleRun:
                 try:
                     self.settled[name] += check.feed(e, principals)
                 except READ_ERRORS as exc:
-                    self.broken[name] = _unreadable(name, exc)
+                    self.broken[name] = _unreadable(name, exc, e)
 
     def finish(self, principals: Principals) -> list[Finding]:
         findings: list[Finding] = []

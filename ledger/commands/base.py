@@ -25,7 +25,9 @@ from ledger.funds import Fund, fund_id
 from ledger.intransaction import saving
 from ledger.mapper import SigningMapper, signing_as
 from ledger.merkle_log import MerkleLog
-from ledger.principals import DIRECTORY_ID, RECORDER, ROOT, Directory, KeyRecord, Principal
+from ledger.messages import codes as _codes
+from ledger.messages import msg, term
+from ledger.principals import DIRECTORY_ID, RECORDER, ROLE_NAMES, ROOT, Directory, KeyRecord, Principal
 from ledger.projects import Organisation, Project, organisation_id, project_id
 from ledger.reference import ReferenceData, load_reference
 from ledger.settings import Settings
@@ -60,7 +62,8 @@ class Actor:
 
     def __post_init__(self) -> None:
         if self.key.name != self.handle:
-            raise InvalidInput("actor", f"key {self.key.key_id} does not belong to {self.handle}")
+            raise InvalidInput("actor", msg("key {key_id} does not belong to {handle}", key_id=self.key.key_id,
+                                              handle=self.handle))
 
 
 @dataclass(frozen=True)
@@ -270,39 +273,24 @@ class LedgerBase(Application[str]):
             raise NotFound("ledger", "directory", field="ledger")
         record = directory.key(actor.key.key_id)
         if record is None or record.principal != actor.handle:
-            raise UnknownKey(
-                f"key {actor.key.key_id} is not registered to {actor.handle}",
-                f"密钥 {actor.key.key_id} 未登记在 {actor.handle} 名下",
-                field="actor",
-            )
+            raise UnknownKey(msg("key {key_id} is not registered to {handle}", key_id=actor.key.key_id,
+                                 handle=actor.handle), field="actor")
         if record.revoked_at is not None:
-            raise KeyRevoked(
-                f"key {actor.key.key_id} was revoked ({record.revoked_reason})",
-                f"密钥 {actor.key.key_id} 已吊销（{record.revoked_reason}）",
-                field="actor",
-            )
+            raise KeyRevoked(msg("key {key_id} was revoked ({reason})", key_id=actor.key.key_id,
+                                 reason=term("rotated") if record.revoked_reason == "rotated" else record.revoked_reason),
+                             field="actor")
         principal = directory.principal(actor.handle)
         granted = [r for r in roles if principal.has(r)]
         if not granted:
-            raise NotAuthorised(
-                f"{actor.handle} needs the role {' or '.join(roles)}",
-                f"{actor.handle} 需要 {' 或 '.join(roles)} 角色",
-                field="actor",
-            )
+            raise NotAuthorised(msg("{handle} needs the role {roles}", handle=actor.handle,
+                                    roles=[ROLE_NAMES.get(r, r) for r in roles]), field="actor")
         if foundation is not None and principal.foundation not in (None, foundation) and not principal.has(ROOT):
-            raise NotAuthorised(
-                f"{actor.handle} works for {principal.foundation}, not {foundation}",
-                f"{actor.handle} 隶属 {principal.foundation}，无权操作 {foundation} 的账目",
-                field="actor",
-            )
+            raise NotAuthorised(msg("{handle} works for {own}, not {foundation}", handle=actor.handle,
+                                    own=principal.foundation, foundation=foundation), field="actor")
         if organisation is not None and granted == [RECORDER] and principal.organisation != organisation:
-            raise NotAuthorised(
-                f"{actor.handle} records for {principal.organisation}, not {organisation}: the organising "
-                "body records and corrects its own hours (谁组织谁记录、谁记录谁证明)",
-                f"{actor.handle} 只能为 {principal.organisation} 记录，不能为 {organisation} 记录或更正"
-                "（谁组织谁记录、谁记录谁证明）",
-                field="organisation",
-            )
+            raise NotAuthorised(msg("{handle} records for {own}, not {organisation}: the organising body records "
+                                    "and corrects its own hours", handle=actor.handle, own=principal.organisation,
+                                    organisation=organisation), field="organisation")
         return principal
 
     def authorise_for_project(self, actor: Actor, project: Project, *roles: str, payment: bool = False) -> None:
@@ -395,7 +383,8 @@ class LedgerBase(Application[str]):
     def _require_kind(self, code: str, kinds: tuple[str, ...], field_name: str) -> Organisation:
         organisation = self.organisation(code, field_name)
         if organisation.kind not in kinds:
-            raise InvalidInput(field_name, f"{code} is a {organisation.kind}, expected {' or '.join(kinds)}")
+            raise InvalidInput(field_name, msg("{code} is of the kind {kind}, expected {expected}", code=code,
+                                               kind=_codes([organisation.kind]), expected=_codes(kinds)))
         return organisation
 
     def _business_date(self, value: date | None, field_name: str) -> date:
@@ -403,8 +392,8 @@ class LedgerBase(Application[str]):
         if value is None:
             return today
         if isinstance(value, datetime) or not isinstance(value, date):
-            raise InvalidInput(field_name, "must be a date (YYYY-MM-DD)", "须为日期（YYYY-MM-DD）")
+            raise InvalidInput(field_name, msg("must be a date written YYYY-MM-DD, such as 2026-03-01"))
         if value > today:
-            raise InvalidInput(field_name, f"{value} is in the future", f"{value} 是未来日期")
+            raise InvalidInput(field_name, msg("{day} is in the future", day=value.isoformat()))
         return value
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ledger.errors import InvalidInput
+from ledger.messages import msg
 from ledger.money import MAX_FEN
 from ledger.text import check_text
 
@@ -11,21 +12,21 @@ _CODE_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345678
 
 def check_amount(amount: int, field_name: str = "amount") -> None:
     if isinstance(amount, bool) or not isinstance(amount, int):
-        raise InvalidInput(field_name, "amounts are integer fen inside the ledger", "金额须为整数（分）")
+        raise InvalidInput(field_name, msg("amounts are integer fen inside the ledger"))
     if not 0 < amount <= MAX_FEN:
-        raise InvalidInput(field_name, "must be greater than zero and at most ¥10,000,000,000.00", "金额超出范围")
+        raise InvalidInput(field_name, msg("must be greater than zero and at most ¥10,000,000,000.00"))
 
 
 def check_code(code: str, field_name: str) -> None:
     if not code or len(code) > 64 or not set(code) <= _CODE_CHARS:
-        raise InvalidInput(field_name, "codes use letters, digits, '-' and '_' (at most 64)", "编码只能使用字母、数字、-和_")
+        raise InvalidInput(field_name, msg("use letters, digits, '-' and '_' only, at most 64 of them"))
 
 
 def require_text(value: str, field_name: str) -> None:
     if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(field_name, "must not be empty", "不能为空")
+        raise InvalidInput(field_name, msg("must not be empty"))
     if len(value) > 2000:
-        raise InvalidInput(field_name, "is longer than 2000 characters", "超过2000字")
+        raise InvalidInput(field_name, msg("is too long: at most {count} characters", count=2000))
     check_text(value, field_name)
 
 
@@ -34,6 +35,6 @@ def clean(value: str | None, field_name: str = "text") -> str | None:
         return None
     value = value.strip()
     if len(value) > 2000:
-        raise InvalidInput(field_name, "is longer than 2000 characters", "超过2000字")
+        raise InvalidInput(field_name, msg("is too long: at most {count} characters", count=2000))
     check_text(value, field_name)
     return value or None

@@ -10,6 +10,8 @@ from ledger.commands.checks import require_text
 from ledger.disbursements import Disbursement
 from ledger.errors import NotFound, NotReversible
 from ledger.funds import Fund
+from ledger.messages import codes as _codes
+from ledger.messages import msg
 from ledger.principals import ACCOUNTANT, RECORDER
 
 
@@ -25,7 +27,8 @@ class CorrectionCommands(LedgerBase):
             stored, original = self.read_position(position)
             kind = stored.topic
             if kind not in events.REVERSIBLE:
-                raise NotReversible(f"{kind} events cannot be reversed", f"{kind} 类事件不可冲正", field="position")
+                raise NotReversible(msg("events of the type {kind} cannot be reversed", kind=_codes([kind])),
+                                    field="position")
             reverses = {"stream": str(stored.originator_id), "version": stored.originator_version, "type": kind}
             if kind == "Volunteer.ServiceRecorded":
                 return self._reverse_hours(actor, original, reverses, reason)

@@ -7,6 +7,8 @@ from datetime import date
 from ledger.commands.base import Actor, LedgerBase, Recorded
 from ledger.commands.checks import check_code, clean, require_text
 from ledger.errors import AlreadyExists, InvalidInput
+from ledger.messages import codes as _codes
+from ledger.messages import msg
 from ledger.principals import ACCOUNTANT, ROOT, Directory
 from ledger.projects import ORGANISATION_KINDS, Organisation
 from ledger.signing import SigningKey, VerifierKey
@@ -75,7 +77,7 @@ class DirectoryCommands(LedgerBase):
         check_code(code, "code")
         require_text(name, "name")
         if kind not in ORGANISATION_KINDS:
-            raise InvalidInput("kind", f"choose from {', '.join(ORGANISATION_KINDS)}")
+            raise InvalidInput("kind", msg("choose from {choices}", choices=_codes(ORGANISATION_KINDS)))
         self.reference.street_town(street_town)
         on = self._business_date(registered_on, "registered_on")
         organisation = Organisation(

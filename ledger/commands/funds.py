@@ -16,6 +16,8 @@ from ledger.errors import InvalidInput, LedgerError
 from ledger.funds import FUND_KINDS, Fund, fund_id
 from ledger.intransaction import also_in_transaction, saving
 from ledger.mapper import signing_as
+from ledger.messages import codes as _codes
+from ledger.messages import msg
 from ledger.principals import ACCOUNTANT
 from ledger.signing import SigningKey
 
@@ -55,14 +57,14 @@ class FundCommands(LedgerBase):
         require_text(name, "name")
         self._require_kind(foundation, ("foundation", "community_foundation"), "foundation")
         if kind not in FUND_KINDS:
-            raise InvalidInput("kind", f"choose from {', '.join(FUND_KINDS)}")
+            raise InvalidInput("kind", msg("choose from {choices}", choices=_codes(FUND_KINDS)))
         if kind == "special":
             if not restricted:
-                raise InvalidInput("restricted", "a special fund (专项基金) is always restricted to its purpose")
+                raise InvalidInput("restricted", msg("a special fund is always restricted to its purpose"))
             if not purpose.strip():
-                raise InvalidInput("purpose", "a special fund needs a written purpose", "专项基金须有书面用途")
+                raise InvalidInput("purpose", msg("a special fund needs a written purpose"))
         if restricted and not purpose.strip():
-            raise InvalidInput("purpose", "a restricted fund needs a written purpose", "限定性基金须写明用途")
+            raise InvalidInput("purpose", msg("a restricted fund needs a written purpose"))
         if street_town is not None:
             self.reference.street_town(street_town)
         for code_ in street_towns or []:
@@ -70,7 +72,7 @@ class FundCommands(LedgerBase):
         for code_ in domains or []:
             self.reference.domain(code_, field="domains")
         if valid_from and valid_until and valid_until < valid_from:
-            raise InvalidInput("valid_until", "ends before it starts", "截止日期早于起始日期")
+            raise InvalidInput("valid_until", msg("ends before it starts"))
         fund = Fund(
             code=code, name=name.strip(), foundation=foundation, kind=kind, restricted=restricted,
             purpose=purpose.strip(), street_town=street_town, domains=sorted(set(domains or [])),
@@ -277,14 +279,14 @@ class FundCommands(LedgerBase):
 
     def _two_funds(self, first: str, second: str) -> tuple[Fund, Fund]:
         if first == second:
-            raise InvalidInput("to_fund", "source and target are the same fund", "调出与调入基金相同")
+            raise InvalidInput("to_fund", msg("the source and the target are the same fund"))
         return self.fund(first, "from_fund"), self.fund(second, "to_fund")
 
     def _street_town_for(self, fund: Fund, street_town: str | None) -> str:
         town = street_town or fund.street_town
         if town is None:
-            raise InvalidInput("street_town", f"fund {fund.code} serves the whole district: name the street-town",
-                               "该基金面向全区，须指明街镇")
+            raise InvalidInput("street_town", msg("fund {fund} serves the whole district: name the street-town",
+                                                  fund=fund.code))
         self.reference.street_town(town)
         return town
 

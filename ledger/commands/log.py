@@ -10,6 +10,7 @@ from eventsourcing.persistence import StoredEvent
 from ledger.checkpoints import Checkpoint, StoredCheckpoint, sign_checkpoint
 from ledger.commands.base import Actor, LedgerBase
 from ledger.errors import InvalidInput, NotAuthorised, NotFound
+from ledger.messages import msg
 from ledger.principals import LOG
 from ledger.sidetables import storable
 
@@ -20,7 +21,7 @@ class LogCommands(LedgerBase):
     def read_position(self, position: int) -> tuple[StoredEvent, Any]:
         """The stored event at a log position, verified and decoded."""
         if isinstance(position, bool) or not isinstance(position, int) or position < 1:
-            raise InvalidInput("position", "a log position is a whole number from 1", "日志序号须为正整数")
+            raise InvalidInput("position", msg("a log position is a whole number from 1"))
         if not storable(position):
             raise NotFound("event at log position", str(position), field="position")
         self._flush_bulk()
@@ -44,8 +45,8 @@ class LogCommands(LedgerBase):
         unless the latest checkpoint already covers the whole log."""
         self.authorise(actor, LOG)
         if actor.handle != self.origin:
-            raise NotAuthorised(f"checkpoints are signed by the key named {self.origin!r}",
-                                f"检查点须由名为 {self.origin!r} 的日志密钥签名", field="actor")
+            raise NotAuthorised(msg("checkpoints are signed by the key named {origin}", origin=repr(self.origin)),
+                                field="actor")
         self._flush_bulk()
         size = self.merkle.sync()
         latest = self.checkpoints.latest()

@@ -9,6 +9,8 @@ from ledger.commands.base import Actor, LedgerBase, Recorded
 from ledger.commands.checks import check_amount, check_code, clean, require_text
 from ledger.disbursements import DISBURSEMENT_KINDS, Disbursement
 from ledger.errors import InvalidInput
+from ledger.messages import codes as _codes
+from ledger.messages import msg
 from ledger.principals import ACCOUNTANT, APPROVER, RECORDER
 from ledger.projects import FUNDING_SOURCES, MAX_REACH, Project
 
@@ -38,19 +40,19 @@ class ProjectCommands(LedgerBase):
         self._require_kind(organisation, ("social_organisation", "social_work_station", "community_foundation"),
                            "organisation")
         if funding_source not in FUNDING_SOURCES:
-            raise InvalidInput("funding_source", f"choose from {', '.join(FUNDING_SOURCES)}")
+            raise InvalidInput("funding_source", msg("choose from {choices}", choices=_codes(FUNDING_SOURCES)))
         require_text(approval_ref, "approval_ref")
         if ends_on < starts_on:
-            raise InvalidInput("ends_on", "ends before it starts", "结束日期早于开始日期")
+            raise InvalidInput("ends_on", msg("ends before it starts"))
         planned = []
         for milestone_name, amount in milestones or []:
             require_text(milestone_name, "milestones")
             check_amount(amount, "milestones")
             planned.append({"name": milestone_name.strip(), "amount": amount})
         if len({m["name"] for m in planned}) != len(planned):
-            raise InvalidInput("milestones", "milestone names must be unique", "里程碑名称不能重复")
+            raise InvalidInput("milestones", msg("milestone names must be unique"))
         if sum(m["amount"] for m in planned) > budget:
-            raise InvalidInput("milestones", "milestones add up to more than the budget", "里程碑金额合计超过预算")
+            raise InvalidInput("milestones", msg("the milestones add up to more than the budget"))
         project = Project(
             code=code, name=name.strip(), street_town=street_town, community=clean(community, "community"), domain=domain,
             organisation=organisation, budget=budget, funding_source=funding_source,
@@ -87,7 +89,7 @@ class ProjectCommands(LedgerBase):
         """Request a payment out of a fund; it is checked now and again when paid."""
         check_amount(amount)
         if kind not in DISBURSEMENT_KINDS:
-            raise InvalidInput("kind", f"choose from {', '.join(DISBURSEMENT_KINDS)}")
+            raise InvalidInput("kind", msg("choose from {choices}", choices=_codes(DISBURSEMENT_KINDS)))
         require_text(purpose, "purpose")
         requested_on = self._business_date(on, "on")
         source = self.fund(fund)
@@ -95,7 +97,7 @@ class ProjectCommands(LedgerBase):
         source.check_open()
         if kind == "project":
             if project is None:
-                raise InvalidInput("project", "a project payment names its project", "项目款须指明项目")
+                raise InvalidInput("project", msg("a project payment names its project"))
             target = self.project(project)
             self.authorise_for_project(actor, target, ACCOUNTANT, payment=True)
             payee = payee or target.organisation
@@ -105,10 +107,10 @@ class ProjectCommands(LedgerBase):
             domain, street_town = target.domain, target.street_town
         else:
             if project is not None:
-                raise InvalidInput("project", f"a {kind} disbursement names no project")
+                raise InvalidInput("project", msg("a disbursement of the kind {kind} names no project", kind=_codes([kind])))
             require_text(payee or "", "payee")
             if kind == "allowance" and (domain is None or street_town is None):
-                raise InvalidInput("street_town", "an allowance names its street-town and domain")
+                raise InvalidInput("street_town", msg("an allowance names its street-town and service domain"))
             if domain is not None:
                 self.reference.domain(domain)
             if street_town is not None:

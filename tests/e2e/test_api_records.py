@@ -84,13 +84,13 @@ def test_an_empty_fund_closes(site):
 
 
 BAD = [
-    ({"amount": "12.345"}, 422, "invalid-input", "amount"),
-    ({"amount": "-5"}, 422, "invalid-input", "amount"),
+    ({"amount": "12.345"}, 422, "invalid-amount", "amount"),
+    ({"amount": "-5"}, 422, "invalid-amount", "amount"),
     ({"amount": "0"}, 422, "invalid-amount", "amount"),
     ({"amount": "0.00"}, 422, "invalid-amount", "amount"),
     ({"amount": "10000000000.01"}, 422, "invalid-amount", "amount"),
-    ({"amount": "1e3"}, 422, "invalid-input", "amount"),
-    ({"amount": 12.5}, 422, "invalid-input", "amount"),
+    ({"amount": "1e3"}, 422, "invalid-amount", "amount"),
+    ({"amount": 12.5}, 422, "invalid-amount", "amount"),
     ({"fund": "NO-SUCH-FUND"}, 404, "not-found", "fund"),
     ({"street_town": "atlantis"}, 422, "unknown-reference", "street_town"),
     ({"donor_type": "alien"}, 422, "invalid-input", "donor_type"),
@@ -132,7 +132,8 @@ def test_broken_rules_and_fields_are_named(site, path, body, status, rule, field
 
 def test_malformed_json_is_a_422_problem(site):
     headers = {**site.headers("accountant"), "Content-Type": "application/json"}
-    assert_problem(site.client.post("/api/v1/donations", content=b"{not json", headers=headers), 422, "invalid-input")
+    assert_problem(site.client.post("/api/v1/donations", content=b"{not json", headers=headers), 422, "invalid-json",
+                   "body")
 
 
 def test_the_auditor_reads_events_exactly_as_stored(site):

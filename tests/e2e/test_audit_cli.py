@@ -198,3 +198,14 @@ def test_a_state_not_the_auditors_or_edited_is_refused(wushe, tmp_path):
     edited = wushe("audit", "verify", str(tmp_path / "b"), "--state", str(state), "--auditor-key",
                    str(keys / "auditor.pub"), code=2)
     assert "does not match its signed hash" in edited.output
+
+
+def test_trust_takes_what_wushe_checkpoint_prints(wushe, tmp_path):
+    printed = wushe("checkpoint").output
+    wushe("audit", "export", "--out", str(tmp_path / "bundle"))
+    whole, note = tmp_path / "whole.txt", tmp_path / "note.txt"
+    whole.write_text(printed)
+    note.write_text(printed.split("\n", 1)[1])  # the note after the summary line
+    for given in (whole, note):
+        done = wushe("audit", "verify", str(tmp_path / "bundle"), "--trust", str(given))
+        assert "in the trusted prefix" in done.output and "integrity verified" in done.output

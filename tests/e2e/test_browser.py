@@ -84,19 +84,22 @@ def _secrets_and_a_private_donation(data_dir: Path) -> tuple[set[str], int]:
     """Read the demo's own events (not the pages) for the names that must never show."""
     ledger = Ledger(Settings(data_dir=data_dir, checkpoint_interval=0))
     try:
-        hidden, shown, private = set(), set(), None
+        hidden, shown, private, reversed_entries = set(), set(), [], set()
         for stored in ledger.log_positions():
             if stored.topic == "Fund.DonationReceived":
                 event = ledger.mapper.to_domain_event(stored)
                 if event.donor_name:
                     (shown if event.donor_public else hidden).add(event.donor_name)
-                    if not event.donor_public and private is None:
-                        private = stored.id
+                    if not event.donor_public:
+                        private.append((stored.id, event.entry))
+            elif stored.topic == "Fund.Reversed":
+                reversed_entries.add(ledger.mapper.to_domain_event(stored).entry)
             elif stored.topic == "Volunteer.Registered":
                 event = ledger.mapper.to_domain_event(stored)
                 (shown if event.name_public else hidden).add(event.name)
-        assert private is not None
-        return hidden - shown, private
+        standing = [position for position, entry in private if entry not in reversed_entries]  # receipts are issued
+        assert standing  # only for what still stands
+        return hidden - shown, standing[0]
     finally:
         ledger.close()
 
@@ -316,7 +319,7 @@ def test_the_verify_page_accepts_a_good_receipt_and_refuses_a_tampered_one(deskt
     page.get_by_role("button", name="校验").click()
     page.wait_for_load_state()
     assert page.locator("#verdict h2").inner_text() == "✗ 未通过校验"
-    assert f"is not in the log at leaf {tampered['leaf_index']}" in page.locator("#verdict-text").inner_text()
+    assert f"不在该检查点下日志的第 {tampered['leaf_index']} 片叶" in page.locator("#verdict-text").inner_text()
     page.screenshot(path=str(SCREENSHOTS / "verify-refused-zh-desktop.png"), full_page=True)
 
     page = desktop.open(demo.receipt["verify_path"])  # the QR code's link
@@ -334,3 +337,35 @@ def test_no_page_carries_personal_data(desktop, demo):
             assert leaked == [], (name, leaked)
             assert not PHONE_NUMBER.search(page.locator("body").inner_text()), name
             assert not IDENTITY_NUMBER.search(page.locator("body").inner_text()), name
+
+
+def test_the_api_docs_render_offline_under_a_strict_content_security_policy(browser, demo):
+    """/docs with every request to another host refused and a CSP that forbids inline script."""
+    context = browser.new_context(viewport=DESKTOP, locale="zh-CN")
+    page = context.new_page()
+    outside, problems = [], []
+    policy = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:"
+
+    def route(request_route):
+        if not request_route.request.url.startswith(demo.url):
+            outside.append(request_route.request.url)
+            return request_route.abort()
+        if request_route.request.url.split("?")[0] == demo.url + "/docs":
+            response = request_route.fetch()
+            return request_route.fulfill(response=response,
+                                         headers={**response.headers, "content-security-policy": policy})
+        return request_route.continue_()
+
+    page.route("**/*", route)
+    page.on("console", lambda m: m.type == "error" and problems.append(m.text))
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    try:
+        page.goto(demo.url + "/docs", wait_until="load")
+        page.locator(".opblock").first.wait_for(timeout=30_000)
+        assert page.locator(".opblock").count() > 20  # every operation of the API, rendered
+        assert "/api/v1/public/verify" in page.locator("body").inner_text()
+        page.screenshot(path=str(SCREENSHOTS / "api-docs-desktop.png"))
+        assert outside == [], outside
+        assert problems == [], problems
+    finally:
+        context.close()

@@ -175,3 +175,18 @@ def test_demo_years_writes_a_year_in_bulk_that_verifies_and_refuses_a_second_run
     again = bare("demo", "--years", "1")
     assert again.exit_code == 1 and "演示数据已存在" in again.output
     assert _head(database_url) == head
+
+
+def test_log_listing_from_a_later_position_judges_each_event_by_the_directory_at_that_point(wushe, database_url):
+    position = int(wushe("donation", "record", "--fund", "XX-SF", "--amount", "1000", "--donor-type", "resident",
+                         "--as", "acct").output.split("#")[-1].split(")")[0])
+    listed = wushe("log", "--start", str(position - 2), "--limit", "5")
+    assert "✗" not in listed.output and "genesis" not in listed.output
+    assert listed.output.count("✓") == 3  # the rows from position - 2 to the head
+    assert f"{position}" in listed.output and "Fund.DonationReceived" in listed.output
+
+    _flip_byte_in_latest_donation(database_url)
+    failed = wushe("log", "--start", str(position - 1), "--limit", "5", ok=False)
+    assert failed.exit_code == 1  # a real failure, and only that, exits non-zero
+    assert "signature does not verify" in failed.output and f"#{position}" in failed.output
+    assert wushe("log", "--start", "2", "--limit", str(position - 2)).exit_code == 0  # the events before it verify

@@ -305,3 +305,28 @@ def test_openapi_lists_the_log_endpoints(site):
     assert not any(p.startswith((f"{LOG}/leaves", f"{LOG}/receipts")) for p in paths)
     params = {p["name"] for p in paths[f"{LOG}/inclusion"]["get"]["parameters"]}
     assert params == {"leaf_index", "position", "tree_size"}
+
+
+def test_the_certificate_names_the_organisation_issuer_issue_date_contact_and_one_number(cast):
+    from datetime import UTC, datetime
+
+    from ledger.application import Actor
+    from ledger.receipts import issue_receipt
+
+    key = _log_principal(cast, key_file=True)
+    private, _, service = _seed(cast)
+    cast.ledger.clock = lambda: datetime(2026, 11, 20, 18, 30, tzinfo=UTC)  # 21 November in Shanghai
+    settings = cast.ledger.settings.model_copy(update={"contact": "乐龄互助社 021-6212 0000"})
+    log = Actor(cast.ledger.origin, key)
+    links = {p: issue_receipt(cast.ledger, p, log)["verify_path"] for p in (private, service)}
+    with TestClient(create_app(settings, ledger=cast.ledger)) as client:
+        page = client.get(links[service]).text
+        receipt = client.get(links[private]).text
+    assert "乐龄互助社" in page  # the organisation's name, not only its code LELING
+    assert "出具单位 Issued by" in page and "出具日期 Issued on" in page and "2026年11月21日" in page
+    assert "联系方式 Contact" in page and "021-6212 0000" in page
+    assert f"编号 No. <strong id=\"reference\">#{service}</strong>" in page  # the one number to quote
+    assert page.count(f"#{service}") >= 2 and "片叶" in page  # the leaf is there, for the proof only
+    # dates as the verify page writes them: 2026年11月1日, not 2026-11-01
+    assert "2026年11月1日" in page and "2026-11-01" not in page
+    assert "长宁区社区基金会" in receipt and "综合基金" in receipt  # the host foundation and the fund by name

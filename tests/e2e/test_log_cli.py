@@ -206,3 +206,36 @@ def test_proofs_print_json_that_verifies_and_bad_sizes_exit_non_zero(wushe, tmp_
         result = wushe(*args, ok=False)
         assert result.exit_code == code, (args, result.output)
         assert words in result.output, (args, result.output)
+
+
+def test_a_witness_key_given_is_checked_and_a_forged_cosignature_fails(wushe, tmp_path):
+    wdir = tmp_path / "witness"
+    wushe("witness", "init", "mca.example", "--dir", str(wdir))
+    other = tmp_path / "other-witness"
+    wushe("witness", "init", "other.example", "--dir", str(other))
+    position = _donate(wushe)
+    wushe("checkpoint")
+    wushe("witness", "cosign", "mca.example", "--dir", str(wdir))
+    receipt = tmp_path / "r.json"
+    wushe("receipt", str(position), "--out", str(receipt))
+    witness = str(wdir / "mca.example.pub")
+
+    good = wushe("verify", "receipt", str(receipt), "--witness-key", witness)
+    assert "witnessed by" in good.output and "mca.example+" in good.output
+    assert "not checked" not in good.output
+
+    doc = json.loads(receipt.read_text())
+    lines = doc["checkpoint"].split("\n")
+    [i] = [n for n, line in enumerate(lines) if line.startswith("\u2014 mca.example ")]
+    blob = bytearray(base64.b64decode(lines[i].split(" ")[2]))
+    blob[-1] ^= 0x01  # one bit of the cosignature
+    lines[i] = f"\u2014 mca.example {base64.b64encode(bytes(blob)).decode()}"
+    doc["checkpoint"] = "\n".join(lines)
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps(doc, ensure_ascii=False))
+    refused = wushe("verify", "receipt", str(forged), "--witness-key", witness, ok=False)
+    assert refused.exit_code == 1 and "NOT VERIFIED" in refused.output
+    assert "cosignature" in refused.output and "mca.example" in refused.output and "does not verify" in refused.output
+
+    absent = wushe("verify", "receipt", str(receipt), "--witness-key", str(other / "other.example.pub"), ok=False)
+    assert absent.exit_code == 1 and "other.example" in absent.output and "no cosignature" in absent.output

@@ -173,7 +173,8 @@ def test_fund_project_hours_and_lists_equal_the_write_side(site):
     assert set(gifts) == {"1200.50", "9999.00"}
     assert (gifts["1200.50"]["donor"], gifts["1200.50"]["donor_type"], gifts["1200.50"]["reversed"]) == (
         "张**", "居民捐赠", None)  # masked: this donor did not consent
-    assert gifts["9999.00"]["donor"] == "匿名 anonymous" and gifts["9999.00"]["reversed"] is not None
+    assert gifts["9999.00"]["donor"] == "匿名" and gifts["9999.00"]["donor_en"] == "Anonymous"
+    assert gifts["9999.00"]["reversed"] is not None
     named = site.get(f"{API}/funds/GEN")["tables"]["donations"]
     assert [g["donor"] for g in named if g["amount"] == "300.00"] == ["某某科技公司"]  # consented
     months = fund["tables"]["balance_by_month"]
@@ -338,12 +339,16 @@ def test_verify_refuses_a_tampered_receipt_and_says_why(site):
     record["event"] = base64.b64encode(base64.b64decode(record["event"]).replace(b'"amount":120050',
                                                                                  b'"amount":920050')).decode()
     verdict = site.client.post(f"{API}/verify", json=receipt).json()
-    assert verdict == {"verified": False, "reason_zh": "校验失败",
+    assert verdict == {"verified": False, "reason_zh": f"记录事件不在该检查点下日志的第 {receipt['leaf_index']} 片叶",
                        "reason": f"the record event is not in the log at leaf {receipt['leaf_index']} "
                                  "under this checkpoint"}
     page = site.client.post("/verify", data={"receipt": json.dumps(receipt)})
-    assert "未通过校验" in page.text and "is not in the log at leaf" in page.text
+    assert "未通过校验" in page.text and f"不在该检查点下日志的第 {receipt['leaf_index']} 片叶" in page.text
+    assert "is not in the log" not in page.text  # no English on the Chinese page
+
     assert "已校验" not in page.text
     for junk in ("", "not json", json.dumps({"format": "other"})):
         refused = site.client.post("/verify", data={"receipt": junk})
         assert refused.status_code == 200 and "未通过校验" in refused.text
+    english = site.client.post("/verify", params={"lang": "en"}, data={"receipt": json.dumps(receipt)})
+    assert "is not in the log at leaf" in english.text

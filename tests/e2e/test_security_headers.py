@@ -102,7 +102,7 @@ def test_every_page_and_answer_carries_the_security_headers(public_site):
     answers["POST /verify"] = _verify_form(client, site.receipt(site.private))
     for path in ("/api/v1/public/overview", "/api/v1/log/checkpoint", "/openapi.json", "/health",
                  "/static/site.css", "/downloads/csv/funds?table=funds", "/downloads/xlsx/funds",
-                 "/api/v1/auth/whoami", "/docs/swagger-ui.css", "/docs/swagger-ui-bundle.js", "/docs/swagger-init.js"):
+                 "/api/v1/auth/whoami", "/docs/assets/swagger-ui.css", "/docs/assets/swagger-ui-bundle.js", "/docs/assets/docs.js"):
         answers[path] = client.get(path)
     answers["POST /api/v1/donations (no token)"] = client.post("/api/v1/donations", json={})
     for what, response in answers.items():
@@ -129,9 +129,9 @@ def test_swagger_docs_are_served_from_this_server(public_site):
     page = client.get("/docs")
     assert page.status_code == 200
     sources = _markup(page.text).links
-    assert "/docs/swagger-ui-bundle.js" in sources and "/docs/swagger-init.js" in sources
-    assert client.get("/docs/swagger-ui-bundle.js").headers["content-type"].startswith(("text/javascript",
-                                                                                        "application/javascript"))
-    assert "/openapi.json" in client.get("/docs/swagger-init.js").text
+    assert "/docs/assets/swagger-ui-bundle.js" in sources and "/docs/assets/docs.js" in sources
+    assert client.get("/docs/assets/swagger-ui-bundle.js").headers["content-type"].startswith(
+        ("text/javascript", "application/javascript"))
+    assert 'data-openapi="/openapi.json"' in page.text
     assert client.get("/docs/../../pyproject.toml").status_code == 404
     assert client.get("/redoc").status_code == 404  # its renderer needs inline styles: not served

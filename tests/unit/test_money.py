@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -23,6 +24,8 @@ from ledger.money import MAX_FEN, format_cny, parse_amount, to_decimal, to_decim
         ("1234.5", 123450),
         ("10000000000.00", MAX_FEN),
         ("10000000000", MAX_FEN),
+        ("１２", 1200),  # full-width digits, as a Chinese input method types them, are the same digits
+        ("１２．５", 1250),
     ],
 )
 def test_parse_amount_accepts_plain_decimal_yuan(text, fen):
@@ -31,7 +34,7 @@ def test_parse_amount_accepts_plain_decimal_yuan(text, fen):
 
 @pytest.mark.parametrize(
     "text",
-    ["", "-1", "0", "0.00", "1.234", "1e3", "1,000", " 1 2", "abc", "+1", "1.", ".5", "01", "１２", "10000000000.01"],
+    ["", "-1", "0", "0.00", "1.234", "1e3", "1,000", " 1 2", "abc", "+1", "1.", ".5", "01", "10000000000.01"],
 )
 def test_parse_amount_refuses_anything_else_naming_the_field(text):
     with pytest.raises(InvalidAmount) as err:
@@ -101,3 +104,18 @@ def test_format_cny_reads_back_as_the_same_amount(fen):
     digits = shown.removeprefix("-").removeprefix("¥").replace(",", "")
     assert Decimal(digits) * 100 * (-1 if negative else 1) == fen
     assert negative == (fen < 0)
+
+
+@pytest.mark.parametrize("typed, zh, en", [
+    ("1,000", "请去掉千位分隔符：1,000 应写作 1000", "remove the thousands separators: 1,000 should be 1000"),
+    ("１，０００", "请去掉千位分隔符", "remove the thousands separators"),
+    ("12.345", "最多两位小数（到分）：12.345 有 3 位小数", "at most two decimal places (fen): 12.345 has 3"),
+    ("¥100", "金额不要带 ¥ 或“元”：¥100 应写作 100", "without a currency sign or unit: ¥100 should be 100"),
+    ("-5", "金额须为正数", "an amount is positive (-5)"),
+    ("007", "不能以 0 开头：007 应写作 7", "no leading zeros: 007 should be 7"),
+])
+def test_a_refused_amount_says_what_was_typed_and_what_is_expected_in_both_languages(typed, zh, en):
+    with pytest.raises(InvalidAmount) as err:
+        parse_amount(typed)
+    assert zh in err.value.message_zh and en in err.value.message
+    assert not re.search(r"[A-Za-z]{2,}", err.value.message_zh)  # no English word in the Chinese

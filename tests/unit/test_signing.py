@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from ledger.signing import (
     SIG_PREFIX,
+    KeyFileExists,
     NoteFormatError,
     SigningKey,
     VerifierKey,
@@ -230,12 +231,16 @@ def test_key_files_are_written_private(tmp_path):
     assert VerifierKey.from_vkey(pub.read_text()) == key.verifier
 
 
-def test_rewriting_a_loose_key_file_makes_it_private_again(tmp_path):
+def test_a_key_file_is_never_written_over_and_a_loose_one_is_refused(tmp_path):
     key = SigningKey.generate("alice")
     path = key.write(tmp_path)
-    path.chmod(0o644)
-    key.write(tmp_path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    path.chmod(0o644)
+    with pytest.raises(KeyFileExists):
+        SigningKey.generate("alice").write(tmp_path)
+    assert SigningKey.from_skey(path.read_text()) == key
+    with pytest.raises(PermissionError, match="chmod 600"):
+        read_signing_key(tmp_path, "alice")
 
 
 def test_read_signing_key_round_trip(tmp_path):
