@@ -82,7 +82,7 @@ def _seed(cast, log: Actor) -> dict[str, int]:
     led.reverse(acct, wrong.positions[0], reason="重复录入")
     led.register_project(acct, "P1", "长者助餐", street_town=TOWN, domain="elderly_care", organisation="LELING",
                          budget=100_000, funding_source="fund", approval_ref="长民〔2026〕7号",
-                         starts_on=date(2026, 1, 1), ends_on=date(2026, 12, 31),
+                         starts_on=date(2026, 1, 1), ends_on=date(2026, 12, 31), reach=200,
                          milestones=[("启动", 30_000), ("结项", 70_000)])
     number = led.request_disbursement(acct, "XX-SF", 30_000, project="P1", milestone="启动", purpose="启动款",
                                       on=date(2026, 4, 1)).ident
