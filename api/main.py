@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from api import unavailable, writes
+from api import console, unavailable, writes
 from api.reads import PublicReads
 from api.routes import health, log, pages, public
 from api.settings import ApiSettings
@@ -133,6 +133,7 @@ def create_app(
     app.include_router(log.router)
     app.include_router(log.pages)
     writes.install(app, api_settings)
+    console.install(app)
     app.include_router(pages.router)
     unavailable.install(app)
     return app
