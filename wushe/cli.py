@@ -885,11 +885,22 @@ def demo(
         else:
             stats = _seed_years(ledger, scale=scale, years=years, seed=seed, bulk=bulk)
     except DemoExists:
-        if exists_ok:
-            out.print("demo data already present 演示数据已存在")
-            return
-        _fail("demo data is already present 演示数据已存在")
-    out.print(f"[green]demo ledger seeded 演示账本已生成[/]: {stats}")
+        if not exists_ok:
+            _fail("demo data is already present 演示数据已存在")
+        out.print("demo data already present 演示数据已存在")
+    else:
+        out.print(f"[green]demo ledger seeded 演示账本已生成[/]: {stats}")
+    _print_demo_logins(ledger)
+
+
+def _print_demo_logins(ledger: Ledger) -> None:
+    """The staff console's demo sign-ins (passwords generated once, kept in a 0600 file)."""
+    from api.console.demo import LOGINS_FILE, demo_logins
+
+    logins = demo_logins(ledger, state.settings.data_dir, state.settings.resolved_key_dir)
+    out.print(f"工作台演示账号 console sign-ins at /console/ (also in {state.settings.data_dir / LOGINS_FILE}):")
+    for handle, password, name in logins:
+        out.print(f"  {handle:<20} {password}   {name}", highlight=False)
 
 
 def _seed_years(ledger: Ledger, *, scale: int, years: int, seed: int, bulk: bool) -> dict:
