@@ -22,6 +22,7 @@ from api.console.web import PREFIX, ConsoleRefusal, Staff, check_csrf, current_s
 from audits import bundle as bundles
 from audits import report
 from audits.verify import audit
+from ledger.errors import LedgerError
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 StaffDep = Annotated[Staff, Depends(current_staff)]
@@ -89,12 +90,10 @@ async def bundle_zip(request: Request, staff: StaffDep) -> Response:
 
 def _zip_bundle(ledger: Any) -> bytes:
     """The bundle as ``wushe audit export`` writes it, zipped."""
-    from wushe.audit_cli import _log_vkey
-
     scratch = Path(tempfile.mkdtemp(prefix="wushe-bundle-"))
     try:
         target = scratch / "bundle"
-        bundles.write(bundles.collect(ledger, figures=True), target, log_key=_log_vkey(ledger))
+        bundles.write(bundles.collect(ledger, figures=True), target, log_key=_log_key(ledger))
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for path in sorted(target.rglob("*")):
@@ -103,6 +102,15 @@ def _zip_bundle(ledger: Any) -> bytes:
         return buffer.getvalue()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _log_key(ledger: Any) -> str | None:
+    """The log's current verifier key for the manifest (none when the directory does not give it)."""
+    try:
+        keys = ledger.directory().active_keys(ledger.origin)
+    except LedgerError:
+        return None
+    return keys[-1].key.vkey if keys else None
 
 
 @router.post("/audit/runs")

@@ -26,6 +26,8 @@ from projections import hours as hour_views
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 StaffDep = Annotated[Staff, Depends(current_staff)]
 HOURS_ROLES = ("recorder", "accountant", "root")
+CERTIFY_ROLES = ("recorder", "root")
+"""Who issues certificates: the organisation that recorded the session (谁记录谁证明), or root."""
 
 
 def _own(staff: Staff, organisation: str | None) -> bool:
@@ -69,7 +71,7 @@ def history(request: Request, staff: StaffDep, number: str) -> Response:
 
 
 def _certificate(request: Request, staff: Staff, position: int):
-    staff.require(*HOURS_ROLES)
+    staff.require(*CERTIFY_ROLES)
     ledger = request.app.state.ledger
     try:
         stored, event = ledger.read_position(position)
@@ -77,7 +79,7 @@ def _certificate(request: Request, staff: Staff, position: int):
         raise ConsoleRefusal(exc.status, exc.rule, exc.message_zh, exc.message) from None
     if stored.topic != "Volunteer.ServiceRecorded":
         raise ConsoleRefusal(404, "not-found", "此序号不是志愿服务记录", "this log position is not a service session")
-    if not _own(staff, event.organisation):
+    if not (staff.has("root") or staff.has("recorder") and event.organisation == staff.principal.organisation):
         raise ConsoleRefusal(403, "not-authorised", "只能为本单位记录的服务出具证明（谁记录谁证明）",
                              "only the organisation that recorded a session certifies it (谁记录谁证明)")
     try:
