@@ -72,7 +72,7 @@ def _secure(request: Request) -> bool:
 def _form(request: Request, status: int = 200, error: tuple[str, str] | None = None, handle: str = "",
           next_path: str = "") -> HTMLResponse:
     pre = request.cookies.get(PRE_COOKIE) or store(request).new_pre_session()
-    response = render(request, "signin.html", status=status, error=error, handle=handle, next_path=next_path,
+    response = render(request, "signin.html", staff_of(request), status=status, error=error, handle=handle, next_path=next_path,
                       pre_csrf=store(request).pre_csrf(pre))
     response.set_cookie(PRE_COOKIE, pre, httponly=True, secure=_secure(request), samesite="strict", path=PREFIX)
     return response
@@ -87,8 +87,8 @@ def _safe_next(path: str | None) -> str:
 
 @router.get("/sign-in", response_class=HTMLResponse)
 def sign_in_form(request: Request, next: str = "") -> Response:
-    if staff_of(request) is not None:
-        return see_other(_safe_next(next))
+    # Shown even to a browser with a live session: signing in again replaces that session (a
+    # session planted in this browser by someone else is ended, never adopted).
     return _form(request, next_path=next)
 
 
@@ -155,7 +155,7 @@ def _check(request: Request, handle: str, password: str, code: str) -> Actor | t
     if opened.totp_secret is not None:
         totp = pyotp.TOTP(opened.totp_secret)
         now = time.time()
-        step = next((s for s in (0, -1, 1) if code.strip() and totp.verify(code.strip(), now + s * 30, 0)), None)
+        step = next((s for s in (0, -1, 1) if code.strip() and totp.verify(code.strip(), for_time=now + s * 30)), None)
         if step is None:
             return ("动态验证码不正确", "Wrong one-time code")
         if not console.credentials.use_totp_step(handle, int((now + step * 30) // 30)):
