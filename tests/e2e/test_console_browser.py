@@ -14,13 +14,23 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, time as clock
+from datetime import date
+from datetime import time as clock
 from pathlib import Path
 
 import pytest
 from conftest import fresh_postgres_schema
-from test_browser import CHROMIUM, DESKTOP, PHONE, SCREENSHOTS, _UNLABELLED, Watched, _free_port, _wushe
-from test_browser import browser  # noqa: F401  (the fixture)
+from test_browser import (
+    _UNLABELLED,
+    CHROMIUM,
+    DESKTOP,
+    PHONE,
+    SCREENSHOTS,
+    Watched,
+    _free_port,
+    _wushe,
+    sync_playwright,
+)
 from test_browser import pytestmark as _browser_marks
 
 from api.auth import load_secret
@@ -33,7 +43,6 @@ from ledger.signing import SigningKey, read_signing_key
 pytestmark = _browser_marks
 PASSWORD = "browser test password"
 TOWN = "xianxiaxincun"
-assert CHROMIUM  # the same Chromium as the public pages' tests
 
 
 @dataclass
@@ -82,6 +91,17 @@ def _prepare(data_dir: Path, database_url: str, env: dict[str, str]) -> None:
                             start=clock(9), end=clock(11, 30), content="陪伴独居老人")
     finally:
         ledger.close()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's Chromium (/usr/bin/chromium), never a downloaded browser."""
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM))
+        try:
+            yield launched
+        finally:
+            launched.close()
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -134,8 +154,8 @@ def _refusals_only(problems: list[str]) -> list[str]:
             and not re.match(r"console: Failed to load resource: .* status of (409|422)", p)]
 
 
-def test_maker_checker_in_two_browsers(browser, served):
-    maker, checker = _watch(browser, served), _watch(browser, served, PHONE)
+def test_maker_checker_in_two_browsers(chromium, served):
+    maker, checker = _watch(chromium, served), _watch(chromium, served, PHONE)
     try:
         _sign_in(maker, "acct")
         page = maker.open("/console/record/disbursement")
@@ -181,8 +201,8 @@ def test_maker_checker_in_two_browsers(browser, served):
         ledger.close()
 
 
-def test_a_correction_reaches_the_public_corrections_page(browser, served):
-    w = _watch(browser, served)
+def test_a_correction_reaches_the_public_corrections_page(chromium, served):
+    w = _watch(chromium, served)
     try:
         _sign_in(w, "acct")
         page = w.open("/console/record/donation")
@@ -208,8 +228,8 @@ def test_a_correction_reaches_the_public_corrections_page(browser, served):
         w.close()
 
 
-def test_the_donation_form_by_keyboard_alone(browser, served):
-    w = _watch(browser, served)
+def test_the_donation_form_by_keyboard_alone(chromium, served):
+    w = _watch(chromium, served)
     try:
         _sign_in(w, "acct")
         page = w.open("/console/record/donation")
@@ -264,7 +284,7 @@ def _pages(role: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("screen", ["desktop", "phone"])
-def test_every_console_page_loads_cleanly_and_is_screenshotted(browser, served, screen, request):
+def test_every_console_page_loads_cleanly_and_is_screenshotted(chromium, served, screen, request):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     store = request.node.callspec.params["served"]
     ledger = served.ledger()
@@ -273,7 +293,7 @@ def test_every_console_page_loads_cleanly_and_is_screenshotted(browser, served, 
         session = min(s.id for s in ledger.log_positions() if s.topic == "Volunteer.ServiceRecorded")
     finally:
         ledger.close()
-    signin = _watch(browser, served, PHONE if screen == "phone" else DESKTOP)
+    signin = _watch(chromium, served, PHONE if screen == "phone" else DESKTOP)
     try:
         for lang in ("zh", "en"):
             page = signin.open(f"/console/sign-in?lang={lang}")
@@ -281,7 +301,7 @@ def test_every_console_page_loads_cleanly_and_is_screenshotted(browser, served, 
     finally:
         signin.close()
     for role in ("acct", "appr", "rec", "aud"):
-        w = _watch(browser, served, PHONE if screen == "phone" else DESKTOP)
+        w = _watch(chromium, served, PHONE if screen == "phone" else DESKTOP)
         try:
             _sign_in(w, role)
             for lang in ("zh", "en"):
@@ -303,8 +323,8 @@ def test_every_console_page_loads_cleanly_and_is_screenshotted(browser, served, 
             w.close()
 
 
-def test_a_refused_form_in_the_browser_keeps_what_was_typed(browser, served):
-    w = _watch(browser, served)
+def test_a_refused_form_in_the_browser_keeps_what_was_typed(chromium, served):
+    w = _watch(chromium, served)
     try:
         _sign_in(w, "acct")
         page = w.open("/console/record/disbursement")
