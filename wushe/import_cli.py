@@ -86,10 +86,13 @@ def mappings(
     if (foundation is None) == (organisation is None):
         raise typer.BadParameter("give --foundation or --organisation", param_hint="--foundation")
     scope = scope_of("donations", foundation) if foundation else scope_of("hours", organisation or "")
-    table = Table("name 名称", "kind 类型", "source 来源", "columns 列", "saved 保存")
-    for m, by, at in ImportIndex(cli.state.ledger.tables).mappings(scope):
-        table.add_row(m.name, m.kind, m.source, ", ".join(f"{k}={v}" for k, v in m.columns.items()), f"{at} {by}")
-    cli.out.print(table)
+    found = ImportIndex(cli.state.ledger.tables).mappings(scope)
+    if not found:
+        cli.out.print(f"no mapping remembered for {scope} 尚无已保存的列映射", highlight=False)
+    for m, by, at in found:
+        columns = ", ".join(f"{k}={v}" for k, v in m.columns.items())
+        cli.out.print(f"[bold]{escape(m.name)}[/] ({m.kind}) source 来源 {escape(m.source)}; saved 保存 {at} by {by}\n"
+                      f"  {escape(columns)}", highlight=False)
 
 
 def _mapping(ledger, scope: str, value: str) -> Mapping:
