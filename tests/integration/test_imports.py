@@ -234,3 +234,21 @@ def test_a_5000_row_import_is_one_transaction_in_bounded_memory(cast, ledger):
     # pending signed events and their outcomes, all held until the one transaction); the bound is
     # about twice that, and MAX_ROWS caps a file at twice these rows.
     assert peak < 64 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB"
+
+
+def test_the_audit_replays_imports_and_finds_a_reference_planted_twice(cast, ledger):
+    from auditkit import audited, plant
+
+    from ledger.envelope import open_sealed
+
+    done = ledger.import_donations(cast.accountant, sample("platform-gongyi.csv"), "p.csv",
+                                   mapping("platform-gongyi"), "GEN")
+    clean = audited(ledger, figures=False)
+    assert clean.ok and [f for f in clean.findings if f.rule.startswith("imports.")] == []
+    stored, _ = ledger.read_position(done.positions[0])
+    payload = dict(open_sealed(bytes(stored.state), stream="fund:GEN", version=stored.originator_version,
+                               topic=stored.topic).payload)
+    # Written behind the ledger's back (the write side refuses it): the same order number again.
+    twice = plant(ledger, "fund:GEN", "Fund.DonationReceived", dict(payload, entry="again"), cast.accountant.key)
+    [finding] = [f for f in audited(ledger, figures=False).findings if f.rule == "imports.reference-twice"]
+    assert [e.position for e in finding.events] == [twice] and finding.details["first"] == done.positions[0]
