@@ -4,7 +4,7 @@ again records nothing twice), every import, and the remembered column mappings.
 The references are an index of what the signed events already say (each imported event carries
 its ``imported`` source and reference), written in the same transaction as those events: the
 primary key refuses a second import of a reference even from another process at the same moment,
-and ``rebuild`` can always recompute the index from the log. Mappings are settings of how to read
+and the index holds nothing the log does not (it could be recomputed from the events). Mappings are settings of how to read
 a source's files, not facts of the ledger: they live here, unsigned, and change nothing any figure
 or audit depends on (docs/import.md).
 """
@@ -15,7 +15,6 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from ledger.errors import NotFound
 from ledger.imports.mapping import Mapping, mapping_from
@@ -169,7 +168,3 @@ def now() -> str:
 def scope_of(kind: str, owner: str) -> str:
     """Donations are imported for a foundation, hours for an organisation."""
     return f"{'foundation' if kind == 'donations' else 'organisation'}:{owner}"
-
-
-def records_of(ledger: Any, scope: str) -> list[ImportRecord]:
-    return ImportIndex(ledger.tables).imports(scope)

@@ -312,18 +312,10 @@ class RowReader:
         return None if text in self.mapping.anonymous else text
 
     def _street_town(self, raw: Any, name: str) -> str:
-        text = _text(raw)
-        for town in self.reference.street_towns:
-            if text in (town.code, town.name_zh):
-                return town.code
-        return self.reference.street_town(text, field=name).code
+        return _coded(_text(raw), self.reference.street_towns, self.reference.street_town, name)
 
     def _domain(self, raw: Any, name: str) -> str:
-        text = _text(raw)
-        for domain in self.reference.domains:
-            if text in (domain.code, domain.name_zh):
-                return domain.code
-        return self.reference.domain(text, field=name).code
+        return _coded(_text(raw), self.reference.domains, self.reference.domain, name)
 
     def _reference(self, cells: dict[str, Cell], row: ParsedRow) -> str | None:
         """The source's own reference, or — when the export has none — the row's content and how
@@ -345,6 +337,14 @@ class RowReader:
         content = row.digest[:32]
         seen = self._seen[content] = self._seen.get(content, 0) + 1
         return f"row:{content}:{seen}"
+
+
+def _coded(text: str, items: tuple, find: Any, name: str) -> str:
+    """A reference-data code, given as the code or its Chinese name (仙霞新村街道, 养老服务)."""
+    for item in items:
+        if text in (item.code, item.name_zh):
+            return item.code
+    return find(text, field=name).code  # raises UnknownReference naming the field
 
 
 def _text(value: Any) -> str:
