@@ -4,8 +4,6 @@ certificate (志愿服务记录证明) as a printable page, a PDF and the JSON t
 from __future__ import annotations
 
 import json
-import tempfile
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -15,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from api.console import views
 from api.console.web import PREFIX, ConsoleRefusal, Staff, current_staff, render
 from api.receipt_page import render_receipt_page
-from audits.report import PdfUnavailable, html_to_pdf
+from api.pdf import PdfUnavailable, print_pdf
 from ledger.envelope import open_sealed
 from ledger.errors import LedgerError
 from ledger.receipts import ReceiptError, issue_receipt, verify_receipt
@@ -117,16 +115,8 @@ def certificate_json(request: Request, staff: StaffDep, position: int) -> Respon
 async def certificate_pdf(request: Request, staff: StaffDep, position: int) -> Response:
     _, page = _certificate(request, staff, position)
     try:
-        pdf = await run_in_threadpool(pdf_bytes, page)
+        pdf = await run_in_threadpool(print_pdf, page)
     except PdfUnavailable as exc:
         raise ConsoleRefusal(503, "pdf-unavailable", f"无法生成PDF：{exc}", f"no PDF: {exc}") from None
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="certificate-{position}.pdf"', "Cache-Control": "no-store"})
-
-
-def pdf_bytes(html: str) -> bytes:
-    """A page printed by headless Chromium (the audit report's printer), with the CJK font embedded."""
-    with tempfile.TemporaryDirectory(prefix="wushe-console-pdf-") as scratch:
-        target = Path(scratch) / "out.pdf"
-        html_to_pdf(html, target)
-        return target.read_bytes()
