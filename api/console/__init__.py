@@ -35,14 +35,15 @@ class Console:
 def install(app: FastAPI, settings: ConsoleSettings | None = None) -> None:
     """Add the console to an app that already has the authenticated API (``api.writes.install``)."""
     from api.auth import load_secret
-    from api.console import approvals, auditor, corrections, recorder, routes, signin
+    from api.console import approvals, auditor, corrections, imports, receipts, recorder, routes, signin
 
     settings = settings or ConsoleSettings()
     ledger = app.state.ledger
     secret = load_secret(app.state.api_settings.secret_path(app.state.settings.resolved_key_dir))
     app.state.console = Console(settings, CredentialStore(ledger, secret, settings),
                                 SessionStore(ledger, secret, settings), SignInLimits(settings))
-    for module in (signin, routes, approvals, corrections, recorder, auditor):
+    app.state.console.uploads = imports.Uploads()
+    for module in (signin, routes, approvals, corrections, recorder, auditor, imports, receipts):
         app.include_router(module.router)
 
     @app.get(f"{PREFIX}/static/{{name}}", include_in_schema=False)

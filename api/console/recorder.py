@@ -12,8 +12,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.console import views
 from api.console.web import PREFIX, ConsoleRefusal, Staff, current_staff, render
-from api.receipt_page import render_receipt_page
 from api.pdf import PdfUnavailable, print_pdf
+from api.receipt_page import render_receipt_page
 from ledger.envelope import open_sealed
 from ledger.errors import LedgerError
 from ledger.receipts import ReceiptError, issue_receipt, verify_receipt

@@ -65,6 +65,10 @@ PAGES: dict[str, tuple[Page, dict[str, object]]] = {
     "certificate": (lambda c: f"/console/certificates/{_session(c)}", only("root", "recorder")),
     "certificate page": (lambda c: f"/console/certificates/{_session(c)}/print", only("root", "recorder")),
     "certificate json": (lambda c: f"/console/certificates/{_session(c)}/receipt.json", only("root", "recorder")),
+    "import donations": (lambda c: "/console/import/donations", only("accountant", "other_accountant")),
+    "import hours": (lambda c: "/console/import/hours", only("recorder")),
+    "receipts": (lambda c: "/console/receipts", only("accountant", "other_accountant", "root")),
+    "receipt": (lambda c: f"/console/receipts/{_donation(c)}", only("accountant", "root")),
     "audit": (lambda c: "/console/audit", only("auditor", "root")),
     "audit bundle": (lambda c: "/console/audit/bundle.zip", only("auditor", "root")),
     "audit run": (lambda c: f"/console/audit/runs/{_audit_run(c)}", only("auditor", "root")),
@@ -111,9 +115,10 @@ WRITE_CELLS = [(w, r) for w in WRITES for r in ROLES]
 
 def test_the_matrix_covers_every_console_route(console):
     """A new console route must join the matrix."""
-    from api.console import approvals, auditor, corrections, recorder, routes, signin
+    from api.console import approvals, auditor, corrections, imports, receipts, recorder, routes, signin
 
-    found = [r for m in (signin, routes, approvals, corrections, recorder, auditor) for r in m.router.routes]
+    modules = (signin, routes, approvals, corrections, recorder, auditor, imports, receipts)
+    found = [r for m in modules for r in m.router.routes]
     found += [r for r in console.app.routes if getattr(r, "path", "").startswith("/console/")]
     routes = {(m, r.path) for r in found for m in getattr(r, "methods", ())}
     listed = {("GET", "/console/"), ("GET", "/console/recorded"), ("GET", "/console/record/{slug}"),
@@ -123,6 +128,10 @@ def test_the_matrix_covers_every_console_route(console):
               ("GET", "/console/certificates/{position}"), ("GET", "/console/certificates/{position}/print"),
               ("GET", "/console/certificates/{position}/receipt.json"),
               ("GET", "/console/certificates/{position}/certificate.pdf"),
+              ("GET", "/console/import/{kind}"), ("POST", "/console/import/{kind}"),
+              ("POST", "/console/import/{kind}/commit"), ("GET", "/console/receipts"),
+              ("GET", "/console/receipts/{position}"), ("GET", "/console/receipts/{position}/receipt.pdf"),
+              ("GET", "/console/receipts/month/{month}/receipts.pdf"),
               ("GET", "/console/audit"), ("GET", "/console/audit/bundle.zip"), ("POST", "/console/audit/runs"),
               ("GET", "/console/audit/runs/{run_id}"), ("GET", "/console/audit/runs/{run_id}/findings.html"),
               # reachable by everyone by design:
@@ -168,6 +177,22 @@ def test_console_writes_by_role(console, write, role):
         assert answer.status_code == 403, answer.text[:3000]
         assert "not-authorised" in answer.text
         assert console.site.head() == before, "a refused write wrote something"
+
+
+def test_imports_are_posted_by_their_roles_only(console):
+    for kind, allowed in (("donations", ("accountant", "other_accountant")), ("hours", ("recorder",))):
+        for role in STAFF:
+            client = console.as_role(role)
+            page = client.get("/console/")
+            token = page.text.split('name="csrf" value="')[1].split('"')[0]
+            answer = client.post(f"/console/import/{kind}", data={"csrf": token},
+                                 files={"file": ("x.csv", b"a,b\n1,2\n", "text/csv")})
+            if role in allowed:
+                assert answer.status_code != 403, (kind, role)
+            else:
+                assert answer.status_code == 403, (kind, role)
+            commit = client.post(f"/console/import/{kind}/commit", data={"csrf": token, "token": "nope"})
+            assert commit.status_code == (409 if role in allowed else 403), (kind, role)
 
 
 def test_the_audit_run_is_for_auditors_and_root(console):
