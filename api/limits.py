@@ -107,6 +107,17 @@ class Limiter:
         return Unauthenticated("a valid bearer token is required (Authorization: Bearer …)",
                                "需要有效的访问令牌（Authorization: Bearer …）", field="authorization")
 
+    def check_auth_allowed(self, request: Request) -> None:
+        """For a password form (the console's sign-in), whose check costs an Argon2id derivation:
+        refuse an address that has failed too often before checking. A browser that signed in as
+        the handle before is let through by the caller, so colleagues behind one address are not
+        locked out by someone guessing."""
+        if not self._limiter.test(self.auth, "auth", _client(request)):
+            raise self._refused(self.auth, "auth", "failed authentications", "认证失败")
+
+    def note_auth_failure(self, request: Request) -> None:
+        self._limiter.hit(self.auth, "auth", _client(request))
+
     def reset(self) -> None:
         """Forget every count (tests)."""
         self._limiter.storage.reset()

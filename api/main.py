@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from api import security, unavailable, writes
+from api import console, security, unavailable, writes
 from api.limits import trust_proxies
 from api.reads import PublicReads
 from api.routes import docs, health, log, pages, public
@@ -143,6 +143,7 @@ def create_app(
     app.include_router(log.router)
     app.include_router(log.pages)
     writes.install(app, api_settings)
+    console.install(app)
     app.include_router(pages.router)
     unavailable.install(app)
     security.install(app)

@@ -10,6 +10,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from api import pdf
+from api.pdf import PdfUnavailable  # noqa: F401  (wushe audit catches it from here)
 from audits.findings import SEVERITIES, SEVERITY_NAMES
 from audits.verify import AuditResult
 
@@ -102,25 +104,6 @@ def write_html(doc: dict[str, Any], path: Path) -> None:
     path.write_text(render_html(doc), encoding="utf-8")
 
 
-class PdfUnavailable(RuntimeError):
-    """No headless Chromium to print the HTML report with."""
-
-
 def write_pdf(doc: dict[str, Any], path: Path, *, browser: str | None = None) -> None:
-    """Print the HTML report to PDF with headless Chromium; Chinese text needs a CJK font such as
-    Debian's ``fonts-noto-cjk`` (the page asks for Noto Sans CJK SC first)."""
-    import shutil
-    import subprocess
-    import tempfile
-
-    exe = browser or shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    if exe is None:
-        raise PdfUnavailable("PDF needs headless Chromium (apt-get install chromium fonts-noto-cjk) 生成PDF需要Chromium")
-    with tempfile.TemporaryDirectory(prefix="wushe-pdf-") as scratch:
-        page = Path(scratch) / "findings.html"
-        page.write_text(render_html(doc), encoding="utf-8")
-        done = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={scratch}/profile",
-                               "--no-pdf-header-footer", f"--print-to-pdf={path.resolve()}", page.as_uri()],
-                              capture_output=True, text=True, timeout=120, check=False)
-    if done.returncode != 0 or not path.exists():
-        raise PdfUnavailable(f"Chromium could not print the report: {done.stderr.strip()[-300:]}")
+    """Print the HTML report to PDF with headless Chromium (``api.pdf``, the one printer)."""
+    pdf.write_pdf(render_html(doc), path, browser=browser)

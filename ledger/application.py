@@ -10,13 +10,15 @@ from ledger.commands.base import CHINA_STANDARD_TIME, Actor, LedgerBase, Recorde
 from ledger.commands.corrections import CorrectionCommands
 from ledger.commands.directory import DirectoryCommands
 from ledger.commands.funds import Donation, FundCommands
+from ledger.commands.imports import ImportCommands
 from ledger.commands.log import LogCommands
 from ledger.commands.projects import ProjectCommands
 from ledger.commands.volunteers import VolunteerCommands
 from ledger.errors import LedgerError
 
 
-class Ledger(DirectoryCommands, FundCommands, ProjectCommands, VolunteerCommands, CorrectionCommands, LogCommands):
+class Ledger(DirectoryCommands, FundCommands, ProjectCommands, VolunteerCommands, CorrectionCommands, LogCommands,
+             ImportCommands):
     """Wushe Ledger (五社账本): funds, donations, disbursements, projects and volunteer hours."""
 
     name = "WusheLedger"

@@ -129,7 +129,9 @@ class Fund(LedgerAggregate):
         received_on: date,
         street_town: str,
         note: str | None,
+        imported: dict | None = None,
     ) -> None:
+        """``imported`` names the row of an uploaded list it came from ({"source", "reference"})."""
         self.check_open()
         if donor_type not in DONOR_TYPES:
             raise InvalidInput("donor_type", msg("choose from {choices}", choices=_codes(DONOR_TYPES)))
@@ -157,6 +159,7 @@ class Fund(LedgerAggregate):
             street_town=street_town,
             note=note,
             postings=postings,
+            imported=imported,
         )
 
     def receive_grant(
@@ -269,7 +272,7 @@ class Fund(LedgerAggregate):
     def _donation_received(
         self, entry: str, amount: int, method: str, donor_type: str, donor_name: str | None,
         donor_public: bool, in_kind_description: str | None, received_on: str, street_town: str,
-        note: str | None, postings: list,
+        note: str | None, postings: list, imported: dict | None = None,
     ) -> None:
         self._post(postings)
 

@@ -14,6 +14,7 @@ from ledger.messages import Msg, msg, term
 MAX_FEN = 1_000_000_000_000
 
 _AMOUNT = re.compile(r"^(?P<yuan>0|[1-9][0-9]*)(?:\.(?P<fen>[0-9]{1,2}))?$")
+_GROUPED = re.compile(r"^[1-9][0-9]{0,2}(,[0-9]{3})+(\.[0-9]{1,2})?$")
 
 
 def parse_amount(text: str, *, field: str = "amount") -> int:
@@ -91,6 +92,25 @@ def format_cny(fen: int) -> str:
     sign = "-" if fen < 0 else ""
     whole, part = divmod(abs(fen), 100)
     return f"{sign}¥{whole:,}.{part:02d}"
+
+
+def format_cny_words(fen: int) -> str:
+    """Fen in capital numerals (大写金额) as receipts and cheques write them, by the People's Bank
+    rules cn2an follows: 1000005 -> "人民币壹万元零伍分", 12300 -> "人民币壹佰贰拾叁元整"."""
+    import cn2an  # only receipts need it
+
+    _require_int(fen)
+    if fen <= 0:
+        raise ValueError("capital numerals are written for positive amounts")
+    return "人民币" + cn2an.an2cn(to_decimal_string(fen), "rmb")
+
+
+def parse_grouped_amount(text: str, *, field: str = "amount") -> int:
+    """As ``parse_amount``, but thousands may be grouped with commas as bank exports write them
+    ("12,345.67"); the groups must be whole (three digits each), so "1,00" is refused."""
+    if isinstance(text, str) and _GROUPED.match(text.strip()):
+        text = text.strip().replace(",", "")
+    return parse_amount(text, field=field)
 
 
 def _require_int(fen: int) -> None:

@@ -37,10 +37,11 @@ class Volunteer(LedgerAggregate):
 
     def record_service(
         self, *, record: str, organisation: str, street_town: str, domain: str, on: date,
-        start: time, end: time, content: str,
+        start: time, end: time, content: str, imported: dict | None = None,
     ) -> None:
         """Rule 4: a session ends after it starts on the same day, overlaps no other, and the
-        day's total stays within 24 hours."""
+        day's total stays within 24 hours. ``imported`` names the row of an uploaded sign-in
+        sheet it came from ({"source", "reference"})."""
         if not content.strip():
             raise InvalidInput("content", msg("describe the service given"))
         first, last = start.hour * 60 + start.minute, end.hour * 60 + end.minute
@@ -61,6 +62,7 @@ class Volunteer(LedgerAggregate):
         self._service_recorded(
             record=record, organisation=organisation, street_town=street_town, domain=domain,
             date=day, start=_hhmm(first), end=_hhmm(last), minutes=last - first, content=content.strip(),
+            imported=imported,
         )
 
     def reverse_service(self, *, record: str, reverses: dict, reason: str) -> None:
@@ -77,7 +79,7 @@ class Volunteer(LedgerAggregate):
     @event("ServiceRecorded")
     def _service_recorded(
         self, record: str, organisation: str, street_town: str, domain: str, date: str,
-        start: str, end: str, minutes: int, content: str,
+        start: str, end: str, minutes: int, content: str, imported: dict | None = None,
     ) -> None:
         first = _minutes(start)
         self.sessions[record] = (date, first, first + minutes, organisation)

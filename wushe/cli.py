@@ -722,12 +722,19 @@ def receipt(
     position: Annotated[int, typer.Argument(help="Log position of a donation, service record or any event.")],
     out_file: Annotated[Path | None, typer.Option("--out", help="Write the JSON receipt here.")] = None,
     html: Annotated[Path | None, typer.Option(help="Also write a printable page with a QR code.")] = None,
+    pdf: Annotated[Path | None, typer.Option(help="Also write a PDF carrying the receipt: for a donation the receipt "
+                                             "document with the amount in words (大写), else the printable page.")] = None,
     actor: Annotated[str | None, typer.Option("--as", help="Log key handle (default: the origin).")] = None,
 ) -> None:
     """A receipt (捐赠收据) or volunteer certificate (志愿服务记录证明) that verifies offline."""
     from ledger.receipts import issue_receipt
 
-    document = issue_receipt(state.ledger, position, _log_actor(actor))
+    if pdf is not None:  # first: a donation that gets no receipt is refused before anything is written
+        from wushe.receipts_cli import write_receipt_pdf
+
+        document = write_receipt_pdf(position, pdf, actor)
+    else:
+        document = issue_receipt(state.ledger, position, _log_actor(actor))
     _write_receipt(document, out_file, html)
 
 
@@ -766,6 +773,13 @@ def verify_receipt_command(
         data = file.read_bytes()
     except OSError as exc:
         _fail(msg("cannot read {path}: {problem}", path=file, problem=exc.strerror), 2)
+    if data.startswith(b"%PDF-"):  # a receipt PDF carries its receipt (api.receipt_document)
+        from api.receipt_document import receipt_from_pdf
+
+        try:
+            data = receipt_from_pdf(data)
+        except ReceiptError as exc:
+            _fail(f"NOT VERIFIED 校验失败: {exc}")
     try:
         origin = json.loads(data).get("origin")
     except (ValueError, AttributeError):
@@ -941,11 +955,22 @@ def demo(
         else:
             stats = _seed_years(ledger, scale=scale, years=years, seed=seed, bulk=bulk)
     except DemoExists:
-        if exists_ok:
-            out.print("demo data already present 演示数据已存在")
-            return
-        _fail(msg("demo data is already present"))
-    out.print(f"[green]demo ledger seeded 演示账本已生成[/]: {stats}")
+        if not exists_ok:
+            _fail(msg("demo data is already present"))
+        out.print("demo data already present 演示数据已存在")
+    else:
+        out.print(f"[green]demo ledger seeded 演示账本已生成[/]: {stats}")
+    _print_demo_logins(ledger)
+
+
+def _print_demo_logins(ledger: Ledger) -> None:
+    """The staff console's demo sign-ins (passwords generated once, kept in a 0600 file)."""
+    from api.console.demo import LOGINS_FILE, demo_logins
+
+    logins = demo_logins(ledger, state.settings.data_dir, state.settings.resolved_key_dir)
+    out.print(f"工作台演示账号 console sign-ins at /console/ (also in {state.settings.data_dir / LOGINS_FILE}):")
+    for handle, password, name in logins:
+        out.print(f"  {handle:<20} {password}   {name}", highlight=False)
 
 
 def _seed_years(ledger: Ledger, *, scale: int, years: int, seed: int, bulk: bool) -> dict:
@@ -992,6 +1017,14 @@ def serve(
 from wushe.audit_cli import audit_app  # here, not at the top: it uses this module's state and helpers
 
 app.add_typer(audit_app, name="audit")
+
+from wushe.import_cli import import_app  # here too: it uses this module's state and helpers
+
+app.add_typer(import_app, name="import")
+
+from wushe.receipts_cli import receipts_app  # here too: it uses this module's state and helpers
+
+app.add_typer(receipts_app, name="receipts")
 
 
 def main() -> None:

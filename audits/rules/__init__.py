@@ -17,6 +17,7 @@ from audits.rules import (
     annual_ratios,
     budget,
     disclosure,
+    imports,
     maker_checker,
     overdraft,
     releases,
@@ -25,7 +26,8 @@ from audits.rules import (
 )
 from audits.rules.common import Principals, RuleCheck
 
-RULES = (special_funds, overdraft, maker_checker, budget, releases, volunteer_hours, annual_ratios, disclosure)
+RULES = (special_funds, overdraft, maker_checker, budget, releases, volunteer_hours, annual_ratios, disclosure,
+         imports)
 READ_ERRORS = (KeyError, TypeError, ValueError, AttributeError)
 
 

@@ -38,3 +38,21 @@ def clean(value: str | None, field_name: str = "text") -> str | None:
         raise InvalidInput(field_name, msg("is too long: at most {count} characters", count=2000))
     check_text(value, field_name)
     return value or None
+
+
+MAX_REFERENCE = 200
+"""The longest source name or source reference an imported row may carry."""
+
+
+def check_imported(imported: dict | None) -> None:
+    """An imported row's origin: exactly a source and a reference, both short printable text."""
+    if imported is None:
+        return
+    if not isinstance(imported, dict) or set(imported) != {"source", "reference"}:
+        raise InvalidInput("imported", "must name exactly a source and a reference", "须且仅须写明来源和来源编号")
+    for name in ("source", "reference"):
+        value = imported[name]
+        if not isinstance(value, str) or not value.strip() or value != value.strip() or len(value) > MAX_REFERENCE \
+                or not value.isprintable():
+            raise InvalidInput(f"imported.{name}", f"must be printable text of 1 to {MAX_REFERENCE} characters",
+                               f"须为1至{MAX_REFERENCE}个可打印字符")

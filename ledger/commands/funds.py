@@ -11,7 +11,7 @@ from typing import Any
 from eventsourcing.application import project_aggregate
 
 from ledger.commands.base import _DIRECTORY_FRESH, Actor, LedgerBase, Recorded
-from ledger.commands.checks import check_amount, check_code, clean, require_text
+from ledger.commands.checks import check_amount, check_code, check_imported, clean, require_text
 from ledger.errors import InvalidInput, LedgerError
 from ledger.funds import FUND_KINDS, Fund, fund_id
 from ledger.intransaction import also_in_transaction, saving
@@ -41,6 +41,7 @@ class Donation:
     received_on: date | None = None
     street_town: str | None = None
     note: str | None = None
+    imported: dict | None = None
 
 
 class FundCommands(LedgerBase):
@@ -97,13 +98,16 @@ class FundCommands(LedgerBase):
         self, actor: Actor, fund: str, amount: int, *, donor_type: str, method: str = "transfer",
         donor_name: str | None = None, donor_public: bool = False, in_kind_description: str | None = None,
         received_on: date | None = None, street_town: str | None = None, note: str | None = None,
+        imported: dict | None = None,
     ) -> Recorded:
-        """A donation (捐赠) into a fund; it carries the fund's restriction. Returns the entry id."""
+        """A donation (捐赠) into a fund; it carries the fund's restriction. Returns the entry id.
+        ``imported``: the row of an uploaded list it came from (``ledger.commands.imports``)."""
         check_amount(amount)
+        check_imported(imported)
         entry = self.new_id()
 
         donation = Donation(actor, fund, amount, donor_type, method, donor_name, donor_public, in_kind_description,
-                            received_on, street_town, note)
+                            received_on, street_town, note, imported)
 
         def body() -> Recorded:
             target = self.fund(fund)
@@ -118,7 +122,7 @@ class FundCommands(LedgerBase):
             entry=entry, amount=d.amount, method=d.method, donor_type=d.donor_type, donor_name=clean(d.donor_name, "donor_name"),
             donor_public=d.donor_public, in_kind_description=clean(d.in_kind_description, "in_kind_description"),
             received_on=self._business_date(d.received_on, "received_on"),
-            street_town=self._street_town_for(target, d.street_town), note=clean(d.note, "note"),
+            street_town=self._street_town_for(target, d.street_town), note=clean(d.note, "note"), imported=d.imported,
         )
 
     def record_donations(

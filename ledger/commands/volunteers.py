@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, time
 
 from ledger.commands.base import Actor, LedgerBase, Recorded
-from ledger.commands.checks import check_code, require_text
+from ledger.commands.checks import check_code, check_imported, require_text
 from ledger.principals import ACCOUNTANT, RECORDER
 from ledger.volunteers import Volunteer
 
@@ -29,9 +29,11 @@ class VolunteerCommands(LedgerBase):
 
     def record_hours(
         self, actor: Actor, volunteer: str, *, organisation: str, domain: str, on: date, start: time, end: time,
-        content: str, street_town: str | None = None,
+        content: str, street_town: str | None = None, imported: dict | None = None,
     ) -> Recorded:
-        """A service session (志愿服务记录), recorded by the organising body's recorder."""
+        """A service session (志愿服务记录), recorded by the organising body's recorder.
+        ``imported``: the row of an uploaded sign-in sheet it came from (``ledger.commands.imports``)."""
+        check_imported(imported)
         self.reference.domain(domain)
         host = self.organisation(organisation)
         self.authorise(actor, RECORDER, organisation=organisation)
@@ -44,7 +46,7 @@ class VolunteerCommands(LedgerBase):
             person = self.volunteer(volunteer)
             person.record_service(
                 record=record, organisation=organisation, street_town=town, domain=domain, on=day,
-                start=start, end=end, content=content,
+                start=start, end=end, content=content, imported=imported,
             )
             return self._save(actor, record, person)
 
