@@ -68,8 +68,13 @@ class PdfUnavailable(RuntimeError):
 
 
 def write_pdf(doc: dict[str, Any], path: Path, *, browser: str | None = None) -> None:
-    """Print the HTML report to PDF with headless Chromium; Chinese text needs a CJK font such as
-    Debian's ``fonts-noto-cjk`` (the page asks for Noto Sans CJK SC first)."""
+    """Print the HTML report to PDF with headless Chromium (``print_pdf``)."""
+    print_pdf(render_html(doc), path, browser=browser)
+
+
+def print_pdf(html: str, path: Path, *, browser: str | None = None) -> None:
+    """Print an HTML page to PDF with headless Chromium; Chinese text needs a CJK font such as
+    Debian's ``fonts-noto-cjk`` (the pages ask for Noto Sans CJK SC first)."""
     import shutil
     import subprocess
     import tempfile
@@ -78,10 +83,10 @@ def write_pdf(doc: dict[str, Any], path: Path, *, browser: str | None = None) ->
     if exe is None:
         raise PdfUnavailable("PDF needs headless Chromium (apt-get install chromium fonts-noto-cjk) 生成PDF需要Chromium")
     with tempfile.TemporaryDirectory(prefix="wushe-pdf-") as scratch:
-        page = Path(scratch) / "findings.html"
-        page.write_text(render_html(doc), encoding="utf-8")
+        page = Path(scratch) / "page.html"
+        page.write_text(html, encoding="utf-8")
         done = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={scratch}/profile",
                                "--no-pdf-header-footer", f"--print-to-pdf={path.resolve()}", page.as_uri()],
                               capture_output=True, text=True, timeout=120, check=False)
     if done.returncode != 0 or not path.exists():
-        raise PdfUnavailable(f"Chromium could not print the report: {done.stderr.strip()[-300:]}")
+        raise PdfUnavailable(f"Chromium could not print the page: {done.stderr.strip()[-300:]}")

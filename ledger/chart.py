@@ -141,7 +141,7 @@ class GLPosting:
     net_class: str | None = None
     """For income: restricted or unrestricted; for net assets, the account's class; else None."""
     detail: str = ""
-    """The sub-ledger account it came from (project, donor type, contract …)."""
+    """The signed sub-ledger account it reads (``Expenses:Programs:P1``, ``Equity:Interfund`` …)."""
     position: int = 0
     entry: str | None = None
 
@@ -217,7 +217,7 @@ class GeneralLedger:
             postings = [x for x in postings if not x["account"].endswith("ReleasedFromRestriction")]
             moved = sum(x["amount"] for x in postings if x["account"] == INTERFUND)
             lines.append(GLPosting("4101", moved, fund.code, fund.foundation, day,
-                                   RESTRICTED if fund.restricted else UNRESTRICTED, f"foundation:{other.foundation}",
+                                   RESTRICTED if fund.restricted else UNRESTRICTED, INTERFUND,
                                    position, p.get("entry")))
             postings = [x for x in postings if x["account"] != INTERFUND]
         for x in postings:
@@ -225,10 +225,10 @@ class GeneralLedger:
             if account == INTERFUND:
                 if between_persons:  # a grant to another legal person: the giver's programme cost
                     lines.append(GLPosting("5101", amount, fund.code, fund.foundation, day, None,
-                                           f"Grants:{other.foundation}", position, p.get("entry")))
+                                           INTERFUND, position, p.get("entry")))
                 else:
                     lines.append(GLPosting("3101", amount, fund.code, fund.foundation, day, UNRESTRICTED,
-                                           "Interfund", position, p.get("entry")))
+                                           INTERFUND, position, p.get("entry")))
                 continue
             mapped = self.chart.code_of(account)
             if mapped is None:
@@ -240,22 +240,18 @@ class GeneralLedger:
             if acct.type == "income" and net_class is None:
                 net_class = RESTRICTED if fund.restricted else UNRESTRICTED
             lines.append(GLPosting(chart_code, amount, fund.code, fund.foundation, day, net_class,
-                                   _detail(account), position, p.get("entry")))
+                                   account, position, p.get("entry")))
         return lines
 
     def journal_account(self, g: GLPosting) -> str:
-        """The hledger account of a chart posting: the chart's name, the class for income, the fund."""
+        """The hledger account of a chart posting: the chart's name, the class for income, the
+        foundation and the fund (``Income:Donations:Restricted:CNCF:SF-x``)."""
         acct = self.chart.accounts[g.code]
         parts = [acct.journal]
         if acct.type == "income":
             parts.append("Restricted" if g.net_class == RESTRICTED else "Unrestricted")
-        parts.append(_journal_safe(g.fund))
+        parts += [_journal_safe(g.foundation or "_"), _journal_safe(g.fund)]
         return ":".join(parts)
-
-
-def _detail(account: str) -> str:
-    parts = account.split(":")
-    return ":".join(parts[1:]) if len(parts) > 1 else account
 
 
 def _journal_safe(text: str) -> str:

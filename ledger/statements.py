@@ -17,7 +17,17 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from ledger.chart import RESTRICTED, UNRESTRICTED, Chart, EventLike, FundInfo, GeneralLedger, GLPosting, load_chart
+from ledger.chart import (
+    INTERFUND,
+    RESTRICTED,
+    UNRESTRICTED,
+    Chart,
+    EventLike,
+    FundInfo,
+    GeneralLedger,
+    GLPosting,
+    load_chart,
+)
 from ledger.errors import InvalidInput
 from ledger.money import to_decimal_string
 
@@ -115,7 +125,7 @@ def ledger_books(ledger: Any, chart: Chart | None = None) -> Books:
 
 
 class _Logged:
-    __slots__ = ("position", "type", "stream", "version", "payload", "timestamp")
+    __slots__ = ("payload", "position", "stream", "timestamp", "type", "version")
 
     def __init__(self, position: int, type_: str, stream: str, version: int, payload: dict, timestamp: Any) -> None:
         self.position, self.type, self.stream, self.version = position, type_, stream, version
@@ -210,9 +220,7 @@ def _net_assets(chart: Chart, totals: dict[tuple[str, str | None], int], net_cla
     total = 0
     for (code, cls), amount in totals.items():
         kind = chart.accounts[code].type
-        if kind == "expense" and net_class == UNRESTRICTED:
-            total -= amount
-        elif kind in ("income", "net_assets") and cls == net_class:
+        if kind == "expense" and net_class == UNRESTRICTED or kind in ("income", "net_assets") and cls == net_class:
             total -= amount
     return total
 
@@ -266,7 +274,7 @@ def _activities(chart: Chart, postings: list[GLPosting], period: Period, memo: b
                 elif g.code in line.get("expense", []):
                     u += g.amount
                 elif line.get("reclassification") and chart.accounts[g.code].type == "net_assets" and (
-                        not memo or g.detail != "Interfund"):
+                        not memo or g.detail != INTERFUND):
                     if g.net_class == RESTRICTED:
                         r -= g.amount
                     else:
@@ -286,8 +294,8 @@ def _activities(chart: Chart, postings: list[GLPosting], period: Period, memo: b
     if memo:
         transfers = {}
         for column, window in windows.items():
-            u = -sum(g.amount for g in window if g.detail == "Interfund" and g.net_class == UNRESTRICTED)
-            r = -sum(g.amount for g in window if g.detail == "Interfund" and g.net_class == RESTRICTED)
+            u = -sum(g.amount for g in window if g.detail == INTERFUND and g.net_class == UNRESTRICTED)
+            r = -sum(g.amount for g in window if g.detail == INTERFUND and g.net_class == RESTRICTED)
             transfers[column] = {UNRESTRICTED: u, RESTRICTED: r, "total": u + r}
         result["transfers"] = _money_line({"line": None, "name_zh": "基金间划转（备忘）",
                                            "name_en": "Transfers between funds (memo)", "value": transfers})
