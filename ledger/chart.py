@@ -25,6 +25,7 @@ from ledger.errors import InvalidInput
 RESTRICTED, UNRESTRICTED = "restricted", "unrestricted"
 CLASSES = (UNRESTRICTED, RESTRICTED)
 INTERFUND = "Equity:Interfund"
+RESTRICTED_INTERFUND = "Equity:Interfund:Restricted"
 
 
 @dataclass(frozen=True)
@@ -222,6 +223,10 @@ class GeneralLedger:
             postings = [x for x in postings if x["account"] != INTERFUND]
         for x in postings:
             account, amount = x["account"], x["amount"]
+            if account == RESTRICTED_INTERFUND:  # restricted money between funds of one purpose
+                lines.append(GLPosting("3102", amount, fund.code, fund.foundation, day, RESTRICTED, account, position,
+                                       p.get("entry")))
+                continue
             if account == INTERFUND:
                 if between_persons:  # a grant to another legal person: the giver's programme cost
                     lines.append(GLPosting("5101", amount, fund.code, fund.foundation, day, None,

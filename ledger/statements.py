@@ -274,7 +274,7 @@ def _activities(chart: Chart, postings: list[GLPosting], period: Period, memo: b
                 elif g.code in line.get("expense", []):
                     u += g.amount
                 elif line.get("reclassification") and chart.accounts[g.code].type == "net_assets" and (
-                        not memo or g.detail != INTERFUND):
+                        not memo or not g.detail.startswith(INTERFUND)):
                     if g.net_class == RESTRICTED:
                         r -= g.amount
                     else:
@@ -294,8 +294,8 @@ def _activities(chart: Chart, postings: list[GLPosting], period: Period, memo: b
     if memo:
         transfers = {}
         for column, window in windows.items():
-            u = -sum(g.amount for g in window if g.detail == INTERFUND and g.net_class == UNRESTRICTED)
-            r = -sum(g.amount for g in window if g.detail == INTERFUND and g.net_class == RESTRICTED)
+            u = -sum(g.amount for g in window if g.detail.startswith(INTERFUND) and g.net_class == UNRESTRICTED)
+            r = -sum(g.amount for g in window if g.detail.startswith(INTERFUND) and g.net_class == RESTRICTED)
             transfers[column] = {UNRESTRICTED: u, RESTRICTED: r, "total": u + r}
         result["transfers"] = _money_line({"line": None, "name_zh": "基金间划转（备忘）",
                                            "name_en": "Transfers between funds (memo)", "value": transfers})
