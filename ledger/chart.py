@@ -180,7 +180,8 @@ class GeneralLedger:
     def __init__(self, chart: Chart | None = None) -> None:
         self.chart = chart or load_chart()
         self.funds: dict[str, FundInfo] = {}
-        self._posted: dict[tuple[str, int], list[GLPosting]] = {}
+        self._posted: dict[tuple[str, str | None], list[GLPosting]] = {}
+        """(fund stream, entry) → the chart postings of that money event, for its reversal."""
         self.unmapped: list[tuple[int, str]] = []
         """(log position, account) of sub-ledger accounts no rule names."""
 
@@ -195,17 +196,17 @@ class GeneralLedger:
         code = e.stream.split(":", 1)[1]
         fund = self.funds.get(code) or FundInfo(code, None, False, "general")
         day = business_day(e.type, p, _recorded_on(e.timestamp))
-        key = (e.stream, e.version)
         if e.type == "Fund.Reversed":
-            original = p.get("reverses") or {}
-            before = self._posted.get((original.get("stream"), original.get("version")), [])
+            # both legs of a reversed allocation name the one event the correction chose: each fund
+            # negates its own event of that entry
+            before = self._posted.get((e.stream, p.get("entry")), [])
             lines = [GLPosting(g.code, -g.amount, g.fund, g.foundation, day, g.net_class, g.detail, position,
                                p.get("entry")) for g in before]
             if not before:  # an original this reader never saw (a log read from its tail): read the postings
                 lines = self._read(e.type, p, fund, day, position)
-        else:
-            lines = self._read(e.type, p, fund, day, position)
-        self._posted[key] = lines
+            return lines
+        lines = self._read(e.type, p, fund, day, position)
+        self._posted[(e.stream, p.get("entry"))] = lines
         return lines
 
     def _read(self, type_: str, p: dict[str, Any], fund: FundInfo, day: str, position: int) -> list[GLPosting]:
