@@ -933,7 +933,7 @@ from wushe.audit_cli import audit_app  # here, not at the top: it uses this modu
 
 app.add_typer(audit_app, name="audit")
 
-import wushe.accounting_cli  # noqa: E402,F401 -- registers `wushe statements` on this app
+import wushe.accounting_cli  # noqa: F401 -- registers `wushe statements` on this app
 
 
 def main() -> None:

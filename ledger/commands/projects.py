@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from ledger.accounting import OVERHEAD_KINDS, SHARE_KINDS
 from ledger.commands.base import Actor, LedgerBase, Recorded
 from ledger.commands.checks import check_amount, check_code, clean, require_text
-from ledger.accounting import OVERHEAD_KINDS, SHARE_KINDS
 from ledger.disbursements import DISBURSEMENT_KINDS, Disbursement
 from ledger.errors import InvalidInput
 from ledger.principals import ACCOUNTANT, APPROVER, RECORDER
