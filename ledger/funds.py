@@ -485,7 +485,7 @@ class Fund(LedgerAggregate):
             out = [acc.posting(acc.RESTRICTED_INTERFUND, sign * restricted_part)] if restricted_part else []
             return out + ([acc.posting(acc.INTERFUND, sign * designated)] if designated else [])
 
-        self._terminated(entry=entry, leftover=leftover, to_fund=to_fund.code if to_fund else None, reason=reason,
+        self._terminated(entry=entry, amount=leftover, to_fund=to_fund.code if to_fund else None, reason=reason,
                          on=on.isoformat(), disclose_by=disclose_by,
                          postings=acc.balanced([acc.posting(self.account, -leftover), *legs(1)]) if leftover else [])
         if leftover and to_fund is not None:
@@ -528,10 +528,10 @@ class Fund(LedgerAggregate):
         self._kinds[entry] = ("earned:" + contract + ":" + milestone, amount)
 
     @event("Terminated")
-    def _terminated(self, entry: str, leftover: int, to_fund: str | None, reason: str, on: str, disclose_by: str,
+    def _terminated(self, entry: str, amount: int, to_fund: str | None, reason: str, on: str, disclose_by: str,
                     postings: list) -> None:
         self._post(postings)
-        self.terminated = {"on": on, "to_fund": to_fund, "leftover": leftover, "disclose_by": disclose_by}
+        self.terminated = {"on": on, "to_fund": to_fund, "leftover": amount, "disclose_by": disclose_by}
 
     # --- state changes ---------------------------------------------------------------------------
 

@@ -285,3 +285,29 @@ def test_hledger_bs_and_is_agree_with_the_statements(year, tmp_path):
     for prefix, line in (("Expenses:Programmes:", 12), ("Expenses:Management:", 21), ("Expenses:", 35)):
         assert total(inc, prefix) == yuan(line_value(act, line, "ytd", "total")), prefix
     assert inc["Net:"] == yuan(line_value(act, 45, "ytd", "total"))
+
+
+# --- the auditor recomputes them -----------------------------------------------------------------
+
+
+def test_the_bundle_publishes_the_statements_and_the_audit_recomputes_them(year, tmp_path):
+    from audits.bundle import collect, read, write
+    from audits.verify import audit
+
+    c, books = year
+    bundle = collect(c.ledger)
+    published = {(s["foundation"]["code"], s["period"]["year"]) for s in bundle.statements}
+    assert {("CNCF", 2026), ("OTHERF", 2026)} <= published
+    write(bundle, tmp_path / "b")
+    again = read(tmp_path / "b")
+    result = audit(again, reference=c.ledger.reference)
+    assert result.statements_checked == len(bundle.statements) == result.statements_matched
+    assert not [f for f in result.findings if f.rule in ("integrity.statements", "accounting.tie-out")]
+    # the operator publishes a prettier figure than the events give: the audit names the line
+    doctored = next(s for s in again.statements if s["foundation"]["code"] == "CNCF" and s["period"]["year"] == 2026)
+    line = next(x for x in doctored["activities"]["lines"] if x.get("line") == 21)
+    line["amounts"]["ytd"]["total"]["fen"] -= 50_000
+    result = audit(again, reference=c.ledger.reference)
+    [finding] = [f for f in result.findings if f.rule == "integrity.statements"]
+    assert "activities.lines[" in finding.message_en and "ytd.total.fen" in finding.message_en
+    assert result.statements_matched == result.statements_checked - 1 and not result.ok
