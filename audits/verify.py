@@ -30,8 +30,8 @@ from audits.replay import (
     stream_versions,
 )
 from audits.rules import RuleRun
-from audits.statements import compare as compare_statements
 from audits.state import AuditState, StateError
+from audits.statements import compare as compare_statements
 from audits.tree import LeafTree, SignedHead, check_checkpoints, cosigners, open_signed
 from ledger import merkle
 from ledger.checkpoints import CheckpointError

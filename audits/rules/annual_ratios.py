@@ -120,7 +120,7 @@ class Check(RuleCheck):
         if not e.stream.startswith("fund:") or e.type not in MONEY_EVENTS:
             return []
         if e.type != "Fund.Reversed":
-            p["amount"], p["postings"]  # noqa: B018 -- every money event states both: one that does not is unreadable
+            _ = p["amount"], p["postings"]  # every money event states both: one that does not is unreadable
         code = fund_code(e)
         if code not in self.funds:
             return []

@@ -40,7 +40,7 @@ class Check(RuleCheck):
         fund = self.funds.get(code) or {}
         if fund.get("kind") != "special" or not fund.get("agreement"):
             return
-        income, fees, entries = self.money.setdefault(code, [0, 0, {}])
+        entries = self.money.setdefault(code, [0, 0, {}])[2]
         if e.type in ("Fund.DonationReceived", "Fund.GrantReceived"):
             self.money[code][0] += p["amount"]
             entries[p.get("entry")] = ["income", p["amount"]]

@@ -109,7 +109,7 @@ def yuan(fen: int) -> Decimal:
 
 
 def test_balance_sheet_of_the_year_and_of_june(year):
-    c, books = year
+    _, books = year
     bs = statements(books, "CNCF", Period.of(2026))["balance_sheet"]
     # GEN 10,000 − 1,000 + 12.34 − 900 − 500 − 1,000; SVC 6,000 + 2,000; SF 0; SF2 13,000
     assert yuan(line_value(bs, 1, "end")) == Decimal("6612.34") + 8_000 + 13_000
@@ -127,7 +127,7 @@ def test_balance_sheet_of_the_year_and_of_june(year):
 
 
 def test_statement_of_activities_by_class_for_the_year_and_a_quarter(year):
-    c, books = year
+    _, books = year
     act = statements(books, "CNCF", Period.of(2026))["activities"]
 
     def row(n: int) -> tuple[Decimal, Decimal, Decimal]:
@@ -150,7 +150,7 @@ def test_statement_of_activities_by_class_for_the_year_and_a_quarter(year):
 
 
 def test_cash_flow_ends_at_the_balance_sheets_cash(year):
-    c, books = year
+    _, books = year
     doc = statements(books, "CNCF", Period.of(2026))
     cf = doc["cash_flow"]
     assert [yuan(line_value(cf, n, "ytd")) for n in (1, 3, 5, 8, 13)] == [30_000, 8_000, 5_000, Decimal("12.34"),
@@ -162,7 +162,7 @@ def test_cash_flow_ends_at_the_balance_sheets_cash(year):
 
 
 def test_special_funds_as_memos(year):
-    c, books = year
+    _, books = year
     doc = statements(books, "CNCF", Period.of(2026))
     memos = {m["scope"]["fund"]: m for m in doc["memos"]}
     assert set(memos) == {"SF", "SF2"} and all(m["checks"]["ok"] for m in memos.values())
@@ -294,7 +294,7 @@ def test_the_bundle_publishes_the_statements_and_the_audit_recomputes_them(year,
     from audits.bundle import collect, read, write
     from audits.verify import audit
 
-    c, books = year
+    c, _ = year
     bundle = collect(c.ledger)
     published = {(s["foundation"]["code"], s["period"]["year"]) for s in bundle.statements}
     assert {("CNCF", 2026), ("OTHERF", 2026)} <= published
