@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from api import unavailable, writes
 from api.reads import PublicReads
-from api.routes import health, log, pages, public
+from api.routes import disclosures, health, log, pages, public
 from api.settings import ApiSettings
 from ledger.application import Actor, Ledger
 from ledger.checkpoints import CheckpointError
@@ -134,5 +134,6 @@ def create_app(
     app.include_router(log.pages)
     writes.install(app, api_settings)
     app.include_router(pages.router)
+    app.include_router(disclosures.router)
     unavailable.install(app)
     return app

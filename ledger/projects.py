@@ -57,6 +57,8 @@ class Organisation(LedgerAggregate):
         self.registered_on = registered_on
         self.profiles: list[dict] = []
         """Charity status over time: each ``{since, charity, public_fundraising, type}``."""
+        self.publications: list[dict] = []
+        """What it published (信息公开), in the order recorded."""
 
     def record_profile(self, *, charity: bool, public_fundraising: bool, org_type: str, since: str,
                        document_ref: str) -> None:
@@ -87,7 +89,8 @@ class Organisation(LedgerAggregate):
 
     @event("DisclosurePublished")
     def _published(self, item: str, subject: str, title: str, where: str, published_on: str) -> None:
-        pass
+        self.publications.append({"item": item, "subject": subject, "title": title, "where": where,
+                                  "published_on": published_on, "version": self.version})
 
 
 class Project(LedgerAggregate):
