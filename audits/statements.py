@@ -26,9 +26,9 @@ def foundations(events: Sequence[Any]) -> list[str]:
 
 def published(ledger: Any, years: Sequence[int]) -> list[dict[str, Any]]:
     """Each foundation's statements of each year, as the ledger computes them from its verified log."""
-    from ledger.statements import _verified
+    from ledger.statements import verified_events
 
-    events = list(_verified(ledger))
+    events = list(verified_events(ledger))
     books = read_books(events)
     return [statements(books, code, Period.of(year)) for code in foundations(events) for year in years]
 

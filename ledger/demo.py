@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.application import Actor, Ledger
+from ledger.disclosures import add_months
 from ledger.errors import LedgerError
 from ledger.signing import SigningKey, key_file_stem, read_signing_key
 from ledger.witness import Witness
@@ -360,6 +361,17 @@ def seed_demo(ledger: Ledger, key_dir: Path, *, scale: int = 1, seed: int = 2023
     ledger.approve_disbursement(approver, request.ident, approval_ref="秘书处-管理费-01", on=end - timedelta(days=25))
     ledger.pay_disbursement(cast.accountant2, request.ident, on=end - timedelta(days=20))
     counts["management"] += 1
+    # each long project's progress published a few days before it is due (《慈善组织信息公开办法》)
+    for code, *_ in projects:
+        planned = ledger.project(code)
+        starts, ends = date.fromisoformat(planned.starts_on), date.fromisoformat(planned.ends_on)
+        due = add_months(starts, 3)
+        while add_months(starts, 6) < ends and due <= min(ends, end + timedelta(days=5)):
+            ledger.record_publication(acct, FOUNDATION, item="project_progress", subject=code,
+                                      title=f"{planned.name}实施情况", where="全国慈善信息公开平台（慈善中国）",
+                                      published_on=min(end, due - timedelta(days=5)))
+            counts["publications"] += 1
+            due = add_months(due, 3)
 
     # --- volunteers and hours ------------------------------------------------------------------
     say("volunteers and a year of hours 志愿者与服务时长")

@@ -2,7 +2,7 @@
 2026-01-01): what each foundation must publish and by when, and whether its signed publications
 (``Organisation.DisclosurePublished``) did so — due, done on time, late, or overdue.
 
-A pure function of a history and a day (the auditor's: the last event's day), so the server, the
+A pure function of a history and a day (the auditor's: the last business date the books record), so the server, the
 ``wushe disclosures`` report and the audit compute the same calendar.
 
 - Annual work report and financial report (年度工作报告、财务会计报告) of year Y: by 31 May of Y+1,
@@ -107,10 +107,8 @@ class Calendar:
             self.publications[(e.stream.split(":", 1)[1], p["item"], p["subject"])].append(
                 (p["published_on"], p.get("where") or "", position))
         if day and isinstance(day, str):
+            # the books' own last day: what they record happening, not when the recording was typed in
             self.last_day = max(self.last_day or day, day)
-        stamp = getattr(e, "timestamp", None)
-        if stamp is not None and hasattr(stamp, "date"):
-            self.last_day = max(self.last_day or "", stamp.date().isoformat())
 
     def duties(self, today: date | None = None) -> list[Duty]:
         today = today or (date.fromisoformat(self.last_day) if self.last_day else date.today())

@@ -121,7 +121,7 @@ def read_books(events: Iterable[EventLike], chart: Chart | None = None) -> Books
 
 def ledger_books(ledger: Any, chart: Chart | None = None) -> Books:
     """The books of a ledger's store: its whole log, every event verified as it is read."""
-    return read_books(_verified(ledger), chart)
+    return read_books(verified_events(ledger), chart)
 
 
 class _Logged:
@@ -135,7 +135,7 @@ class _Logged:
 _ENVELOPE = ("originator_id", "originator_version", "originator_topic", "timestamp")
 
 
-def _verified(ledger: Any) -> Iterable[_Logged]:
+def verified_events(ledger: Any) -> Iterable[_Logged]:
     for stored in ledger.log_positions():
         event = ledger.mapper.to_domain_event(stored)  # raises TamperedEvent: no statement from a bad log
         payload = {k: v for k, v in vars(event).items() if k not in _ENVELOPE}

@@ -189,10 +189,10 @@ def disclosures(
     from rich.table import Table
 
     from ledger.disclosures import STATUS_NAMES, calendar
-    from ledger.statements import _verified
+    from ledger.statements import verified_events
 
     ledger = cli.state.ledger
-    duties = [d.as_json() for d in calendar(_verified(ledger), cli._date(on, "--on") or ledger.today())
+    duties = [d.as_json() for d in calendar(verified_events(ledger), cli._date(on, "--on") or ledger.today())
               if foundation is None or d.organisation == foundation]
     if as_json:
         cli.out.print_json(json.dumps(duties, ensure_ascii=False))

@@ -2,7 +2,7 @@
 its correction note (更正说明); and the disclosure calendar (``ledger.disclosures``) — annual and
 financial reports by 31 May, a long project's progress every three months and its full report within
 three months of its end, a special fund's leftover within three months — judged against the signed
-publications (``Organisation.DisclosurePublished``) on the day of the log's last event: a duty past
+publications (``Organisation.DisclosurePublished``) on the last business date the log records: a duty past
 its deadline with nothing published is overdue (an error), one published after it late (a warning);
 one still due or done on time is no finding."""
 
