@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from api import console, security, unavailable, writes
 from api.limits import trust_proxies
 from api.reads import PublicReads
-from api.routes import docs, health, log, pages, public
+from api.routes import disclosures, docs, health, log, pages, public
 from api.settings import ApiSettings
 from api.validation import problem_of
 from ledger.application import Actor, Ledger
@@ -145,6 +145,7 @@ def create_app(
     writes.install(app, api_settings)
     console.install(app)
     app.include_router(pages.router)
+    app.include_router(disclosures.router)
     unavailable.install(app)
     security.install(app)
     trust_proxies(app, app.state.api_settings)

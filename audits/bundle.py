@@ -55,6 +55,8 @@ class Bundle:
     """(tree size, signed note with cosignature lines), in the order given."""
     keys: dict[str, Any] | None = None
     figures: list[dict[str, Any]] = field(default_factory=list)
+    statements: list[dict[str, Any]] = field(default_factory=list)
+    """Each foundation's published 民非 statements of every report year (``audits.statements``)."""
     manifest: dict[str, Any] = field(default_factory=dict)
     damaged_files: list[str] = field(default_factory=list)
     """Files whose SHA-256 differs from the manifest's."""
@@ -85,6 +87,9 @@ def collect(ledger: Any, *, figures: bool = True, since: tuple[int, int] | None 
     if figures:
         try:
             bundle.figures = _published(ledger, rows)
+            from audits.statements import published
+
+            bundle.statements = published(ledger, report_years(rows, ledger.today()))
         except (LedgerError, KeyError, TypeError, ValueError) as exc:
             # A log the ledger's own views cannot fold is exactly what an auditor must see: export it anyway.
             en, zh = unreadable(exc)
@@ -159,7 +164,8 @@ def write(bundle: Bundle, directory: Path, *, log_key: str | None = None) -> dic
         for size, note in bundle.checkpoints:
             handle.write(json.dumps({"tree_size": size, "note": note.decode("utf-8")}, ensure_ascii=False) + "\n")
     (directory / KEYS).write_text(json.dumps(bundle.keys or {}, ensure_ascii=False, indent=1) + "\n")
-    (directory / FIGURES).write_text(json.dumps({"reports": bundle.figures}, ensure_ascii=False, indent=1) + "\n")
+    (directory / FIGURES).write_text(json.dumps({"reports": bundle.figures, "statements": bundle.statements},
+                                                ensure_ascii=False, indent=1) + "\n")
     manifest = {
         "format": FORMAT,
         "origin": bundle.origin,
@@ -169,6 +175,7 @@ def write(bundle: Bundle, directory: Path, *, log_key: str | None = None) -> dic
         "checkpoints": len(bundle.checkpoints),
         "latest_tree_size": max((s for s, _ in bundle.checkpoints), default=0),
         "reports": len(bundle.figures),
+        "statements": len(bundle.statements),
         "figures_error": bundle.figures_error,
         "events_index": {"every": INDEX_EVERY, "offsets": offsets},
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -208,9 +215,11 @@ def read(directory: Path, *, from_leaf: int = 0) -> Bundle:
         except (KeyError, TypeError, ValueError) as exc:
             raise BundleError(f"{CHECKPOINTS} line {number}: malformed record ({exc})") from None
     keys = _json(directory / KEYS)
-    figures = (_json(directory / FIGURES) or {}).get("reports") or []
-    return Bundle(manifest.get("origin"), rows, checkpoints, keys=keys, figures=figures, manifest=manifest,
-                  damaged_files=damaged, first_leaf=from_leaf)
+    published = _json(directory / FIGURES) or {}
+    figures = published.get("reports") or []
+    return Bundle(manifest.get("origin"), rows, checkpoints, keys=keys, figures=figures,
+                  statements=published.get("statements") or [], manifest=manifest, damaged_files=damaged,
+                  first_leaf=from_leaf)
 
 
 def _tail(path: Path, from_leaf: int, index: Any) -> Iterable[tuple[int, dict]]:

@@ -33,6 +33,7 @@ from audits.replay import (
 )
 from audits.rules import RuleRun
 from audits.state import AuditState, StateError
+from audits.statements import compare as compare_statements
 from audits.tree import LeafTree, SignedHead, check_checkpoints, cosigners, open_signed
 from ledger import merkle
 from ledger.checkpoints import CheckpointError
@@ -68,6 +69,9 @@ class AuditResult:
     """The audit state at the latest checkpoint, when one was asked for and the audit is clean."""
     state_error: str | None = None
     """Why no state could be saved although one was asked for."""
+    statements_checked: int = 0
+    statements_matched: int = 0
+    """Published 民非 statements recomputed from the events (a full audit only), and how many agreed."""
 
     @property
     def integrity_failures(self) -> list[Finding]:
@@ -89,6 +93,7 @@ class AuditResult:
             "origin": self.origin, "events": self.events, "verified_signatures": self.verified_signatures, **counts,
             "checkpoints": self.checkpoints, "trusted_size": self.trusted_size,
             "reports_checked": self.reports_checked, "reports_matched": self.reports_matched,
+            "statements_checked": self.statements_checked, "statements_matched": self.statements_matched,
             "integrity_ok": self.ok,
             "witnessed_checkpoints": sum(1 for signers in self.witnessed.values() if signers),
             "by_severity": dict(Counter(f.severity for f in self.findings)),
@@ -174,11 +179,14 @@ def audit(bundle: Bundle, *, reference: Any, trusted: bytes | None = None, log_k
         judged = _judge(replayed.entries, replayed.principals, bundle, origin, reference, anchor, run_rules)
     views_at, figure_findings, matched, rule_findings, rules_state = judged
     figure_findings += _unfolded(bundle, views_at, replayed.entries)
+    statement_findings, statements_matched = compare_statements(replayed.entries, bundle.statements)
+    figure_findings = figure_findings + statement_findings
     findings += replayed.findings + checkpoint_findings
     findings += _witness_findings(bundle, witnesses, witnessed, trusted is not None)
     findings += figure_findings + rule_findings
     result = AuditResult(origin, len(rows), replayed.verified_signatures, len(bundle.checkpoints), trusted_size,
-                         len(bundle.figures), matched, findings, witnessed, replayed)
+                         len(bundle.figures), matched, findings, witnessed, replayed,
+                         statements_checked=len(bundle.statements), statements_matched=statements_matched)
     if save_state:
         if not anchor:
             result.state_error = "the log has no checkpoint to anchor an audit state to 没有检查点，无法保存审计状态"

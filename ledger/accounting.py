@@ -18,6 +18,10 @@ CNY = "CNY"
 INTERFUND = "Equity:Interfund"
 """Clearing account for allocations between funds; it nets to zero after every command."""
 
+RESTRICTED_INTERFUND = "Equity:Interfund:Restricted"
+"""Clearing account for restricted money moved between funds of one purpose (a terminated special
+fund's leftover); it nets to zero after every command, and the money stays restricted."""
+
 Posting = dict
 """A posting as stored in events: ``{"account": str, "amount": int (fen), "commodity": "CNY"}``."""
 
@@ -38,17 +42,65 @@ def grant_income(restricted: bool, source: str) -> str:
     return f"Income:{net_class(restricted)}:Grants:{source}"
 
 
+def goods_account(fund_code: str) -> str:
+    """Goods given in kind that a fund holds (存货): not money."""
+    return f"Assets:Goods:{fund_code}"
+
+
+def receivable_account(fund_code: str, contract: str) -> str:
+    return f"Assets:Receivables:{fund_code}:{contract}"
+
+
+def advance_account(fund_code: str, contract: str) -> str:
+    """Money received ahead of the service a contract buys (预收账款)."""
+    return f"Liabilities:Advances:{fund_code}:{contract}"
+
+
+def service_income(contract: str) -> str:
+    """Service income (提供服务收入) of a contract: an exchange, so unrestricted."""
+    return f"Income:Unrestricted:Services:{contract}"
+
+
+def other_income(restricted: bool, kind: str) -> str:
+    return f"Income:{net_class(restricted)}:{ {'interest': 'Interest', 'investment': 'Investment'}.get(kind, 'Other')}"
+
+
+OVERHEAD_KINDS = {"management": "管理费用", "fundraising": "筹资费用", "other": "其他费用", "shared": "分摊的共同费用"}
+"""Disbursement kinds that are not spending on a fund's purpose: unrestricted money only (a special
+fund's agreed management fee aside)."""
+
+SHARE_KINDS = ("programme", "management", "fundraising")
+"""How a shared cost is split (共同费用分配): programme, management and fundraising parts."""
+
+
 def expense_account(kind: str, target: str) -> str:
-    """Where a paid disbursement lands: a project's programme costs, allowances, or overheads."""
+    """Where a paid disbursement lands: programme costs (a project, allowances, a grant to another
+    legal person, the foundation's own programme work such as evaluation and audit), or overheads."""
     if kind == "project":
         return f"Expenses:Programs:{target}"
     if kind == "allowance":
         return f"Expenses:Allowances:{target}"
+    if kind == "grant":
+        return f"Expenses:Grants:{target}"
+    if kind == "programme":
+        return f"Expenses:Programs:{target}"
     if kind == "management":
         return "Expenses:Management"
     if kind == "fundraising":
         return "Expenses:Fundraising"
+    if kind == "other":
+        return "Expenses:Other"
     raise ValueError(f"unknown disbursement kind {kind!r}")
+
+
+def expense_legs(kind: str, target: str, amount: int, shares: dict | None = None) -> list[tuple[str, int]]:
+    """The expense postings of a payment; a shared cost is split by its stated shares."""
+    if kind != "shared":
+        return [(expense_account(kind, target), amount)]
+    shares = shares or {}
+    accounts = {"programme": f"Expenses:Programs:{target}", "management": "Expenses:Management",
+                "fundraising": "Expenses:Fundraising"}
+    return [(accounts[k], shares[k]) for k in SHARE_KINDS if shares.get(k)]
 
 
 def release_legs(amount: int) -> list[Posting]:

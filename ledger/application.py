@@ -6,6 +6,7 @@ its own module; they share one event store, one log and one directory through ``
 
 from __future__ import annotations
 
+from ledger.commands.accounting import AccountingCommands
 from ledger.commands.base import CHINA_STANDARD_TIME, Actor, LedgerBase, Recorded, system_clock
 from ledger.commands.corrections import CorrectionCommands
 from ledger.commands.directory import DirectoryCommands
@@ -18,7 +19,7 @@ from ledger.errors import LedgerError
 
 
 class Ledger(DirectoryCommands, FundCommands, ProjectCommands, VolunteerCommands, CorrectionCommands, LogCommands,
-             ImportCommands):
+             ImportCommands, AccountingCommands):
     """Wushe Ledger (五社账本): funds, donations, disbursements, projects and volunteer hours."""
 
     name = "WusheLedger"

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.application import Actor, Ledger
+from ledger.disclosures import add_months
 from ledger.errors import LedgerError
 from ledger.signing import SigningKey, key_file_stem, read_signing_key, retire_key_files
 from ledger.witness import Witness
@@ -207,6 +208,8 @@ def _donation(ledger: Ledger, rng: random.Random, town: str, day: date, giving_d
         "donor_type": donor_type, "donor_name": name if named else None, "donor_public": public, "method": method,
         "in_kind_description": "米面油爱心礼包" if in_kind else None, "received_on": day, "street_town": town,
         "note": "九九公益日" if abs((day - giving_day).days) <= 3 else None,
+        # goods in kind are held at the invoice value of the gift packs (one pack per ¥100)
+        **({"in_kind_basis": "receipt", "quantity": max(1, amount // 10000), "unit": "份"} if in_kind else {}),
     }
 
 
@@ -275,6 +278,19 @@ def seed_demo(ledger: Ledger, key_dir: Path, *, scale: int = 1, seed: int = 2023
                         document_ref="长宁区推进社会组织发展专项资金", received_on=start + timedelta(days=30),
                         street_town="jiangsulu")
     counts["grants"] += 3
+    # the foundation's standing (慈善组织, 公开募捐资格), bank interest, and the gift packs handed out
+    ledger.record_profile(root, FOUNDATION, charity=True, public_fundraising=True, org_type="foundation",
+                          since=start, document_ref="慈善组织认定及公开募捐资格证书")
+    ledger.record_other_income(acct, "GENERAL", 12_345 * scale, kind="interest", payer="开户银行",
+                               note="活期存款利息", on=start + timedelta(days=90))
+    for town in towns:
+        goods = ledger.fund(f"SF-{town}").goods
+        if goods:
+            ledger.distribute_goods(acct, f"SF-{town}", goods, description="米面油爱心礼包发放给困难家庭",
+                                    quantity=max(1, goods // 10000), target=f"SF-{town}",
+                                    domain=ledger.fund(f"SF-{town}").domains[0], street_town=town,
+                                    on=end)
+            counts["goods"] += 1
 
     # --- projects and payments -----------------------------------------------------------------
     say("projects, disbursements and allowances 项目、拨付与津贴")
@@ -345,6 +361,17 @@ def seed_demo(ledger: Ledger, key_dir: Path, *, scale: int = 1, seed: int = 2023
     ledger.approve_disbursement(approver, request.ident, approval_ref="秘书处-管理费-01", on=end - timedelta(days=25))
     ledger.pay_disbursement(cast.accountant2, request.ident, on=end - timedelta(days=20))
     counts["management"] += 1
+    # each long project's progress published a few days before it is due (《慈善组织信息公开办法》)
+    for code, *_ in projects:
+        planned = ledger.project(code)
+        starts, ends = date.fromisoformat(planned.starts_on), date.fromisoformat(planned.ends_on)
+        due = add_months(starts, 3)
+        while add_months(starts, 6) < ends and due <= min(ends, end + timedelta(days=5)):
+            ledger.record_publication(acct, FOUNDATION, item="project_progress", subject=code,
+                                      title=f"{planned.name}实施情况", where="全国慈善信息公开平台（慈善中国）",
+                                      published_on=min(end, due - timedelta(days=5)))
+            counts["publications"] += 1
+            due = add_months(due, 3)
 
     # --- volunteers and hours ------------------------------------------------------------------
     say("volunteers and a year of hours 志愿者与服务时长")

@@ -9,9 +9,12 @@ from ledger.aggregate import LedgerAggregate
 from ledger.errors import AlreadyReversed, InvalidInput, InvalidState, MakerChecker
 from ledger.messages import msg, term
 
-DISBURSEMENT_KINDS = ("project", "allowance", "management", "fundraising")
+DISBURSEMENT_KINDS = ("project", "allowance", "management", "fundraising", "grant", "programme", "shared", "other")
 """A project payment by milestone (项目款), a social-worker talent allowance (社工专业人才津贴),
-management costs (管理费用) or fundraising costs (筹资费用)."""
+management costs (管理费用), fundraising costs (筹资费用), a grant to another legal person such as
+another foundation (资助), the foundation's own programme costs such as the evaluation or audit of
+projects (业务活动成本：评估、审计), a shared cost split by a stated basis (共同费用分配), and other
+expenses (其他费用)."""
 
 REQUESTED, APPROVED, REJECTED, PAID, REVERSED = "requested", "approved", "rejected", "paid", "reversed"
 STATUS = {REQUESTED: term("requested"), APPROVED: term("approved"), REJECTED: term("rejected"), PAID: term("paid"),
@@ -35,9 +38,13 @@ class Disbursement(LedgerAggregate):
     def __init__(
         self, number: str, fund: str, kind: str, project: str | None, payee: str, amount: int,
         milestone: str | None, domain: str | None, street_town: str | None, purpose: str,
-        requested_by: str, requested_on: str,
+        requested_by: str, requested_on: str, shares: dict | None = None, basis: str | None = None,
     ) -> None:
         self.number = number
+        self.shares = shares
+        """A shared cost's parts (programme, management, fundraising), fen; None otherwise."""
+        self.basis = basis
+        """The stated basis of a shared cost's split (分配依据: hours, floor area, head count …)."""
         self.fund = fund
         self.kind = kind
         self.project = project

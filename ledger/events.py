@@ -44,6 +44,11 @@ MONEY_EVENTS = frozenset(
         "Fund.RestrictionReleased",
         "Fund.Paid",
         "Fund.Reversed",
+        "Fund.GoodsDistributed",
+        "Fund.OtherIncomeReceived",
+        "Fund.ContractPaymentReceived",
+        "Fund.ServiceDelivered",
+        "Fund.Terminated",
     }
 )
 """Events that carry balanced postings."""
@@ -56,6 +61,10 @@ REVERSIBLE = frozenset(
         "Fund.AllocatedIn",
         "Fund.RestrictionReleased",
         "Fund.Paid",
+        "Fund.GoodsDistributed",
+        "Fund.OtherIncomeReceived",
+        "Fund.ContractPaymentReceived",
+        "Fund.ServiceDelivered",
         "Disbursement.Paid",
         "Volunteer.ServiceRecorded",
     }

@@ -33,9 +33,24 @@ development (区社会组织发展专项资金)."""
 
 FUND_KINDS = ("general", "special")
 
+IN_KIND_BASES = ("receipt", "market", "appraisal")
+"""How an in-kind gift's stated value was found, in the order of the fair-value rule of
+《〈民间非营利组织会计制度〉若干问题的解释》: the donor's receipt or agreement (发票、协议等凭据),
+else the market price of the same or similar goods (同类或类似资产的市场价格), else an appraisal (评估)."""
+
+OTHER_INCOME_KINDS = ("interest", "investment", "other")
+"""Bank interest (银行存款利息), investment income (投资收益) and other income (其他收入)."""
+
+SUBLEDGER_INCOME = {"interest": "Interest", "investment": "Investment", "other": "Other"}
+
 
 def fund_id(code: str) -> str:
     return f"fund:{code}"
+
+
+_OVERHEAD_TERMS = {"management": term("management"), "fundraising": term("fundraising"),
+                   "other": term("other costs"), "shared": term("shared costs")}
+"""The costs a restricted fund never pays, as a refusal names them."""
 
 
 class Fund(LedgerAggregate):
@@ -60,8 +75,15 @@ class Fund(LedgerAggregate):
         valid_from: str | None,
         valid_until: str | None,
         agreement_ref: str | None,
+        agreement: dict | None = None,
     ) -> None:
         self.code = code
+        self._agreement = agreement
+        """A special fund's agreement (专项基金协议): purpose, use, termination conditions, leftover
+        handling, the agreed management-fee rate in basis points (``fee_rate_bp``)."""
+        self._kinds: dict[str, tuple[str, int]] = {}
+        """Entry → (income or fee, amount), so a reversal takes back what it reverses."""
+        self.terminated: dict | None = None
         self.name = name
         self.foundation = foundation
         self.kind = kind
@@ -74,12 +96,33 @@ class Fund(LedgerAggregate):
         self.valid_until = valid_until
         self.agreement_ref = agreement_ref
         self.balance = 0
+        """Money (货币资金) the fund holds; goods in kind are not money and are kept apart."""
+        self.goods = 0
+        """The stated value of goods in kind (存货) the fund holds."""
+        self.restricted_part = 0
+        """Of the fund's net assets, the restricted (限定性) part: all of a restricted fund's money
+        but what the foundation's board placed in it from unrestricted money (a designation)."""
+        self.income = 0
+        """Donations and grants received, net of their reversals (the base of an agreed fee)."""
+        self.fees = 0
+        """Management fees taken from the fund, net of their reversals."""
+        self.contracts: dict[str, dict] = {}
         self.closed = False
         self.reversed_entries: set[str] = set()
 
     @property
     def account(self) -> str:
         return acc.fund_account(self.code)
+
+    @property
+    def goods_account(self) -> str:
+        return acc.goods_account(self.code)
+
+    def _release(self, amount: int) -> list:
+        """The release legs for spending ``amount``: restricted money is spent first, so only the
+        part of it the fund still holds is released (a designation was never restricted)."""
+        released = min(amount, self.restricted_part) if self.restricted else 0
+        return acc.release_legs(released) if released else []
 
     # --- rules -----------------------------------------------------------------------------------
 
@@ -108,10 +151,30 @@ class Fund(LedgerAggregate):
             raise InsufficientFunds(msg("fund {fund} holds {balance}, cannot pay {amount}", fund=self.code,
                                         balance=format_cny(self.balance), amount=format_cny(amount)), field="amount")
 
+    def check_overhead(self, kind: str, amount: int) -> None:
+        """Overheads come from unrestricted money; a special fund pays only the management fee its
+        agreement sets (《上海市基金会专项基金管理办法》), up to that rate of what it received."""
+        agreement = self.agreement
+        if kind == "management" and self.kind == "special" and agreement and agreement.get("fee_rate_bp"):
+            cap = self.income * agreement["fee_rate_bp"] // 10_000
+            if self.fees + amount > cap:
+                raise FundRestricted(
+                    f"fund {self.code}'s agreement allows a management fee of {agreement['fee_rate_bp'] / 100}% of "
+                    f"its income ({format_cny(cap)}); {format_cny(self.fees)} is taken, {format_cny(amount)} more "
+                    "would exceed it",
+                    f"专项基金 {self.code} 协议约定的管理费为收入的 {agreement['fee_rate_bp'] / 100}%（{format_cny(cap)}），"
+                    f"已提取 {format_cny(self.fees)}，再提取 {format_cny(amount)} 将超出", field="amount")
+            return
+        self.check_unrestricted_spend(kind)
+
+    @property
+    def agreement(self) -> dict | None:
+        return getattr(self, "_agreement", None)
+
     def check_unrestricted_spend(self, kind: str) -> None:
         if self.restricted:
             raise FundRestricted(msg("{kind} costs may not be taken from restricted fund {fund}",
-                                     kind=term("management") if kind == "management" else term("fundraising"),
+                                     kind=_OVERHEAD_TERMS.get(kind, term("management")),
                                      fund=self.code), field="fund")
 
     # --- commands --------------------------------------------------------------------------------
@@ -130,6 +193,9 @@ class Fund(LedgerAggregate):
         street_town: str,
         note: str | None,
         imported: dict | None = None,
+        in_kind_basis: str | None = None,
+        quantity: int | None = None,
+        unit: str | None = None,
     ) -> None:
         """``imported`` names the row of an uploaded list it came from ({"source", "reference"})."""
         self.check_open()
@@ -139,11 +205,22 @@ class Fund(LedgerAggregate):
             raise InvalidInput("method", msg("choose from {choices}", choices=_codes(DONATION_METHODS)))
         if method == "in_kind" and not (in_kind_description or "").strip():
             raise InvalidInput("in_kind_description", msg("an in-kind gift needs a description"))
+        if method == "in_kind":
+            if in_kind_basis not in IN_KIND_BASES:
+                raise InvalidInput("in_kind_basis", f"state how the value was found: {', '.join(IN_KIND_BASES)}",
+                                   "实物捐赠须说明入账价值的依据（凭据、市场价格或评估）")
+            if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0 or not (unit or "").strip():
+                raise InvalidInput("quantity", "an in-kind gift states its quantity and unit", "实物捐赠须写明数量和单位")
+        elif in_kind_basis is not None or quantity is not None:
+            raise InvalidInput("in_kind_basis", "only a gift in kind has a valuation basis and a quantity",
+                               "只有实物捐赠才填写估值依据和数量")
         if donor_public and not donor_name:
             raise InvalidInput("donor_public", msg("a donor who consents to be named needs a name"))
+        # goods in kind are held as inventory (存货), not money: they can never pay a cash payment
+        held = self.goods_account if method == "in_kind" else self.account
         postings = acc.balanced(
             [
-                acc.posting(self.account, amount),
+                acc.posting(held, amount),
                 acc.posting(acc.donation_income(self.restricted, donor_type), -amount),
             ]
         )
@@ -160,6 +237,8 @@ class Fund(LedgerAggregate):
             note=note,
             postings=postings,
             imported=imported,
+            **({"in_kind_basis": in_kind_basis, "quantity": quantity, "unit": unit.strip()}
+               if method == "in_kind" else {}),
         )
 
     def receive_grant(
@@ -189,12 +268,18 @@ class Fund(LedgerAggregate):
         if self.restricted:
             raise FundRestricted(msg("restricted fund {fund} cannot allocate to other funds; release the restriction first",
                                      fund=self.code), field="from_fund")
+        if to_fund.foundation != self.foundation:
+            raise InvalidInput(
+                "to_fund", f"{self.foundation} and {to_fund.foundation} are two legal persons: money between them is "
+                "a grant (a 'grant' disbursement of the giver, a donation to the receiver), not an allocation",
+                f"{self.foundation} 与 {to_fund.foundation} 是两个法人，相互之间的资金往来是资助（捐出方拨付、"
+                "接受方记捐赠收入），不是内部调拨",
+            )
         self.check_covers(amount)
+        # A designation by the foundation's own board does not make money restricted (限定性 only
+        # by a resource provider or by law): into a restricted fund it stays unrestricted net assets.
         out_legs = [acc.posting(self.account, -amount), acc.posting(acc.INTERFUND, amount)]
         in_legs = [acc.posting(to_fund.account, amount), acc.posting(acc.INTERFUND, -amount)]
-        if to_fund.restricted:
-            # Unrestricted money placed in a restricted fund becomes restricted net assets.
-            in_legs += acc.negated(acc.release_legs(amount))
         self._allocated_out(
             entry=entry, amount=amount, to_fund=to_fund.code, reason=reason, on=on.isoformat(),
             postings=acc.balanced(out_legs),
@@ -215,6 +300,9 @@ class Fund(LedgerAggregate):
         if not basis.strip():
             raise InvalidInput("basis", msg("state the agreement or rule that lifts the restriction"))
         self.check_covers(amount)
+        if amount > self.restricted_part:
+            raise InvalidInput("amount", f"fund {self.code} holds {format_cny(self.restricted_part)} of restricted money",
+                               f"基金 {self.code} 的限定性资金仅 {format_cny(self.restricted_part)}")
         out_legs = [acc.posting(self.account, -amount), acc.posting(acc.INTERFUND, amount), *acc.release_legs(amount)]
         in_legs = [acc.posting(to_fund.account, amount), acc.posting(acc.INTERFUND, -amount)]
         self._restriction_released(
@@ -228,18 +316,18 @@ class Fund(LedgerAggregate):
 
     def pay(
         self, *, entry: str, amount: int, kind: str, target: str, payee: str, domain: str | None,
-        street_town: str | None, on: date,
+        street_town: str | None, on: date, shares: dict | None = None,
     ) -> None:
         """Pay an approved disbursement out of this fund."""
         self.check_open()
-        if kind in ("management", "fundraising"):
-            self.check_unrestricted_spend(kind)
+        if kind in acc.OVERHEAD_KINDS:
+            self.check_overhead(kind, amount)
         else:
             self.check_use(domain=domain, street_town=street_town, on=on)
         self.check_covers(amount)
-        legs = [acc.posting(self.account, -amount), acc.posting(acc.expense_account(kind, target), amount)]
-        if self.restricted:
-            legs += acc.release_legs(amount)
+        legs = [acc.posting(self.account, -amount)]
+        legs += [acc.posting(account, part) for account, part in acc.expense_legs(kind, target, amount, shares)]
+        legs += self._release(amount)
         self._paid(
             entry=entry, amount=amount, kind=kind, target=target, payee=payee, domain=domain,
             street_town=street_town, paid_on=on.isoformat(), postings=acc.balanced(legs),
@@ -263,18 +351,197 @@ class Fund(LedgerAggregate):
                                            fund=self.code, balance=format_cny(self.balance)))
         self._closed(reason=reason)
 
+
+    # --- goods in kind, other income, service contracts, termination (v2) ----------------------
+
+    def distribute_goods(
+        self, *, entry: str, amount: int, description: str, quantity: int, target: str, domain: str | None,
+        street_town: str | None, on: date,
+    ) -> None:
+        """Hand out or use goods given in kind (存货发放): their stated value becomes a programme cost."""
+        self.check_open()
+        self.check_use(domain=domain, street_town=street_town, on=on)
+        if amount > self.goods:
+            raise InsufficientFunds(f"fund {self.code} holds goods worth {format_cny(self.goods)}, not "
+                                    f"{format_cny(amount)}", f"基金 {self.code} 的存货价值仅 {format_cny(self.goods)}",
+                                    field="amount")
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
+            raise InvalidInput("quantity", "a positive whole number", "数量须为正整数")
+        legs = [acc.posting(self.goods_account, -amount), acc.posting(f"Expenses:Goods:{target}", amount)]
+        legs += self._release(amount)
+        self._goods_distributed(entry=entry, amount=amount, description=description, quantity=quantity,
+                                target=target, domain=domain, street_town=street_town, on=on.isoformat(),
+                                postings=acc.balanced(legs))
+
+    def receive_other_income(self, *, entry: str, amount: int, kind: str, payer: str, note: str | None,
+                             on: date) -> None:
+        """Bank interest, investment income or other income (利息、投资收益、其他收入) into this fund."""
+        self.check_open()
+        if kind not in OTHER_INCOME_KINDS:
+            raise InvalidInput("kind", f"choose from {', '.join(OTHER_INCOME_KINDS)}")
+        postings = acc.balanced([acc.posting(self.account, amount),
+                                 acc.posting(acc.other_income(self.restricted, kind), -amount)])
+        self._other_income_received(entry=entry, amount=amount, kind=kind, payer=payer, note=note, on=on.isoformat(),
+                                    postings=postings)
+
+    def sign_contract(self, *, contract: str, buyer: str, amount: int, milestones: list, document_ref: str,
+                      on: date) -> None:
+        """A service contract (政府购买服务合同): service income (提供服务收入) is earned milestone by
+        milestone; money received ahead of the service is an advance receipt (预收账款)."""
+        self.check_open()
+        if self.restricted:
+            raise InvalidInput("fund", f"fund {self.code} is restricted: a service contract is an exchange, its income "
+                               "unrestricted; record it in an unrestricted fund",
+                               f"基金 {self.code} 为限定性基金；购买服务属交换交易，其收入为非限定性，应在非限定性基金中核算")
+        if contract in self.contracts:
+            raise InvalidInput("contract", f"fund {self.code} already has contract {contract}", f"合同 {contract} 已登记")
+        if sum(m["amount"] for m in milestones) != amount:
+            raise InvalidInput("milestones", "the milestones add up to the contract's amount", "各里程碑金额之和须等于合同金额")
+        self._contract_signed(contract=contract, buyer=buyer, amount=amount, milestones=milestones,
+                              document_ref=document_ref, on=on.isoformat())
+
+    def _contract(self, contract: str) -> dict:
+        try:
+            return self.contracts[contract]
+        except KeyError:
+            raise InvalidInput("contract", f"fund {self.code} has no contract {contract}",
+                               f"基金 {self.code} 没有合同 {contract}") from None
+
+    def receive_contract_payment(self, *, entry: str, contract: str, amount: int, on: date) -> None:
+        """Money from the buyer: it settles what was earned and not yet paid (应收账款) first, the rest
+        is held as an advance receipt (预收账款) until the service is delivered."""
+        self.check_open()
+        c = self._contract(contract)
+        if c["received"] + amount > c["amount"]:
+            raise InvalidInput("amount", f"contract {contract} is for {format_cny(c['amount'])}; "
+                               f"{format_cny(c['received'])} is received already",
+                               f"合同 {contract} 金额 {format_cny(c['amount'])}，已收 {format_cny(c['received'])}")
+        owed = max(0, c["earned"] - c["received"])
+        settles = min(owed, amount)
+        legs = [acc.posting(self.account, amount)]
+        if settles:
+            legs.append(acc.posting(acc.receivable_account(self.code, contract), -settles))
+        if amount - settles:
+            legs.append(acc.posting(acc.advance_account(self.code, contract), -(amount - settles)))
+        self._contract_payment_received(entry=entry, contract=contract, amount=amount, on=on.isoformat(),
+                                        postings=acc.balanced(legs))
+
+    def deliver_service(self, *, entry: str, contract: str, milestone: str, on: date) -> None:
+        """A milestone of a contract delivered: its amount is earned (提供服务收入) out of the advance
+        receipt, and what the advance does not cover is owed by the buyer (应收账款)."""
+        self.check_open()
+        c = self._contract(contract)
+        planned = {m["name"]: m["amount"] for m in c["milestones"]}
+        if milestone not in planned:
+            raise InvalidInput("milestone", f"contract {contract} has milestones {', '.join(planned)}",
+                               f"合同里程碑为 {', '.join(planned)}")
+        if milestone in c["delivered"]:
+            raise InvalidInput("milestone", f"milestone {milestone} of {contract} is delivered already",
+                               f"里程碑 {milestone} 已交付")
+        amount = planned[milestone]
+        advance = max(0, c["received"] - c["earned"])
+        from_advance = min(advance, amount)
+        legs = []
+        if from_advance:
+            legs.append(acc.posting(acc.advance_account(self.code, contract), from_advance))
+        if amount - from_advance:
+            legs.append(acc.posting(acc.receivable_account(self.code, contract), amount - from_advance))
+        legs.append(acc.posting(acc.service_income(contract), -amount))
+        self._service_delivered(entry=entry, contract=contract, milestone=milestone, amount=amount, on=on.isoformat(),
+                                postings=acc.balanced(legs))
+
+    def check_terminable(self) -> None:
+        self.check_open()
+        if self.kind != "special":
+            raise InvalidInput("fund", f"fund {self.code} is not a special fund", f"基金 {self.code} 不是专项基金")
+        if self.goods:
+            raise InvalidInput("fund", f"fund {self.code} still holds goods worth {format_cny(self.goods)}",
+                               f"基金 {self.code} 尚有存货 {format_cny(self.goods)}，须先处理")
+        if self.terminated is not None:
+            raise InvalidInput("fund", f"special fund {self.code} is terminated already", f"专项基金 {self.code} 已终止")
+
+    def terminate(self, *, entry: str, to_fund: Fund | None, reason: str, on: date, disclose_by: str) -> None:
+        """End a special fund (专项基金终止): its leftover money goes to a fund of the same or a
+        similar purpose, as the agreement says, in the same transaction; the disclosure of that
+        handling is due within three months (``disclose_by``)."""
+        self.check_terminable()
+        leftover = self.balance
+        if leftover and to_fund is None:
+            raise InvalidInput("to_fund", f"fund {self.code} holds {format_cny(leftover)}: name the fund of the same or "
+                               "a similar purpose it goes to", f"基金 {self.code} 尚有 {format_cny(leftover)}，须指明相同或相近用途的接收基金")
+        restricted_part = min(leftover, self.restricted_part)
+        designated = leftover - restricted_part
+
+        def legs(sign: int) -> list:
+            out = [acc.posting(acc.RESTRICTED_INTERFUND, sign * restricted_part)] if restricted_part else []
+            return out + ([acc.posting(acc.INTERFUND, sign * designated)] if designated else [])
+
+        self._terminated(entry=entry, amount=leftover, to_fund=to_fund.code if to_fund else None, reason=reason,
+                         on=on.isoformat(), disclose_by=disclose_by,
+                         postings=acc.balanced([acc.posting(self.account, -leftover), *legs(1)]) if leftover else [])
+        if leftover and to_fund is not None:
+            # restricted money stays restricted in a fund of the same purpose: no release
+            in_legs = [acc.posting(to_fund.account, leftover), *legs(-1)]
+            if restricted_part and not to_fund.restricted:
+                in_legs += acc.release_legs(restricted_part)
+            to_fund._allocated_in(entry=entry, amount=leftover, from_fund=self.code, reason=reason, on=on.isoformat(),
+                                  postings=acc.balanced(in_legs))
+        self._closed(reason=reason)
+
+    @event("GoodsDistributed")
+    def _goods_distributed(self, entry: str, amount: int, description: str, quantity: int, target: str,
+                           domain: str | None, street_town: str | None, on: str, postings: list) -> None:
+        self._post(postings)
+
+    @event("OtherIncomeReceived")
+    def _other_income_received(self, entry: str, amount: int, kind: str, payer: str, note: str | None, on: str,
+                               postings: list) -> None:
+        self._post(postings)
+
+    @event("ContractSigned")
+    def _contract_signed(self, contract: str, buyer: str, amount: int, milestones: list, document_ref: str,
+                         on: str) -> None:
+        self.contracts[contract] = {"buyer": buyer, "amount": amount, "milestones": list(milestones),
+                                    "received": 0, "earned": 0, "delivered": []}
+
+    @event("ContractPaymentReceived")
+    def _contract_payment_received(self, entry: str, contract: str, amount: int, on: str, postings: list) -> None:
+        self._post(postings)
+        self.contracts[contract]["received"] += amount
+        self._kinds[entry] = ("received:" + contract, amount)
+
+    @event("ServiceDelivered")
+    def _service_delivered(self, entry: str, contract: str, milestone: str, amount: int, on: str,
+                           postings: list) -> None:
+        self._post(postings)
+        self.contracts[contract]["earned"] += amount
+        self.contracts[contract]["delivered"].append(milestone)
+        self._kinds[entry] = ("earned:" + contract + ":" + milestone, amount)
+
+    @event("Terminated")
+    def _terminated(self, entry: str, amount: int, to_fund: str | None, reason: str, on: str, disclose_by: str,
+                    postings: list) -> None:
+        self._post(postings)
+        self.terminated = {"on": on, "to_fund": to_fund, "leftover": amount, "disclose_by": disclose_by}
+
     # --- state changes ---------------------------------------------------------------------------
 
     def _post(self, postings: list) -> None:
         self.balance += acc.effect_on(self.account, postings)
+        self.goods += acc.effect_on(self.goods_account, postings)
+        self.restricted_part -= sum(p["amount"] for p in postings if p["account"].startswith("Income:Restricted:")
+                                    or p["account"] == acc.RESTRICTED_INTERFUND)
 
     @event("DonationReceived")
     def _donation_received(
         self, entry: str, amount: int, method: str, donor_type: str, donor_name: str | None,
         donor_public: bool, in_kind_description: str | None, received_on: str, street_town: str,
         note: str | None, postings: list, imported: dict | None = None,
+        in_kind_basis: str | None = None, quantity: int | None = None, unit: str | None = None,
     ) -> None:
         self._post(postings)
+        self.income += amount
+        self._kinds[entry] = ("income", amount)
 
     @event("GrantReceived")
     def _grant_received(
@@ -282,6 +549,8 @@ class Fund(LedgerAggregate):
         received_on: str, street_town: str, postings: list,
     ) -> None:
         self._post(postings)
+        self.income += amount
+        self._kinds[entry] = ("income", amount)
 
     @event("AllocatedOut")
     def _allocated_out(self, entry: str, amount: int, to_fund: str, reason: str, on: str, postings: list) -> None:
@@ -303,11 +572,25 @@ class Fund(LedgerAggregate):
         street_town: str | None, paid_on: str, postings: list,
     ) -> None:
         self._post(postings)
+        if kind == "management":
+            self.fees += amount
+            self._kinds[entry] = ("fee", amount)
 
     @event("Reversed")
     def _reversed(self, entry: str, reverses: dict, reason: str, postings: list) -> None:
         self._post(postings)
         self.reversed_entries.add(entry)
+        kind, amount = self._kinds.get(entry, ("", 0))
+        if kind == "income":
+            self.income -= amount
+        elif kind == "fee":
+            self.fees -= amount
+        if kind.startswith("received:"):
+            self.contracts[kind.split(":")[1]]["received"] -= amount
+        elif kind.startswith("earned:"):
+            _, contract, milestone = kind.split(":", 2)
+            self.contracts[contract]["earned"] -= amount
+            self.contracts[contract]["delivered"].remove(milestone)
 
     @event("Closed")
     def _closed(self, reason: str) -> None:

@@ -14,6 +14,17 @@ ORGANISATION_KINDS = ("social_organisation", "foundation", "community_foundation
 """Community social organisation (社区社会组织), foundation (基金会), community foundation (社区基金会),
 social-work station (社工站) of the "1+10+N" network."""
 
+ORGANISATION_TYPES = ("foundation", "social_group", "social_service")
+"""The legal form, for the annual ratios: foundation (基金会), social group (社会团体), social service
+organisation (社会服务机构)."""
+
+DISCLOSURE_ITEMS = ("annual_report", "financial_report", "project_progress", "project_final", "leftover",
+                    "major_event", "correction", "other")
+"""What a publication discloses (《慈善组织信息公开办法》): the annual work report (年度工作报告), the
+financial report (财务会计报告), a project's progress (项目进展) or its full report after it ends
+(项目结项), the handling of leftover property (剩余财产处理), a major event due within 30 days
+(重大事项), a correction note (更正说明), or anything else."""
+
 FUNDING_SOURCES = ("government_purchase", "venture_philanthropy", "fund")
 """Government purchase of services (政府购买服务), venture-philanthropy grant (公益创投), or a fund."""
 
@@ -45,6 +56,42 @@ class Organisation(LedgerAggregate):
         self.community = community
         self.credit_code = credit_code
         self.registered_on = registered_on
+        self.profiles: list[dict] = []
+        """Charity status over time: each ``{since, charity, public_fundraising, type}``."""
+        self.publications: list[dict] = []
+        """What it published (信息公开), in the order recorded."""
+
+    def record_profile(self, *, charity: bool, public_fundraising: bool, org_type: str, since: str,
+                       document_ref: str) -> None:
+        """Its standing under 《慈善法》: a charitable organisation (慈善组织) or not, with public-fundraising
+        qualification (公开募捐资格) or not, and its legal form; from ``since`` on."""
+        if org_type not in ORGANISATION_TYPES:
+            raise InvalidInput("org_type", f"choose from {', '.join(ORGANISATION_TYPES)}")
+        if public_fundraising and not charity:
+            raise InvalidInput("public_fundraising", "only a charitable organisation holds public-fundraising "
+                               "qualification", "只有慈善组织才能取得公开募捐资格")
+        if self.profiles and since <= self.profiles[-1]["since"]:
+            raise InvalidInput("since", f"a profile from {self.profiles[-1]['since']} is recorded; a new one starts "
+                               "later", "新的登记信息须晚于已记录的日期")
+        self._profile_recorded(charity=charity, public_fundraising=public_fundraising, org_type=org_type, since=since,
+                               document_ref=document_ref)
+
+    def publish(self, *, item: str, subject: str, title: str, where: str, published_on: str) -> None:
+        """A publication (信息公开): what was disclosed, about what, where, and when."""
+        if item not in DISCLOSURE_ITEMS:
+            raise InvalidInput("item", f"choose from {', '.join(DISCLOSURE_ITEMS)}")
+        self._published(item=item, subject=subject, title=title, where=where, published_on=published_on)
+
+    @event("ProfileRecorded")
+    def _profile_recorded(self, charity: bool, public_fundraising: bool, org_type: str, since: str,
+                          document_ref: str) -> None:
+        self.profiles.append({"since": since, "charity": charity, "public_fundraising": public_fundraising,
+                              "type": org_type})
+
+    @event("DisclosurePublished")
+    def _published(self, item: str, subject: str, title: str, where: str, published_on: str) -> None:
+        self.publications.append({"item": item, "subject": subject, "title": title, "where": where,
+                                  "published_on": published_on, "version": self.version})
 
 
 MAX_REACH = 10_000_000

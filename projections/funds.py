@@ -40,6 +40,11 @@ _COUNTER = {
     "Fund.AllocatedOut": ("allocated_out",),
     "Fund.RestrictionReleased": ("released_out",),
     "Fund.Paid": ("spent",),
+    "Fund.OtherIncomeReceived": ("income",),
+    "Fund.ContractPaymentReceived": (),
+    "Fund.ServiceDelivered": (),
+    "Fund.GoodsDistributed": (),
+    "Fund.Terminated": ("allocated_out",),
 }
 
 
@@ -52,8 +57,12 @@ def category(event: Event) -> str:
         return f"grant:{p['source']}"
     if event.type == "Fund.Paid":
         return f"spent:{p['kind']}"
+    if event.type == "Fund.OtherIncomeReceived":
+        return f"other:{p['kind']}"
     return {"Fund.AllocatedIn": "allocation:in", "Fund.AllocatedOut": "allocation:out",
-            "Fund.RestrictionReleased": "release:out"}[event.type]
+            "Fund.RestrictionReleased": "release:out", "Fund.Terminated": "allocation:out",
+            "Fund.ContractPaymentReceived": "contract:received", "Fund.ServiceDelivered": "contract:earned",
+            "Fund.GoodsDistributed": "goods:out"}[event.type]
 
 
 def fold(event: Event, read: Reader) -> Iterator[ChangeT]:

@@ -1,8 +1,13 @@
 """The whole ledger as a plain-text journal for hledger and ledger-cli (复式记账日记账), read from
 the verified log, so accountants and auditors can check every balance with tools of their own.
 
-Every money event becomes one transaction with exactly the postings it signed, in log order:
-money in the commodity ``CNY`` (yuan with two places, converted exactly from integer fen), signs
+Every money event becomes one transaction, in log order, posting to the chart of accounts of
+《民间非营利组织会计制度》 (``ledger.chart``): each account is the chart's (``Assets:Bank``,
+``Income:Donations:Restricted`` …) followed by the foundation and the fund (``Assets:Bank:CNCF:SF-x``), and each posting names the
+chart code and the signed fund sub-ledger account it reads in tags (``code:``, ``subledger:``), so
+``hledger bs`` and ``hledger is`` (with a query such as ``:CNCF:`` for one foundation) give the
+statements' figures, and every fund is still an account of its own.
+Money is in the commodity ``CNY`` (yuan with two places, converted exactly from integer fen), signs
 as hledger's (debits positive). Volunteer time is a commodity of its own, ``MIN`` (minutes):
 ``Volunteer:Minutes:<street-town>:<domain>`` against ``Contributed:Minutes:<organisation>``; an
 hours correction negates its session. Each transaction is dated by its business date (received,
@@ -18,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from ledger.accounting import CNY
+from ledger.chart import GeneralLedger
 from ledger.money import to_decimal_string
 from projections.base import CHINA
 
@@ -45,11 +51,12 @@ def _lines(ledger: Any) -> Iterable[str]:
     transactions: list[str] = []
     accounts: set[str] = set()
     sessions: dict[tuple[str, str], tuple[str, str, str, int]] = {}
+    books = GeneralLedger()
     last = 0
     for stored in ledger.log_positions():
         last = stored.id
         event = ledger.mapper.to_domain_event(stored)  # raises TamperedEvent: nothing is exported
-        built = _transaction(stored.id, stored.topic, str(stored.originator_id), event, sessions)
+        built = _transaction(stored.id, stored.topic, str(stored.originator_id), event, sessions, books)
         if built is None:
             continue
         text, touched = built
@@ -67,14 +74,20 @@ def _lines(ledger: Any) -> Iterable[str]:
 
 
 def _transaction(position: int, topic: str, stream: str, event: Any,
-                 sessions: dict[tuple[str, str], tuple[str, str, str, int]]) -> tuple[str, list[str]] | None:
+                 sessions: dict[tuple[str, str], tuple[str, str, str, int]],
+                 books: GeneralLedger) -> tuple[str, list[str]] | None:
     recorded_on = _recorded_on(event.timestamp)
     code = stream.split(":", 1)[1] if ":" in stream else stream
     postings: list[tuple[str, str]]
+    notes: list[str] = []
     tags = [f"position:{position}"]
+    payload = {k: v for k, v in vars(event).items() if k not in ("originator_id", "originator_version",
+                                                                  "originator_topic", "timestamp")}
+    chart_postings = books.feed(_Read(topic, stream, event.originator_version, payload, event.timestamp), position)
     if topic.startswith("Fund.") and getattr(event, "postings", None):
-        day = getattr(event, "received_on", None) or getattr(event, "paid_on", None) or getattr(event, "on", None)
-        postings = [(p["account"], _amount(p["amount"], p["commodity"])) for p in event.postings]
+        day = chart_postings[0].day if chart_postings else recorded_on
+        postings = [(books.journal_account(g), _amount(g.amount, CNY)) for g in chart_postings]
+        notes = [f"  ; code:{g.code}, subledger:{g.detail}" for g in chart_postings]
         description = f"{topic} {code}{_detail(topic, event)}"
         tags.append(f"entry:{event.entry}")
         if topic == "Fund.Reversed":
@@ -97,8 +110,16 @@ def _transaction(position: int, topic: str, stream: str, event: Any,
         if not _ACCOUNT.match(account):
             raise ValueError(f"log position {position}: {account!r} is not a valid journal account name")
     lines = [f"{day or recorded_on} {_clean(description)}  ; {', '.join(tags)}\n"]
-    lines += [f"    {account:<{_WIDTH}}  {amount}\n" for account, amount in postings]
+    notes = notes or [""] * len(postings)
+    lines += [f"    {account:<{_WIDTH}}  {amount}{note}\n" for (account, amount), note in zip(postings, notes, strict=True)]
     return "".join(lines) + "\n", [account for account, _ in postings]
+
+
+class _Read:
+    """An event as ``ledger.chart.GeneralLedger`` reads it."""
+
+    def __init__(self, type_: str, stream: str, version: int, payload: dict, timestamp: Any) -> None:
+        self.type, self.stream, self.version, self.payload, self.timestamp = type_, stream, version, payload, timestamp
 
 
 def _detail(topic: str, event: Any) -> str:

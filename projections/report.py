@@ -50,12 +50,19 @@ SOURCES: dict[str, tuple[str, str]] = {
 }
 """Income sources (收入来源) in the order the report lists them, with Chinese and English names."""
 
-SPENDING_KINDS: dict[str, tuple[str, str]] = dict(zip(DISBURSEMENT_KINDS, (
+SPENDING_KINDS: dict[str, tuple[str, str]] = dict(zip(DISBURSEMENT_KINDS[:4], (
     ("项目支出", "Project payments"),
     ("社工专业人才津贴", "Social-worker talent allowances"),
     ("管理费用", "Management costs"),
     ("筹资费用", "Fundraising costs"),
 ), strict=True))
+"""The spending kinds every report lists; the later kinds are listed when a period has them."""
+SPENDING_NAMES: dict[str, tuple[str, str]] = {**SPENDING_KINDS, **dict(zip(DISBURSEMENT_KINDS[4:], (
+    ("资助其他组织", "Grants to other organisations"),
+    ("本机构项目费用（评估、审计等）", "Own programme costs (evaluation, audit)"),
+    ("分摊的共同费用", "Shared costs, allocated"),
+    ("其他费用", "Other expenses"),
+), strict=True))}
 
 
 def yuan(fen: int) -> str:
@@ -202,8 +209,8 @@ def _spending(flows: list[dict[str, Any]]) -> dict[str, Any]:
             pair = totals.setdefault(row["category"].split(":", 1)[1], [0, 0])
             pair[0] += row["amount"]
             pair[1] += row["count"]
-    listed = [{"kind": kind, "name_zh": SPENDING_KINDS.get(kind, (kind, kind))[0],
-               "name_en": SPENDING_KINDS.get(kind, (kind, kind))[1], **_money(amount), "count": count}
+    listed = [{"kind": kind, "name_zh": SPENDING_NAMES.get(kind, (kind, kind))[0],
+               "name_en": SPENDING_NAMES.get(kind, (kind, kind))[1], **_money(amount), "count": count}
               for kind, (amount, count) in totals.items()]
     return {"rows": listed, **_money(sum(r["amount"] for r in listed), "total")}
 

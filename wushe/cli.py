@@ -337,14 +337,24 @@ def fund_open(
     valid_from: Annotated[str | None, typer.Option()] = None,
     valid_until: Annotated[str | None, typer.Option()] = None,
     agreement_ref: Annotated[str | None, typer.Option(help="Agreement reference (协议编号).")] = None,
+    agreement_use: Annotated[str | None, typer.Option(help="Special fund agreement: how its property is used.")] = None,
+    agreement_termination: Annotated[str | None, typer.Option(help="…: when the fund ends (终止条件).")] = None,
+    agreement_leftover: Annotated[str | None, typer.Option(help="…: its leftover's handling (剩余财产处理).")] = None,
+    agreement_leftover_fund: Annotated[str | None, typer.Option(help="…: the fund the leftover goes to.")] = None,
+    fee_rate: Annotated[str | None, typer.Option(help="…: the agreed management fee, percent (e.g. 5 or 2.5).")] = None,
     actor: AsOption = None,
 ) -> None:
-    """Open a fund or special fund."""
+    """Open a fund or special fund (with --agreement-*: the special fund's agreement)."""
+    agreement = None
+    if agreement_use or agreement_termination or agreement_leftover or fee_rate:
+        agreement = {"ref": agreement_ref or "", "use": agreement_use or "", "termination": agreement_termination or "",
+                     "leftover": agreement_leftover or "", "leftover_fund": agreement_leftover_fund,
+                     "fee_rate_bp": _amount(fee_rate, "agreement.fee_rate_bp") if fee_rate else 0}
     _done("fund", state.ledger.open_fund(
         state.actor(actor), code, name, foundation, kind="special" if special else "general",
         restricted=restricted or special, purpose=purpose, street_town=street_town, domains=domain or [],
         street_towns=allowed_street_town or [], valid_from=_date(valid_from, "--valid-from"),
-        valid_until=_date(valid_until, "--valid-until"), agreement_ref=agreement_ref))
+        valid_until=_date(valid_until, "--valid-until"), agreement_ref=agreement_ref, agreement=agreement))
 
 
 @fund_app.command("show")
@@ -403,16 +413,20 @@ def donation_record(
     public: Annotated[bool, typer.Option("--public", help="Donor consents to be named publicly.")] = False,
     method: Annotated[str, typer.Option(help="cash, transfer, in_kind")] = "transfer",
     in_kind: Annotated[str | None, typer.Option(help="Description of goods given in kind.")] = None,
+    in_kind_basis: Annotated[str | None, typer.Option(help="How the goods' value was found: receipt, market, "
+                                                      "appraisal (实物入账价值依据).")] = None,
+    quantity: Annotated[int | None, typer.Option(help="How many goods were given in kind.")] = None,
+    unit: Annotated[str | None, typer.Option(help="Their unit (台, 份 …).")] = None,
     received_on: Annotated[str | None, typer.Option("--date")] = None,
     street_town: Annotated[str | None, typer.Option()] = None,
     note: Annotated[str | None, typer.Option()] = None,
     actor: AsOption = None,
 ) -> None:
-    """Record a donation into a fund."""
+    """Record a donation into a fund (in kind: held as goods at the stated value, with its basis)."""
     _done("donation", state.ledger.record_donation(
         state.actor(actor), fund, _amount(amount), donor_type=donor_type, method=method, donor_name=donor_name,
         donor_public=public, in_kind_description=in_kind, received_on=_date(received_on, "--date"),
-        street_town=street_town, note=note))
+        street_town=street_town, note=note, in_kind_basis=in_kind_basis, quantity=quantity, unit=unit))
 
 
 @grant_app.command("record")
@@ -497,19 +511,29 @@ def project_show(code: str) -> None:
 def disbursement_request(
     fund: Annotated[str, typer.Option()], amount: Annotated[str, typer.Option()],
     purpose: Annotated[str, typer.Option()],
-    kind: Annotated[str, typer.Option(help="project, allowance, management, fundraising")] = "project",
+    kind: Annotated[str, typer.Option(help="project, allowance, management, fundraising, grant, programme, "
+                                      "shared, other")] = "project",
     project: Annotated[str | None, typer.Option()] = None,
     payee: Annotated[str | None, typer.Option()] = None,
     milestone: Annotated[str | None, typer.Option()] = None,
     domain: Annotated[str | None, typer.Option()] = None,
     street_town: Annotated[str | None, typer.Option()] = None,
+    share: Annotated[list[str] | None, typer.Option(help="A shared cost's part: programme=YUAN, management=YUAN, "
+                                                    "fundraising=YUAN (repeatable).")] = None,
+    basis: Annotated[str | None, typer.Option(help="The basis of a shared cost's split (分配依据).")] = None,
     on: Annotated[str | None, typer.Option("--date", help="Request date (default today).")] = None,
     actor: AsOption = None,
 ) -> None:
     """Request a disbursement; a different person must approve it."""
+    shares = None
+    if share:
+        shares = {}
+        for text in share:
+            part, _, value = text.partition("=")
+            shares[part] = _amount(value, "shares")
     _done("disbursement request", state.ledger.request_disbursement(
         state.actor(actor), fund, _amount(amount), kind=kind, project=project, payee=payee, milestone=milestone,
-        domain=domain, street_town=street_town, purpose=purpose, on=_date(on, "--date")))
+        domain=domain, street_town=street_town, purpose=purpose, on=_date(on, "--date"), shares=shares, basis=basis))
 
 
 @disb_app.command("approve")
@@ -1025,6 +1049,8 @@ app.add_typer(import_app, name="import")
 from wushe.receipts_cli import receipts_app  # here too: it uses this module's state and helpers
 
 app.add_typer(receipts_app, name="receipts")
+
+import wushe.accounting_cli  # noqa: F401 -- registers `wushe statements` on this app
 
 
 def main() -> None:

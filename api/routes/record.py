@@ -22,7 +22,7 @@ from api.schemas import PROBLEMS
 from api.validation import Amount
 from ledger.application import Actor, Donation, Recorded
 from ledger.disbursements import DISBURSEMENT_KINDS
-from ledger.funds import DONATION_METHODS, DONOR_TYPES, GRANT_SOURCES
+from ledger.funds import DONATION_METHODS, DONOR_TYPES, GRANT_SOURCES, IN_KIND_BASES
 from ledger.money import parse_amount
 from ledger.projects import FUNDING_SOURCES, ORGANISATION_KINDS
 from ledger.text import check_tree
@@ -264,6 +264,10 @@ class DonationIn(Command):
     donor_name: Text | None = None
     donor_public: StrictBool = Field(False, description="The donor consents to be named publicly")
     in_kind_description: Text | None = None
+    in_kind_basis: Literal[IN_KIND_BASES] | None = Field(  # type: ignore[valid-type]
+        None, description="A gift in kind: how its stated value was found (receipt, market, appraisal)")
+    quantity: StrictInt | None = Field(None, gt=0, description="A gift in kind: how many")
+    unit: Text | None = Field(None, description="A gift in kind: the unit (台, 份 …)")
     received_on: Day | None = None
     street_town: Code | None = None
     note: Text | None = None
@@ -276,12 +280,13 @@ async def record_donation(request: Request, caller: CallerDep, key: IdempotencyK
         actor=caller.actor, fund=body.fund, amount=parse_amount(body.amount), donor_type=body.donor_type,
         method=body.method, donor_name=body.donor_name, donor_public=body.donor_public,
         in_kind_description=body.in_kind_description, received_on=body.received_on, street_town=body.street_town,
-        note=body.note)
+        note=body.note, in_kind_basis=body.in_kind_basis, quantity=body.quantity, unit=body.unit)
     return await _donate(request, caller, key, body, donation, lambda a: request.app.state.ledger.record_donation(
         a, donation.fund, donation.amount, donor_type=donation.donor_type, method=donation.method,
         donor_name=donation.donor_name, donor_public=donation.donor_public,
         in_kind_description=donation.in_kind_description, received_on=donation.received_on,
-        street_town=donation.street_town, note=donation.note))
+        street_town=donation.street_town, note=donation.note, in_kind_basis=donation.in_kind_basis,
+        quantity=donation.quantity, unit=donation.unit))
 
 
 class GrantIn(Command):

@@ -42,6 +42,32 @@ class Donation:
     street_town: str | None = None
     note: str | None = None
     imported: dict | None = None
+    in_kind_basis: str | None = None
+    quantity: int | None = None
+    unit: str | None = None
+
+
+AGREEMENT_TEXTS = ("use", "termination", "leftover")
+"""What a special fund's agreement must state besides its purpose (《上海市基金会专项基金管理办法》
+第五条): how the money is used, when the fund ends, and what happens to its leftover property."""
+
+
+def check_agreement(agreement: dict | None, purpose: str) -> dict | None:
+    """A special fund's agreement, cleaned: ``ref``, ``use``, ``termination``, ``leftover``, an
+    optional ``leftover_fund`` and the agreed management-fee rate ``fee_rate_bp`` (basis points)."""
+    if agreement is None:
+        return None
+    for name in ("ref", *AGREEMENT_TEXTS):
+        require_text(agreement.get(name) or "", f"agreement.{name}")
+    rate = agreement.get("fee_rate_bp", 0)
+    if isinstance(rate, bool) or not isinstance(rate, int) or not 0 <= rate <= 10_000:
+        raise InvalidInput("agreement.fee_rate_bp", "the agreed management-fee rate is basis points, 0 to 10000",
+                           "协议管理费率以万分之一计，须在0到10000之间")
+    leftover_fund = clean(agreement.get("leftover_fund"), "agreement.leftover_fund")
+    if leftover_fund is not None:
+        check_code(leftover_fund, "agreement.leftover_fund")
+    return {"ref": agreement["ref"].strip(), "purpose": purpose, **{k: agreement[k].strip() for k in AGREEMENT_TEXTS},
+            "leftover_fund": leftover_fund, "fee_rate_bp": rate}
 
 
 class FundCommands(LedgerBase):
@@ -52,7 +78,10 @@ class FundCommands(LedgerBase):
         restricted: bool = False, purpose: str = "", street_town: str | None = None,
         domains: list[str] | None = None, street_towns: list[str] | None = None,
         valid_from: date | None = None, valid_until: date | None = None, agreement_ref: str | None = None,
+        agreement: dict | None = None,
     ) -> Recorded:
+        """Open a fund; a special fund (专项基金) with its agreement (``check_agreement``), which sets
+        the management fee it may pay and what happens when it ends."""
         self.authorise(actor, ACCOUNTANT, foundation=foundation)
         check_code(code, "code")
         require_text(name, "name")
@@ -66,6 +95,9 @@ class FundCommands(LedgerBase):
                 raise InvalidInput("purpose", msg("a special fund needs a written purpose"))
         if restricted and not purpose.strip():
             raise InvalidInput("purpose", msg("a restricted fund needs a written purpose"))
+        if agreement is not None and kind != "special":
+            raise InvalidInput("agreement", "only a special fund has a special-fund agreement", "只有专项基金才有专项基金协议")
+        agreed = check_agreement(agreement, purpose.strip())
         if street_town is not None:
             self.reference.street_town(street_town)
         for code_ in street_towns or []:
@@ -80,7 +112,8 @@ class FundCommands(LedgerBase):
             street_towns=sorted(set(street_towns or [])),
             valid_from=valid_from.isoformat() if valid_from else None,
             valid_until=valid_until.isoformat() if valid_until else None,
-            agreement_ref=clean(agreement_ref, "agreement_ref"),
+            agreement_ref=clean(agreement_ref, "agreement_ref") or (agreed["ref"] if agreed else None),
+            **({"agreement": agreed} if agreed else {}),
         )
         return self._create(actor, code, fund, "fund", "code")
 
@@ -99,15 +132,17 @@ class FundCommands(LedgerBase):
         donor_name: str | None = None, donor_public: bool = False, in_kind_description: str | None = None,
         received_on: date | None = None, street_town: str | None = None, note: str | None = None,
         imported: dict | None = None,
+        in_kind_basis: str | None = None, quantity: int | None = None, unit: str | None = None,
     ) -> Recorded:
-        """A donation (捐赠) into a fund; it carries the fund's restriction. Returns the entry id.
+        """A donation (捐赠) into a fund; it carries the fund's restriction. A gift in kind is held as
+        goods (存货) at its stated value with the basis of that value, quantity and unit. Returns the entry id.
         ``imported``: the row of an uploaded list it came from (``ledger.commands.imports``)."""
         check_amount(amount)
         check_imported(imported)
         entry = self.new_id()
 
         donation = Donation(actor, fund, amount, donor_type, method, donor_name, donor_public, in_kind_description,
-                            received_on, street_town, note, imported)
+                            received_on, street_town, note, imported, in_kind_basis, quantity, unit)
 
         def body() -> Recorded:
             target = self.fund(fund)
@@ -123,6 +158,7 @@ class FundCommands(LedgerBase):
             donor_public=d.donor_public, in_kind_description=clean(d.in_kind_description, "in_kind_description"),
             received_on=self._business_date(d.received_on, "received_on"),
             street_town=self._street_town_for(target, d.street_town), note=clean(d.note, "note"), imported=d.imported,
+            in_kind_basis=d.in_kind_basis, quantity=d.quantity, unit=clean(d.unit, "unit"),
         )
 
     def record_donations(

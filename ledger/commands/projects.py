@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from ledger.accounting import OVERHEAD_KINDS, SHARE_KINDS
 from ledger.commands.base import Actor, LedgerBase, Recorded
 from ledger.commands.checks import check_amount, check_code, clean, require_text
 from ledger.disbursements import DISBURSEMENT_KINDS, Disbursement
@@ -85,12 +86,27 @@ class ProjectCommands(LedgerBase):
         self, actor: Actor, fund: str, amount: int, *, kind: str = "project", project: str | None = None,
         payee: str | None = None, milestone: str | None = None, domain: str | None = None,
         street_town: str | None = None, purpose: str = "", on: date | None = None,
+        shares: dict[str, int] | None = None, basis: str | None = None,
     ) -> Recorded:
-        """Request a payment out of a fund; it is checked now and again when paid."""
+        """Request a payment out of a fund; it is checked now and again when paid. A shared cost
+        (``shared``) states its split into programme, management and fundraising parts and the
+        basis of that split (共同费用分配依据)."""
         check_amount(amount)
         if kind not in DISBURSEMENT_KINDS:
             raise InvalidInput("kind", msg("choose from {choices}", choices=_codes(DISBURSEMENT_KINDS)))
         require_text(purpose, "purpose")
+        if kind == "shared":
+            shares = dict(shares or {})
+            if set(shares) - set(SHARE_KINDS) or not shares:
+                raise InvalidInput("shares", f"split a shared cost into {', '.join(SHARE_KINDS)}",
+                                   "共同费用须分配至业务活动成本、管理费用、筹资费用")
+            for part in shares.values():
+                check_amount(part, "shares")
+            if sum(shares.values()) != amount:
+                raise InvalidInput("shares", "the parts add up to the amount", "分配金额之和须等于支出金额")
+            require_text(basis or "", "basis")
+        elif shares is not None or basis is not None:
+            raise InvalidInput("shares", "only a shared cost is split", "只有共同费用才需分配")
         requested_on = self._business_date(on, "on")
         source = self.fund(fund)
         self.authorise(actor, ACCOUNTANT, foundation=source.foundation)
@@ -106,17 +122,23 @@ class ProjectCommands(LedgerBase):
             target.check_within_budget(amount)
             domain, street_town = target.domain, target.street_town
         else:
-            if project is not None:
+            if project is not None and kind != "programme":
                 raise InvalidInput("project", msg("a disbursement of the kind {kind} names no project", kind=_codes([kind])))
+            if project is not None:  # the foundation's own work on a project: its evaluation, its audit
+                target = self.project(project)
+                domain, street_town = target.domain, target.street_town
             require_text(payee or "", "payee")
+            if kind == "grant":
+                # a grant goes to another legal person (资助): the receiver records it as a donation
+                self.organisation(payee.strip(), "payee")
             if kind == "allowance" and (domain is None or street_town is None):
                 raise InvalidInput("street_town", msg("an allowance names its street-town and service domain"))
             if domain is not None:
                 self.reference.domain(domain)
             if street_town is not None:
                 self.reference.street_town(street_town)
-        if kind in ("management", "fundraising"):
-            source.check_unrestricted_spend(kind)
+        if kind in OVERHEAD_KINDS:
+            source.check_overhead(kind, amount)
         else:
             source.check_use(domain=domain, street_town=street_town, on=requested_on)
         source.check_covers(amount)
@@ -125,6 +147,7 @@ class ProjectCommands(LedgerBase):
             number=number, fund=fund, kind=kind, project=project, payee=(payee or "").strip(), amount=amount,
             milestone=clean(milestone, "milestone"), domain=domain, street_town=street_town, purpose=purpose.strip(),
             requested_by=actor.handle, requested_on=requested_on.isoformat(),
+            **({"shares": shares, "basis": basis.strip()} if kind == "shared" else {}),
         )
         return self._create(actor, number, disbursement, "disbursement", "number")
 
@@ -164,6 +187,8 @@ class ProjectCommands(LedgerBase):
             disbursement.check_payable(paid_on.isoformat())
             touched: list[Any] = [disbursement, source]
             target = disbursement.project or disbursement.street_town or source.code
+            if disbursement.kind == "grant":
+                target = disbursement.payee
             if disbursement.kind == "project":
                 project = self.project(disbursement.project)
                 self.authorise_for_project(actor, project, ACCOUNTANT, payment=True)
@@ -176,7 +201,7 @@ class ProjectCommands(LedgerBase):
             source.pay(
                 entry=number, amount=disbursement.amount, kind=disbursement.kind, target=target,
                 payee=disbursement.payee, domain=disbursement.domain, street_town=disbursement.street_town,
-                on=paid_on,
+                on=paid_on, shares=getattr(disbursement, "shares", None),
             )
             disbursement.mark_paid(paid_by=actor.handle, paid_on=paid_on.isoformat())
             return self._save(actor, number, *touched)

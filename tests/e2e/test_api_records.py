@@ -100,6 +100,9 @@ BAD = [
     ({"donor_public": "yes"}, 422, "invalid-input", "donor_public"),
     ({"phone": "13800000000"}, 422, "invalid-input", "phone"),
     ({"donor_name": "张" * 2001}, 422, "invalid-input", "donor_name"),
+    ({"method": "in_kind", "in_kind_description": "轮椅"}, 422, "invalid-input", "in_kind_basis"),
+    ({"method": "in_kind", "in_kind_description": "轮椅", "in_kind_basis": "guess", "quantity": 1, "unit": "台"},
+     422, "invalid-input", "in_kind_basis"),
 ]
 
 
@@ -192,3 +195,10 @@ def test_rate_limits_on_public_reads_and_failed_logins(tmp_path):
         assert site.client.get("/api/v1/auth/whoami", headers=site.headers("auditor")).status_code == 200
     finally:
         site.ledger.close()
+
+
+def test_a_gift_in_kind_is_held_as_goods_with_its_basis(site):
+    fund = site.fund(100)
+    body = {"fund": fund, "amount": "240.00", "donor_type": "business", "method": "in_kind",
+            "in_kind_description": "轮椅", "in_kind_basis": "receipt", "quantity": 2, "unit": "台"}
+    _ok(site.post("accountant", "/api/v1/donations", body))

@@ -84,7 +84,8 @@ def _prepare(data_dir: Path, database_url: str, env: dict[str, str]) -> None:
         ledger.record_donation(acct, "GEN", 5_000_000, donor_type="business", donor_name="长宁来福士", donor_public=True)
         ledger.register_project(acct, "P1", "乐龄助餐", street_town=TOWN, domain="elderly_care", organisation="LELING",
                                 budget=3_000_000, funding_source="fund", approval_ref="长民〔2026〕7号",
-                                starts_on=date(2026, 1, 1), ends_on=date(2026, 12, 31), milestones=[("一期", 1_000_000)])
+                                starts_on=date(2026, 1, 1), ends_on=date(2026, 12, 31), milestones=[("一期", 1_000_000)],
+                                reach=120)
         ledger.register_volunteer(actors["rec"], "V001", "李四", TOWN, registered_on=date(2026, 1, 5))
         ledger.record_hours(actors["rec"], "V001", organisation="LELING", domain="elderly_care", on=date(2026, 3, 1),
                             start=clock(9), end=clock(11, 30), content="陪伴独居老人")

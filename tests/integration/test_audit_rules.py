@@ -51,6 +51,9 @@ def positions(findings) -> set[int]:
 
 
 def test_the_legitimate_history_has_no_error_findings(history):
+    for quarter in ("2026-03-31", "2026-06-30", "2026-09-30"):  # P1's progress, published on time
+        history.ledger.record_publication(history.accountant, "CNCF", item="project_progress", subject="P1",
+                                          title="P1 项目进展", where="慈善中国", published_on=date.fromisoformat(quarter))
     result = audited(history.ledger)
     assert result.ok
     assert [f.one_line() for f in result.findings if f.severity == ERROR] == []
@@ -191,9 +194,14 @@ def test_a_correction_without_a_note_is_found(history):
                      {"entry": "C1", "reverses": {"stream": "fund:GEN", "version": 2, "type": "Fund.DonationReceived"},
                       "reason": "", "postings": []}, history.accountant.key)
     assert positions(found(history, "disclosure.correction-note")) == {position}
-    # P1 runs all of 2026: its quarterly report dates are listed for the auditor to check
-    [due] = found(history, "disclosure.project-reports", WARNING)
-    assert due.street_town == TOWN and due.details["due"][0] == "2026-04-01" and due.details["final"] == "2027-03-31"
+    # P1 runs all of 2026: its quarterly progress was due and never published (the full report, due
+    # 2027-03-31, is no finding yet); one published late is a warning
+    overdue = found(history, "disclosure.overdue")
+    assert [f.details["due"] for f in overdue if f.details["subject"] == "P1"][:1] == ["2026-04-01"]
+    history.ledger.record_publication(history.accountant, "CNCF", item="project_progress", subject="P1",
+                                      title="P1 项目进展", where="慈善中国", published_on=date(2026, 4, 20))
+    [late] = found(history, "disclosure.late", WARNING)
+    assert (late.details["due"], late.details["published_on"]) == ("2026-04-01", "2026-04-20")
 
 
 def test_special_fund_money_needs_a_written_purpose(history):

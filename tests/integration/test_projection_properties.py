@@ -18,6 +18,7 @@ from replayed import balanced_books, folded, verified_log, views
 
 from ledger.errors import LedgerError, TamperedEvent
 from ledger.funds import DONOR_TYPES, GRANT_SOURCES
+from ledger.statements import Period, ledger_books, line_value, statements
 from projections.runner import Projections
 
 TOWN = "xianxiaxincun"
@@ -285,8 +286,9 @@ def check(c, specs, steps) -> None:
         row = fund_rows[(code,)]
         assert row["balance"] == c.ledger.fund(code).balance == by_account[f"Assets:Funds:{code}"] >= 0
         assert row["closed"] == int(c.ledger.fund(code).closed)
-    restricted = sum(r["balance"] for r in fund_rows.values() if r["restricted"])
+    restricted = sum(c.ledger.fund(code).restricted_part for code in s.funds if c.ledger.fund(code).restricted)
     assert restricted == -sum(v for k, v in by_account.items() if k.startswith("Income:Restricted"))
+    tie_out(c)
     for code in ("P1", "P2"):
         row, aggregate = incremental["view_projects"][(code,)], c.ledger.project(code)
         assert (row["paid"], row["payments"]) == (aggregate.paid, len(aggregate.payments))
@@ -296,6 +298,22 @@ def check(c, specs, steps) -> None:
     for number in ("V1", "V2"):
         sessions = c.ledger.volunteer(number).sessions.values()
         assert incremental["view_volunteers"][(number,)]["minutes"] == sum(e - b for _, b, e, _ in sessions)
+
+
+def tie_out(c) -> None:
+    """The three statements (会民非01/02/03表) of every period tie out, the foundation's and each
+    special fund's memo: net assets at the end are the year's opening plus its change, assets equal
+    liabilities plus net assets, and the cash flow ends at the balance sheet's cash."""
+    books = ledger_books(c.ledger)
+    assert books.unmapped == []
+    periods = [*(Period.of(START.year, quarter=q) for q in (1, 2, 3, 4)),
+               *(Period.of(START.year, month=m) for m in (3, 6, 9)), Period.of(START.year)]
+    for period in periods:
+        doc = statements(books, "CNCF", period)
+        for part in (doc, *doc["memos"]):
+            assert part["checks"]["ok"], (period, part["scope"], part["checks"])
+    money = sum(c.ledger.fund(code).balance for code in books.funds)
+    assert line_value(doc["balance_sheet"], 1, "end") == money  # the last period ends after every event
 
 
 _SETTINGS = {
