@@ -110,7 +110,9 @@ class LedgerBase(Application[str]):
         self._batch_funds: dict[str, Fund] = {}
         self._batch_lock = threading.Lock()
         env = persistence_env(self.database_url, self.settings.aggregate_cache, read_only=read_only,
-                              setting="WUSHE_READ_DATABASE_URL" if read_only else "WUSHE_DATABASE_URL")
+                              setting="WUSHE_READ_DATABASE_URL" if read_only else "WUSHE_DATABASE_URL",
+                              statement_timeout=self.settings.statement_timeout,
+                              replication_check=self.settings.replication_check)
         super().__init__(env=env)
         self.tables = SideTables(self.recorder)
         self.merkle = MerkleLog(self.recorder, check=self._check_for_tree, read_only=read_only)
