@@ -295,6 +295,32 @@ def test_a_resident_goes_from_home_to_a_receipt_check_on_a_phone_in_english(phon
     assert phone.problems == []
 
 
+_CHART_TEXT = """() => [...document.querySelectorAll('svg.chart')].map(svg => {
+  const box = svg.getBoundingClientRect();
+  return [...svg.querySelectorAll('text')].map(t => {
+    const r = t.getBoundingClientRect();
+    return {text: t.textContent, px: parseFloat(t.getAttribute('font-size')) * box.width / svg.viewBox.baseVal.width,
+            left: r.left - box.left, right: r.right - box.left, under: t.getAttribute('text-anchor') === 'middle',
+            width: box.width};
+  });
+})"""
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_monthly_chart_reads_on_a_phone(phone, demo, lang):
+    for path in ("/", f"/street-towns/{demo.town}"):
+        page = phone.open(f"{path}?lang={lang}")
+        charts = page.evaluate(_CHART_TEXT)
+        assert charts, path
+        for texts in charts:
+            assert min(t["px"] for t in texts) >= 12, (path, "labels of 12 px or more")
+            assert all(-1 <= t["left"] and t["right"] <= t["width"] + 1 for t in texts), (path, "inside the chart")
+            months = [t for t in texts if t["under"]]
+            assert len(months) >= 2 and any(re.search(r"\d{4}", t["text"]) for t in months), path
+            assert all(a["right"] <= b["left"] for a, b in zip(months, months[1:], strict=False)), (path, months)
+    assert phone.problems == []
+
+
 def test_the_verify_page_accepts_a_good_receipt_and_refuses_a_tampered_one(desktop, demo, tmp_path):
     good = tmp_path / "receipt.json"
     good.write_text(json.dumps(demo.receipt))
