@@ -49,14 +49,15 @@ class DatabaseUnreachable(StoreRefused):
     """No connection to the database could be made (libpq's reason is in the message)."""
 
 
-class DatabaseUnresponsive(psycopg.DatabaseError):
-    """The server did not answer a round trip within the client's deadline (it may be hung)."""
+class DatabaseUnresponsive(ConnectionError):
+    """The server did not answer a round trip within the client's deadline (it may be hung).
+    Not a psycopg error, so that eventsourcing passes it on at once instead of retrying ten times."""
 
 
 def bounded_connection_class(deadline: float | None) -> type[psycopg.Connection]:
     """A psycopg connection class whose every round trip gives up after ``deadline`` seconds:
     the connection is then closed (it is in an unknown state) and ``DatabaseUnresponsive`` raised.
-    eventsourcing does not retry that error, so a hung server answers within one deadline."""
+    eventsourcing does not retry that error, so a request to a hung server ends within one deadline."""
 
     class BoundedConnection(psycopg.Connection):
         def wait(self, gen, interval=0.1, timeout=None):  # type: ignore[override]
@@ -157,7 +158,7 @@ class CheckedPostgresFactory(PostgresFactory):
             # One connection first, outside the pool, whose retries would hide libpq's reason
             # (a refused TLS handshake, a wrong password, no host accepting writes).
             pool.connection_class.connect(**{k: v for k, v in kwargs.items() if k != "row_factory"}).close()
-        except psycopg.Error as exc:
+        except (psycopg.Error, DatabaseUnresponsive) as exc:
             self.datastore.close()
             raise DatabaseUnreachable(f"cannot connect to PostgreSQL: {str(exc).strip()}") from None
         try:
