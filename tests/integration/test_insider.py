@@ -161,3 +161,90 @@ def test_a_newest_checkpoint_not_signed_by_the_log_key_is_named(scene):
     report = cast.ledger.check_structure()
     assert report.checkpoint_size is None
     assert [b.stream for b in report.breaks] == ["checkpoint"] and "not signed by the log's key" in report.breaks[0].problem
+
+
+# --- item 9: a forged event in a free log position below a revocation ----------------------------
+
+
+@pytest.fixture
+def gap_scene(cast, database_url):
+    """GEN holds ¥100. A free log position lies below the accountant's key's revocation (the ids of a
+    rolled-back insert); the key was stolen before it was revoked."""
+    ledger, raw = cast.ledger, Raw(cast.ledger, database_url)
+    ledger.open_fund(cast.accountant, "GEN", "GEN 基金", "CNCF", street_town=TOWN)
+    ledger.record_donation(cast.accountant, "GEN", 10_000, donor_type="resident")
+    ledger.open_fund(cast.accountant, "OTHER", "OTHER 基金", "CNCF", street_town=TOWN)
+    raw.gap(3)  # (on SQLite this moves OTHER's opening up: the free positions lie after GEN's donation)
+    ledger.revoke_key(cast.root, cast.accountant.key.key_id, reason="密钥泄露")
+    revoked_at = raw.positions()[-1]
+    free = sorted(set(range(1, revoked_at)) - set(raw.positions()))
+    assert free, "the store must hold a free position below the revocation"
+    successor = cast.actor("acct2", ["accountant"], foundation="CNCF")
+    return cast, raw, {"revoked_at": revoked_at, "free": free[0], "successor": successor}
+
+
+def forge_below_revocation(cast, raw, at) -> int:
+    """The thief signs a ¥5,000 donation with the stolen key, dated before the revocation, and puts it
+    into the free position below it: by log position it comes before the revocation."""
+    [[(donated,)]] = raw.run((f"SELECT MAX({raw.pos}) FROM {raw.table} WHERE originator_id = 'fund:GEN'", ()))
+    stream, version, topic, state = raw.row(int(donated))  # (on SQLite the gap moved it)
+    genuine = open_sealed(state, stream=stream, version=version, topic=topic)
+    forged = seal(stream=stream, version=version + 1, type_name=topic, timestamp=genuine.timestamp + timedelta(seconds=1),
+                  payload=dict(genuine.payload, amount=500_000, entry="forged"), key=cast.accountant.key)
+    raw.insert_at(at["free"], stream, version + 1, topic, forged)
+    assert at["free"] < at["revoked_at"]
+    return at["free"]
+
+
+def test_a_forged_event_in_a_gap_below_the_revocation_cannot_be_spent(gap_scene):
+    cast, raw, at = gap_scene
+    forged = forge_below_revocation(cast, raw, at)
+    assert signatures_all_valid(cast.ledger)  # by position it is signed before the revocation
+    with pytest.raises(TamperedEvent) as err:
+        cast.ledger.request_disbursement(at["successor"], "GEN", 500_000, kind="management", payee="基金会",
+                                         purpose="办公")
+    assert (err.value.stream, err.value.version) == ("fund:GEN", 3)
+    assert "not a leaf of the Merkle log" in err.value.problem
+    report = cast.ledger.check_structure()
+    assert report.breaks[0].position == forged
+    assert [b.problem for b in report.breaks if "not a leaf" in b.problem] and len(report.breaks) == 1
+
+
+def test_a_freshly_opened_ledger_refuses_the_forged_event_too(gap_scene, database_url, tmp_path):
+    cast, raw, at = gap_scene
+    forge_below_revocation(cast, raw, at)
+    other = reopened(cast, database_url, tmp_path)
+    try:
+        with pytest.raises(TamperedEvent):
+            other.fund("GEN")
+        with pytest.raises(TamperedEvent):
+            with other.bulk():
+                other.request_disbursement(at["successor"], "GEN", 1_000, kind="management", payee="基金会",
+                                           purpose="办公")
+    finally:
+        other.close()
+
+
+def test_log_verify_names_the_forged_event(gap_scene, database_url, tmp_path, monkeypatch):
+    cast, raw, at = gap_scene
+    forged = forge_below_revocation(cast, raw, at)
+    result = verify_cli(database_url, tmp_path, monkeypatch)
+    assert result.exit_code == 1
+    assert f"#{forged}" in result.output and "not a leaf" in result.output
+
+
+def test_the_views_never_fold_the_forged_event(gap_scene):
+    from projections.runner import Projections
+
+    cast, raw, at = gap_scene
+    views = Projections(cast.ledger)
+    views.run()
+    forge_below_revocation(cast, raw, at)
+    with pytest.raises(TamperedEvent) as err:
+        views.rebuild()
+    assert "not a leaf" in err.value.problem
+
+
+def test_without_a_forgery_the_fund_still_spends(gap_scene):
+    cast, _, at = gap_scene
+    cast.ledger.request_disbursement(at["successor"], "GEN", 10_000, kind="management", payee="基金会", purpose="办公")
