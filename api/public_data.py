@@ -15,6 +15,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from api.charts import continuous
 from ledger import merkle
 from ledger.errors import NotFound
 from ledger.money import to_decimal_string
@@ -171,7 +172,7 @@ def monthly_flows(views, street_town: str | None = None) -> list[dict[str, Any]]
             row["income"] += int(amount)
         elif category.startswith("spent:"):
             row["spending"] += int(amount)
-    return list(by_month.values())
+    return continuous(list(by_month.values()))
 
 
 def _monthly_sheet(rows: list[dict[str, Any]]) -> Sheet:
