@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -20,7 +19,7 @@ from api.charts import continuous
 from ledger import merkle
 from ledger.errors import NotFound
 from ledger.money import to_decimal_string
-from projections import corrections, donations, funds, hours, projects, streettowns
+from projections import corrections, donations, funds, hours, periods, projects, streettowns
 from projections.donations import ANONYMOUS
 from projections.exports import Column, Sheet
 from projections.exports import sheets as report_sheets
@@ -165,16 +164,15 @@ def _domain_en(reference, code: str | None) -> str | None:
 
 def monthly_flows(views, street_town: str | None = None) -> list[dict[str, Any]]:
     """Income and spending per calendar month (corrections count in the month they were made),
-    summed by the database: a decade of a district is hundreds of thousands of daily rows."""
-    where, params = ("WHERE street_town = ?", (street_town,)) if street_town else ("", ())
-    rows = views.query(
-        "SELECT substr(day, 1, 7) AS month, "
-        "SUM(CASE WHEN substr(category, 1, 9) = 'donation:' OR substr(category, 1, 6) = 'grant:' "
-        "THEN amount ELSE 0 END) AS income, "
-        "SUM(CASE WHEN substr(category, 1, 6) = 'spent:' THEN amount ELSE 0 END) AS spending "
-        f"FROM {{flows}} {where} GROUP BY substr(day, 1, 7) ORDER BY substr(day, 1, 7)",
-        params, flows=streettowns.FLOWS)
-    return continuous([{"month": m, "income": int(i), "spending": int(s)} for m, i, s in rows])
+    from the monthly rollup: one street-town's (or the district's ``*``) rows, a few per month."""
+    by_month: dict[str, dict[str, Any]] = {}
+    for month, category, amount, _count in periods.monthly(views, streettowns.FLOWED, street_town, ("category",)):
+        row = by_month.setdefault(month, {"month": month, "income": 0, "spending": 0})
+        if category.startswith(("donation:", "grant:")):
+            row["income"] += int(amount)
+        elif category.startswith("spent:"):
+            row["spending"] += int(amount)
+    return continuous(list(by_month.values()))
 
 
 def _monthly_sheet(rows: list[dict[str, Any]]) -> Sheet:
@@ -242,7 +240,7 @@ def street_town_page(ledger, projections: Projections, code: str, start: date | 
     if town is None:
         raise NotFound("street-town", code, field="street_town")
     first, last = start or ALL_TIME[0], end or ALL_TIME[1]
-    report = transparency_report(projections, start=first, end=last, street_town=code)
+    report = transparency_report(projections, start=first, end=last, street_town=code, full=False)
     by_name = {s.name: s for s in report_sheets(report)}
     with snapshot(projections) as views:
         monthly = monthly_flows(views, code)
@@ -396,14 +394,13 @@ def fund_page(ledger, projections: Projections, code: str) -> PublicPage:
             raise NotFound("fund", code, field="fund")
         fund = _fund_row(reference, found[0])
         usage = views.rows(funds.USAGE, "fund = ? AND payments <> 0", (code,), order="kind, target, domain")
-        daily = views.rows(funds.DAILY, "fund = ?", (code,), order="day")
-        names = {p["code"]: p["name"] for p in views.rows(projects.PROJECTS)}
+        by_month = {m: int(delta) for m, delta in periods.monthly(views, funds.MOVED, code)}
+        targets = sorted({u["target"] for u in usage if u["kind"] == "project"})
+        names = {p["code"]: p["name"] for i in range(0, len(targets), 500) for p in views.rows(
+            projects.PROJECTS, f"code IN ({', '.join('?' * len(targets[i:i + 500]))})", tuple(targets[i:i + 500]))}
         # The latest gifts only: a busy fund holds far more than a page shows.
         gifts = views.rows(donations.DONATIONS, "fund = ?", (code,), order="day DESC, entry", limit=DONATIONS_SHOWN)
         position = views.position
-    by_month: dict[str, int] = defaultdict(int)
-    for row in daily:
-        by_month[row["day"][:7]] += row["delta"]
     balance, movements = 0, []
     for month, delta in sorted(by_month.items()):
         balance += delta
@@ -545,9 +542,7 @@ def hours_page(ledger, projections: Projections) -> PublicPage:
         organisations = {o["code"]: o for o in views.rows(streettowns.ORGANISATIONS)}
         by_org = views.rows(hours.BY_ORGANISATION, "sessions <> 0 OR minutes <> 0", order="organisation, domain")
         by_town = views.rows(streettowns.HOURS, "sessions <> 0 OR minutes <> 0", order="street_town, domain")
-        monthly = views.query("SELECT substr(day, 1, 7) AS month, SUM(minutes) AS minutes, SUM(sessions) AS sessions "
-                              "FROM {daily} "
-                              "GROUP BY substr(day, 1, 7) ORDER BY substr(day, 1, 7)", daily=hours.DAILY)
+        monthly = periods.monthly(views, hours.HOURED, None)
         volunteers = views.query("SELECT COUNT(*) FROM {v}", v=hours.VOLUNTEERS)[0][0]
         position = views.position
     org_rows = [{"organisation": r["organisation"],
