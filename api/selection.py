@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import Query, Request
 
 from api.listings import MAX_JSON_PAGE, MAX_PAGE, PAGE_SIZE, STATUSES, Filters, Paging
-from ledger.errors import InvalidInput, NotFound
+from ledger.errors import InvalidInput, LedgerError, NotFound
 from ledger.messages import msg
 
 MAX_SEARCH = 100
@@ -22,6 +22,8 @@ MAX_SEARCH = 100
 class Selection:
     filters: Filters
     paging: Paging
+    refused: LedgerError | None = None
+    """Why the parameters were refused (HTML pages answer it as an error page, in the reader's language)."""
 
 
 def _text(value: str | None, name: str, longest: int = 200) -> str | None:
@@ -75,7 +77,10 @@ def html_selection(request: Request, street_town: Annotated[str | None, _STREET_
                    after: Annotated[str | None, _AFTER] = None, before: Annotated[str | None, _BEFORE] = None,
                    limit: Annotated[str | None, Query(description=f"Rows per page, 1 to {MAX_PAGE}")] = None,
                    ) -> Selection:
-    return read_selection(request, MAX_PAGE, street_town, domain, year, status, q, after, before, limit)
+    try:
+        return read_selection(request, MAX_PAGE, street_town, domain, year, status, q, after, before, limit)
+    except LedgerError as exc:
+        return Selection(Filters(), Paging(), refused=exc)
 
 
 def json_selection(request: Request, street_town: Annotated[str | None, _STREET_TOWN] = None,

@@ -134,6 +134,8 @@ def _render(request: Request, template: str, lang: str, asked: str | None, statu
 def _page(request: Request, path: str, asked: str | None, selection: Selection, tag: dict[str, str]) -> HTMLResponse:
     lang = i18n.language(request, asked)
     try:
+        if selection.refused is not None:
+            raise selection.refused
         page = build(request, path, selection)
     except LedgerError as exc:
         return _render(request, "error.html", lang, asked, status=exc.status, error=exc)
@@ -263,6 +265,8 @@ def download(request: Request, fmt: Literal["csv", "xlsx", "json"], path: str, t
     one snapshot of the views a batch at a time."""
     # The lists stream whole below, so the page is built with one row of each; the checkpoints
     # (no view list: each row is a consistency proof) follow the request's own page.
+    if chosen.refused is not None:
+        raise chosen.refused
     selection = chosen if path.strip("/") == "checkpoints" else Selection(chosen.filters, Paging(limit=1))
     page = build(request, path, selection)
     stem = (page.path.split("?")[0] or "overview").replace("/", "-")
