@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from eventsourcing.persistence import IntegrityError
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import TokenStore, load_secret
@@ -40,6 +40,8 @@ def install(app: FastAPI, api_settings: ApiSettings | None = None) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_problem(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 304:  # api.caching: the client holds this very answer
+            return Response(status_code=304, headers=dict(exc.headers or {}))
         # Unknown paths, wrong methods, unreadable bodies: problem+json like every other error.
         if exc.status_code == 404:
             error = HttpError(msg("there is nothing at {path}", path=request.url.path))
