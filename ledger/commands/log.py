@@ -7,9 +7,10 @@ from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 
-from ledger.checkpoints import Checkpoint, CheckpointError, StoredCheckpoint, sign_checkpoint
+from ledger.checkpoints import Checkpoint, CheckpointError, StoredCheckpoint, open_checkpoint, sign_checkpoint
 from ledger.commands.base import Actor, LedgerBase
 from ledger.errors import InvalidInput, NotAuthorised, NotFound
+from ledger.integrity import Break, StructureReport, check_structure
 from ledger.messages import Msg, msg
 from ledger.principals import LOG
 from ledger.sidetables import storable
@@ -63,6 +64,30 @@ class LogCommands(LedgerBase):
         self.checkpoints.add(sign_checkpoint(checkpoint, actor.key), checkpoint)
         # Another process may have signed this size first; either way this one is now kept.
         return self.checkpoints.at(size) or self.checkpoints.latest()  # type: ignore[return-value]
+
+    def newest_checkpoint(self) -> tuple[Checkpoint | None, str | None]:
+        """The newest stored checkpoint, opened with a current key of the log; (None, why) when
+        there is none, or the newest does not verify (its note was altered or forged)."""
+        latest = self.checkpoints.latest()
+        if latest is None:
+            return None, None
+        for record in self.directory().active_keys(self.origin):
+            try:
+                return open_checkpoint(latest.note, record.key)[0], None
+            except CheckpointError:
+                continue
+        return None, f"the newest checkpoint (size {latest.checkpoint.size}) is not signed by the log's key"
+
+    def check_structure(self) -> StructureReport:
+        """The log's shape, checked without trusting a checkpoint (``ledger.integrity``): streams
+        contiguous, the Merkle leaves equal to the events, the newest checkpoint's root recomputed."""
+        self._flush_bulk()
+        checkpoint, problem = self.newest_checkpoint()
+        report = check_structure(self.recorder, self.merkle, checkpoint)
+        if problem is None:
+            return report
+        broken = (*report.breaks, Break(None, "checkpoint", None, problem))
+        return StructureReport(broken, report.events, report.leaves, report.checkpoint_size)
 
     def history_problem(self, size: int | None = None) -> Msg | None:
         """Why the log here is not the history already published, or None.
