@@ -1078,3 +1078,7 @@ def main() -> None:
 from wushe.users_cli import users_app  # registered last: it uses this module's state and error handling
 
 app.add_typer(users_app, name="users")
+
+from wushe.ops_cli import history_app  # noqa: E402 -- registers `wushe backup`; uses this module's state
+
+app.add_typer(history_app, name="history")
