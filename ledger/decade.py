@@ -27,12 +27,6 @@ from ledger.demo import (
     CORRECTION_REASONS,
     GIVEN,
     HOURS_REASON,
-    allowance_domain,
-    check_reference,
-    demo_town,
-    district_name,
-    service_content,
-    themes,
     SURNAMES,
     DemoExists,
     _cast,
@@ -43,6 +37,12 @@ from ledger.demo import (
     _root,
     _rotate,
     _Witnessing,
+    allowance_domain,
+    check_reference,
+    demo_town,
+    district_name,
+    service_content,
+    themes,
 )
 from ledger.errors import InvalidInput
 

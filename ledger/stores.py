@@ -33,7 +33,6 @@ from ledger.errors import InvalidInput
 from ledger.filemodes import private_sqlite_file
 from ledger.intransaction import write_alongside
 
-
 logger = logging.getLogger("wushe.store")
 
 

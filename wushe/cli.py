@@ -1079,6 +1079,6 @@ from wushe.users_cli import users_app  # registered last: it uses this module's 
 
 app.add_typer(users_app, name="users")
 
-from wushe.ops_cli import history_app  # noqa: E402 -- registers `wushe backup`; uses this module's state
+from wushe.ops_cli import history_app
 
 app.add_typer(history_app, name="history")

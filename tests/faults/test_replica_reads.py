@@ -10,16 +10,15 @@ import threading
 import time
 
 import pytest
-from fastapi.testclient import TestClient
-
-import pgcluster
-from api.main import WrongReplica, create_app
 from conftest import found_ledger
+from fastapi.testclient import TestClient
+from pgcluster import fresh_db
+
+from api.main import WrongReplica, create_app
 from ledger.application import Actor
 from ledger.receipts import issue_receipt
 from ledger.settings import Settings
 from ledger.signing import SigningKey
-from pgcluster import fresh_db, replicated  # noqa: F401 -- the fixture
 
 pytestmark = pytest.mark.postgres
 
@@ -80,7 +79,7 @@ def site(replicated, tmp_path, monkeypatch):
 
 
 def test_a_lagging_copy_shows_how_far_behind_its_figures_are_and_reads_do_not_wait_for_it(site):
-    cast, log, client, primary, standby = site
+    cast, log, client, _, standby = site
     assert "stale-figures" not in client.get("/").text
     standby.sql("SELECT pg_wal_replay_pause()")
     try:
@@ -113,7 +112,7 @@ def test_a_lagging_copy_shows_how_far_behind_its_figures_are_and_reads_do_not_wa
 
 
 def test_a_hung_standby_or_primary_never_makes_health_or_reads_hang(site):
-    cast, log, client, primary, standby = site
+    cast, _, client, primary, standby = site
     standby.hang()
     try:
         health = eventually(lambda: _replica_down(h := bounded(client.get, "/health")) and h, "the hung copy reported")
@@ -147,7 +146,7 @@ def _replica_down(health) -> bool:
 
 
 def test_a_read_url_holding_another_ledger_is_refused(replicated, tmp_path, monkeypatch):
-    primary, standby = replicated
+    primary, _ = replicated
     monkeypatch.setenv("WUSHE_REPLICATION_CHECK", "warn")
     ours, theirs = fresh_db(primary), fresh_db(primary)
     found_ledger(ours, tmp_path / "ours").ledger.close()

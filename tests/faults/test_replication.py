@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from pgcluster import fresh_db
 
 from ledger.application import Ledger
 from ledger.settings import Settings
 from ledger.signing import SigningKey
 from ledger.stores import DatabaseUnreachable, UnsafeDatabase
-from pgcluster import fresh_db, replicated  # noqa: F401 -- the fixture
 
 pytestmark = pytest.mark.postgres
 
@@ -21,7 +21,7 @@ def _open(url: str, tmp_path, **settings) -> Ledger:
 
 
 def test_an_asynchronous_standby_is_refused_unless_the_setting_says_warn(replicated, tmp_path):
-    primary, standby = replicated
+    primary, _ = replicated
     url = fresh_db(primary)
     assert primary.sql("SELECT sync_state FROM pg_stat_replication") == [("async",)]
     with pytest.raises(UnsafeDatabase, match="asynchronously"):
@@ -35,7 +35,7 @@ def test_an_asynchronous_standby_is_refused_unless_the_setting_says_warn(replica
 
 
 def test_a_synchronous_standby_is_accepted_but_not_with_local_or_remote_write_commits(replicated, tmp_path):
-    primary, standby = replicated
+    primary, _ = replicated
     url = fresh_db(primary)
     primary.set(synchronous_standby_names="standby")
     try:
