@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 from pgcluster import fresh_db
 
+from api.main import create_app
 from ledger.application import Ledger
 from ledger.settings import Settings
 from ledger.signing import SigningKey
@@ -44,6 +46,14 @@ def test_a_synchronous_standby_is_accepted_but_not_with_local_or_remote_write_co
         try:
             assert ledger.factory.replication_problem is None
             ledger.found("root", "长宁区民政局", SigningKey.generate("root"))
+            client = TestClient(create_app(ledger.settings, ledger=ledger))
+            assert _replication(client)["status"] == "ok"
+            primary.set(synchronous_standby_names="")  # the standby made asynchronous while the server runs
+            primary.wait_until("SELECT sync_state FROM pg_stat_replication", "async")
+            health = client.get("/health").json()
+            assert health["status"] == "degraded" and "asynchronously" in _replication(client)["detail"], health
+            primary.set(synchronous_standby_names="standby")
+            primary.wait_until("SELECT sync_state FROM pg_stat_replication", "sync")
         finally:
             ledger.close()
         for commit in ("local", "remote_write"):
@@ -53,6 +63,10 @@ def test_a_synchronous_standby_is_accepted_but_not_with_local_or_remote_write_co
     finally:
         primary.set(synchronous_standby_names="")
         primary.wait_until("SELECT sync_state FROM pg_stat_replication", "async")
+
+
+def _replication(client) -> dict:
+    return next(c for c in client.get("/health").json()["checks"] if c["name"] == "replication")
 
 
 def test_a_multi_host_url_finds_the_primary_and_libpq_parameters_are_not_dropped(replicated, tmp_path):
