@@ -53,6 +53,11 @@ class DatabaseUnresponsive(ConnectionError):
     Not a psycopg error, so that eventsourcing passes it on at once instead of retrying ten times."""
 
 
+class UnconfirmedCommit(DatabaseUnresponsive):
+    """PostgreSQL stopped waiting for the synchronous standby to confirm a commit (the statement
+    timeout cancelled the wait; the commit stands on the primary only): answered 503, not 201."""
+
+
 def bounded_connection_class(deadline: float | None) -> type[psycopg.Connection]:
     """A psycopg connection class whose every round trip gives up after ``deadline`` seconds:
     the connection is then closed (it is in an unknown state) and ``DatabaseUnresponsive`` raised.
@@ -60,11 +65,23 @@ def bounded_connection_class(deadline: float | None) -> type[psycopg.Connection]
 
     class BoundedConnection(psycopg.Connection):
         def wait(self, gen, interval=0.1, timeout=None):  # type: ignore[override]
+            unconfirmed = self.__dict__.get("_wushe_unconfirmed")
+            if unconfirmed is None:
+                unconfirmed = self.__dict__["_wushe_unconfirmed"] = []
+                self.add_notice_handler(lambda notice: unconfirmed.append(notice.message_primary)
+                                        if "synchronous replication" in (notice.message_primary or "") else None)
             try:
-                return super().wait(gen, interval=interval, timeout=timeout or deadline)
+                result = super().wait(gen, interval=interval, timeout=timeout or deadline)
             except psycopg.errors._WaitTimeout:
                 self.pgconn.finish()
                 raise DatabaseUnresponsive(f"the database did not answer within {deadline} s") from None
+            if unconfirmed:
+                # The server gave up waiting for the synchronous standby (a statement timeout): the
+                # commit is on the primary only. It must not be acknowledged as saved.
+                said = unconfirmed[0]
+                unconfirmed.clear()
+                raise UnconfirmedCommit(f"committed on the primary but not confirmed by a synchronous standby: {said}")
+            return result
 
     return BoundedConnection
 
