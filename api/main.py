@@ -12,10 +12,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api import console, history, security, unavailable, writes
+from api.checks import Outcome, add_check
 from api.limits import trust_proxies
 from api.reads import PublicReads
 from api.routes import disclosures, docs, health, log, pages, public
 from api.settings import ApiSettings
+from api.unavailable import STORE_ERRORS
 from api.validation import problem_of
 from ledger.application import Actor, Ledger
 from ledger.checkpoints import CheckpointError
@@ -95,9 +97,16 @@ def create_app(
     ledger = ledger or Ledger(settings)
     keeper = Keeper(ledger, Projections(ledger), interval=settings.views_interval)
     replica = None
+    replica_problem = None
     if settings.read_database_url:
-        replica = Ledger(settings, database_url=settings.read_database_url, reference=ledger.reference, read_only=True)
-        _same_ledger(ledger, replica)
+        try:
+            replica = Ledger(settings, database_url=settings.read_database_url, reference=ledger.reference,
+                             read_only=True)
+        except (StoreRefused, *STORE_ERRORS) as exc:  # the copy is down: serve from the primary, say so
+            replica_problem = f"the read copy could not be opened at start ({exc}); restart to use it"
+            logger.error("%s", replica_problem)
+        else:
+            _same_ledger(ledger, replica)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -161,6 +170,8 @@ def create_app(
         return JSONResponse(body, status_code=422, media_type="application/problem+json")
 
     health.install_checks(app)
+    if replica_problem is not None:
+        add_check(app, "replica", lambda: Outcome("failing", replica_problem), critical=False)
     app.include_router(health.router)
     app.include_router(docs.router)
     app.include_router(public.router)

@@ -71,7 +71,11 @@ class LogCommands(LedgerBase):
         latest = self.checkpoints.latest()
         if latest is None:
             return None, None
-        for record in self.directory().active_keys(self.origin):
+        try:
+            records = self.directory().active_keys(self.origin)
+        except NotFound:
+            return False  # no log key registered: nothing of this ledger's was signed
+        for record in records:
             try:
                 return open_checkpoint(latest.note, record.key)[0], None
             except CheckpointError:
@@ -101,8 +105,16 @@ class LogCommands(LedgerBase):
         if origin is None:
             return None  # not founded: nothing was published
         published = self.published.get(origin)
+        latest = self.checkpoints.latest()
+        if not self.read_only and latest is not None and (published is None
+                                                          or latest.checkpoint.size > published.checkpoint.size):
+            # signed by another process (another key directory): kept here too, if the log key signed
+            # it and it extends ours
+            if self._signed_by_log_key(latest.note):
+                self._publish(latest.checkpoint, latest.note, bool(latest.cosigners))
+            published = self.published.get(origin)
         if size is None:
-            size = self.merkle.size() if self.read_only else self.merkle.sync()
+            size = self.merkle.size()  # the tree only grows: a published size is never beyond it but by a rollback
         if published is None:
             return None
         fixed = published.checkpoint
@@ -122,11 +134,28 @@ class LogCommands(LedgerBase):
         """Keep a checkpoint just stored or cosigned as the newest published, if it extends the kept one."""
         if checkpoint.origin != self._directory_origin():
             return
+        if self.merkle.size() < checkpoint.size or self.merkle.root(checkpoint.size) != checkpoint.root:
+            return  # not this tree's: never recorded as published
         kept = self.published.get(checkpoint.origin)
         if kept is not None and kept.checkpoint.size < checkpoint.size and (
                 self.merkle.size() < kept.checkpoint.size or self.merkle.root(kept.checkpoint.size) != kept.checkpoint.root):
             return  # not an extension of what was published: history_problem() reports it
         self.published.record(checkpoint, note, witnessed=witnessed)
+
+    def _signed_by_log_key(self, note: bytes) -> bool:
+        from ledger.checkpoints import open_checkpoint
+
+        try:
+            records = self.directory().active_keys(self.origin)
+        except NotFound:
+            return False  # no log key registered: nothing of this ledger's was signed
+        for record in records:
+            try:
+                open_checkpoint(note, record.key)
+                return True
+            except CheckpointError:
+                continue
+        return False
 
     def _directory_origin(self) -> str | None:
         try:

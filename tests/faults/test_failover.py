@@ -134,3 +134,26 @@ def test_an_older_backup_restored_over_a_newer_ledger_is_refused(tmp_path, monke
     finally:
         ledger.close()
     _served_refuses(settings, "older copy")
+
+
+def test_a_checkpoint_signed_with_another_key_directory_is_recorded_but_a_forged_row_is_not(database_url, tmp_path):
+    cast = found_ledger(database_url, tmp_path / "one")
+    log = _log_actor(cast)
+    _grow(cast, "a", 2)
+    signed = cast.ledger.sign_checkpoint(log)
+    other = Ledger(Settings(data_dir=tmp_path / "two"), database_url=database_url)  # another key directory
+    try:
+        assert other.published.get(other.origin) is None
+        assert other.history_problem() is None
+        assert other.published.get(other.origin).checkpoint == signed.checkpoint
+        # An insider's row in the checkpoints table, signed by a key that is not the log key and
+        # beyond the log: never taken as published.
+        from ledger.checkpoints import Checkpoint, sign_checkpoint
+
+        forged = Checkpoint(other.origin, signed.checkpoint.size + 5, b"\0" * 32)
+        other.checkpoints.add(sign_checkpoint(forged, SigningKey.generate(other.origin)), forged)
+        assert other.history_problem() is None
+        assert other.published.get(other.origin).checkpoint == signed.checkpoint
+    finally:
+        other.close()
+        cast.ledger.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 
+import pgcluster
 import pytest
 from conftest import found_ledger
 from fastapi.testclient import TestClient
@@ -157,3 +158,16 @@ def test_a_read_url_holding_another_ledger_is_refused(replicated, tmp_path, monk
                         checkpoint_interval=0)
     with pytest.raises(WrongReplica, match="xuhui"):
         create_app(settings)
+
+
+def test_a_read_copy_down_at_start_leaves_the_server_serving_from_the_primary(tmp_path):
+    cast = found_ledger(f"sqlite:///{tmp_path / 'ledger.sqlite3'}", tmp_path)
+    cast.ledger.close()
+    dead = f"postgresql://postgres@127.0.0.1:{pgcluster.free_port()}/ledger"
+    settings = Settings(data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
+                        read_database_url=dead, checkpoint_interval=0)
+    with TestClient(create_app(settings)) as client:
+        health = client.get("/health")
+        assert health.status_code == 200 and health.json()["status"] == "degraded", health.text
+        assert "could not be opened" in _check(health.json(), "replica")["detail"]
+        assert client.get("/api/v1/public/overview").status_code == 200
