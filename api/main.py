@@ -73,7 +73,8 @@ def create_app(
     check_key_dir(settings.resolved_key_dir)  # refuse to start where other users can read the keys
     owned = ledger is None
     ledger = ledger or Ledger(settings)
-    keeper = Keeper(ledger, Projections(ledger), interval=settings.views_interval)
+    keeper = Keeper(ledger, Projections(ledger), interval=settings.views_interval,
+                    check_interval=settings.views_check_interval)
     replica = None
     if settings.read_database_url:
         replica = Ledger(settings, database_url=settings.read_database_url, reference=ledger.reference, read_only=True)
@@ -109,7 +110,7 @@ def create_app(
     app.state.ledger = ledger
     app.state.keeper = keeper
     app.state.reads = PublicReads(ledger, keeper, replica)
-    app.state.projections = app.state.reads.projections
+    app.state.projections = app.state.reads.views
     """The views public reads see (the replica's, with a read URL)."""
     app.state.log_actor = _load_log_actor(ledger, settings)
 

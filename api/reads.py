@@ -31,9 +31,28 @@ class PublicReads:
         self.keeper = keeper
         self.ledger = replica or primary
         """The ledger to read checkpoints, proofs and the key directory from."""
-        self.projections = keeper.projections if replica is None else Projections(replica)
-        self.district = DistrictView(self.projections)
+        self.views = keeper.projections if replica is None else Projections(replica)
+        """The views, whether they passed their check or not (``projections`` refuses them if not)."""
+        self._district = DistrictView(self.views)
         self._replica_reached = 0
+
+    @property
+    def projections(self) -> Projections:
+        """The views public figures come from; ``api.standing.ViewsWithheld`` while they fail their check."""
+        self._refuse_withheld()
+        return self.views
+
+    @property
+    def district(self) -> DistrictView:
+        self._refuse_withheld()
+        return self._district
+
+    def _refuse_withheld(self) -> None:
+        if self.keeper.withheld:
+            from api.standing import withheld
+
+            check = self.keeper.views_check
+            raise withheld(self.keeper.withheld, check.position if check else 0)
 
     @property
     def replica(self) -> bool:
@@ -43,7 +62,7 @@ class PublicReads:
         """Wait until the views and the tree read here include this process's last write."""
         target = self.primary.written_through
         if not self.keeper.running:
-            self.keeper.catch_up()
+            self.keeper.catch_up_or_report()
         elif not self.keeper.wait_for(target, READ_WAIT):
             return
         if self.replica and self._replica_reached < target:
@@ -53,4 +72,4 @@ class PublicReads:
             self._replica_reached = reached
 
     def _reached_on_replica(self) -> int:
-        return min(self.projections.position(), self.ledger.merkle.synced_position())
+        return min(self.views.position(), self.ledger.merkle.synced_position())

@@ -14,7 +14,8 @@ router = APIRouter(tags=["health"])
 
 class Health(BaseModel):
     status: str
-    """``ok`` when the store answers and the ledger is initialised."""
+    """``ok`` when the store answers and the ledger is initialised; ``degraded`` when the views'
+    runner fails (the figures stand still) or a view failed its check (its figures are withheld)."""
     store: str
     """``sqlite`` or ``postgresql``."""
     events: int
@@ -27,6 +28,11 @@ class Health(BaseModel):
     projections_runner: str
     """``background`` (the server's runner keeps the views current), ``on-read`` (no runner: each
     public read catches up), or ``failing: <error>`` (its last round failed; it keeps trying)."""
+    views_check: str = "not yet"
+    """The last check of the views against the digests the runner kept: ``ok``, ``failed: <views>``
+    (their figures are withheld), or ``not yet``."""
+    problem: str | None = None
+    """What the runner's last failed round said (the tampered event it stopped at)."""
 
 
 @router.get("/health", response_model=Health)
@@ -38,12 +44,19 @@ def health(request: Request, ledger: LedgerDep) -> Health | JSONResponse:
         ledger.tables.fetchone("SELECT 1")
         head = ledger.recorder.max_notification_id() or 0
         initialised = ledger.is_founded
-        views = request.app.state.reads.projections.status()
+        views = request.app.state.reads.views.status()
     except Exception as exc:  # the store is down: say so with a 503, not a stack trace
         return JSONResponse({"status": "unavailable", "store": store, "detail": type(exc).__name__}, status_code=503)
-    return Health(status="ok" if initialised else "uninitialised", store=store, events=head, initialised=initialised,
+    keeper = request.app.state.keeper
+    check = keeper.views_check
+    status = "ok" if initialised else "uninitialised"
+    if initialised and (keeper.failure or keeper.withheld):
+        status = "degraded"
+    return Health(status=status, store=store, events=head, initialised=initialised,
                   projections_position=views.position, projections_lag=views.lag,
-                  projections_runner=_runner(request.app.state.keeper))
+                  projections_runner=_runner(keeper),
+                  views_check="not yet" if check is None else "ok" if check.ok else f"failed: {', '.join(check.failed)}",
+                  problem=keeper.problem)
 
 
 def _runner(keeper) -> str:

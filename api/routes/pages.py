@@ -20,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 from api import i18n, public_data
 from api.charts import monthly_chart
 from api.deps import ReadsDep, public_reads
+from api.standing import ViewsWithheld, standing
 from api.public_data import PublicPage
 from api.receipt_check import MAX_RECEIPT_BYTES, check_receipt, refusal
 from ledger.errors import InvalidInput, NotFound
@@ -106,7 +107,8 @@ def _context(request: Request, lang: str, **extra: Any) -> dict[str, Any]:
         return i18n.pick(lang, zh, en)
 
     return {"lang": lang, "t": t, "url": url, "switch": switch, "cell": lambda v, k: cell(v, k, lang),
-            "quote": quote, "district": request.app.state.ledger.reference.district, **extra}
+            "quote": quote, "district": request.app.state.ledger.reference.district,
+            "standing": standing(request.app.state.keeper, request.app.state.reads.views), **extra}
 
 
 def _render(request: Request, template: str, lang: str, asked: str | None, status: int = 200,
@@ -123,6 +125,8 @@ def _page(request: Request, path: str, asked: str | None, street_town: str | Non
         page = build(request, path, street_town)
     except NotFound as exc:
         return _render(request, "error.html", lang, asked, status=404, error=exc)
+    except ViewsWithheld as exc:
+        return _render(request, "withheld.html", lang, asked, status=503, error=exc)
     chart = monthly_chart(page.chart, lang) if page.chart is not None else None
     data_path = page.path or "overview"
 
