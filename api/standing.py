@@ -55,3 +55,19 @@ def standing(keeper, projections) -> Standing | None:
     except Exception:  # the store itself is down: the banner still says the figures may be stale
         position = head = 0
     return Standing(position, head, failure, keeper.withheld)
+
+
+def install(app) -> None:
+    """Answer ``ViewsWithheld`` raised anywhere (a page's freshness tag reads the views before the page
+    is built): a page says why in HTML, the public JSON and downloads with problem+json."""
+    from api.problems import problem_response
+
+    async def refused(request, exc: ViewsWithheld):
+        path = request.url.path
+        if path.startswith("/api/") or path.startswith("/downloads/"):
+            return problem_response(exc, {"Retry-After": "60"})
+        from api.routes.pages import withheld_page
+
+        return withheld_page(request, exc)
+
+    app.add_exception_handler(ViewsWithheld, refused)

@@ -68,32 +68,55 @@ def clear(cursor: Any, tables: Any) -> None:
     cursor.execute(f"DELETE FROM {tables.table(DIGESTS)}")
 
 
-def apply(batch: Any, by_name: Mapping[str, Table], digests: dict[str, int]) -> set[str]:
-    """Add to ``digests`` what a batch's pending rows change (new row hash minus old); the views
-    changed. The old rows a fold did not read are fetched first, a few queries per table."""
+def apply(batch: Any, by_name: Mapping[str, Table], digests: dict[str, int],
+          rollups: Mapping[tuple[str, tuple], Mapping[str, int]] | None = None) -> set[str]:
+    """Add to ``digests`` what a batch's pending rows — and the monthly and yearly rollup rows they
+    add to — change (new row hash minus old); the views changed. The old rows a fold did not read
+    are fetched first, a few queries per table."""
     _prefetch(batch, by_name)
     changed: set[str] = set()
-    for name, key in batch.pending:
+
+    def change(name: str, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> None:
         table = by_name[name]
-        old = batch.stored[(name, key)]
-        new = batch.read(name, key)
         delta = row_hash(table, new) - row_hash(table, old)
         if delta:
             digests[name] = (digests.get(name, 0) + delta) % MODULUS
             changed.add(name)
+
+    for name, key in batch.pending:
+        change(name, batch.stored[(name, key)], batch.read(name, key))
+    if rollups:
+        olds = _fetch(batch.reader, by_name, {(name, key) for name, key in rollups})
+        for (name, key), add in rollups.items():
+            table, old = by_name[name], olds.get((name, key))
+            new = dict(old) if old is not None else {
+                **dict(zip(table.keys, key, strict=True)), **{c: 0 for c in table.counters},
+                **{c: None for c in table.attributes}}
+            for column, amount in add.items():
+                new[column] += amount
+            change(name, old, new)
     return changed
 
 
 def _prefetch(batch: Any, by_name: Mapping[str, Table]) -> None:
     reader = batch.reader
-    missing: dict[str, list[tuple]] = {}
+    missing: set[tuple[str, tuple]] = set()
     for name, key in batch.pending:
         if (name, key) in batch.stored:
             continue
         if reader.written is not None and (name, key) not in reader.written:
             batch.stored[(name, key)] = None  # folding into emptied views: no other row exists
             continue
+        missing.add((name, key))
+    batch.stored.update(_fetch(reader, by_name, missing))
+
+
+def _fetch(reader: Any, by_name: Mapping[str, Table], wanted: set[tuple[str, tuple]]) -> dict[tuple[str, tuple], Any]:
+    """The stored rows of ``wanted`` (table, key) pairs (None for each that is absent)."""
+    missing: dict[str, list[tuple]] = {}
+    for name, key in wanted:
         missing.setdefault(name, []).append(key)
+    result: dict[tuple[str, tuple], Any] = {}
     for name, keys in missing.items():
         table = by_name[name]
         found: dict[tuple, dict[str, Any]] = {}
@@ -106,7 +129,8 @@ def _prefetch(batch: Any, by_name: Mapping[str, Table]) -> None:
                 row = dict(zip(table.columns, values, strict=True))
                 found[canonical_key(table, (row[k] for k in table.keys))] = row
         for key in keys:
-            batch.stored[(name, key)] = found.get(canonical_key(table, key))
+            result[(name, key)] = found.get(canonical_key(table, key))
+    return result
 
 
 def recompute(cursor: Any, tables: Any, table: Table) -> int:

@@ -29,7 +29,7 @@ from ledger.events import EVENT_TYPES
 from ledger.merkle_log import LEAVES
 from ledger.sidetables import Cursor, SideTables, notifications_after
 from projections import corrections, digest, donations, funds, hours, projects, streettowns
-from projections.base import ChangeT, Event, Table
+from projections.base import ChangeT, Event, Table, rolled_up
 
 VIEWS = (funds, streettowns, projects, hours, corrections, donations)
 """Every view, each a module with TABLES and a pure ``fold(event, read)``."""
@@ -291,10 +291,13 @@ class Projections:
     def _write(self, cursor: Cursor, batch: _Batch, digests: dict[str, int]) -> set[str]:
         """Write a batch's merged rows: one statement per table and shape of change, many rows each.
         The views' digests take the change first (``projections.digest``); the views changed."""
-        changed = digest.apply(batch, _BY_NAME, digests)
+        rollups = _rollups(batch.pending)
+        changed = digest.apply(batch, _BY_NAME, digests, rollups)
         shapes: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[tuple]] = {}
         for (name, key), (add, put) in batch.pending.items():
             shapes.setdefault((name, tuple(add), tuple(put)), []).append((*key, *add.values(), *put.values()))
+        for (name, key), add in rollups.items():
+            shapes.setdefault((name, tuple(add), ()), []).append((*key, *add.values()))
         for (name, adds, puts), rows in shapes.items():
             cursor.executemany(self._upsert(name, adds, puts), rows)
         return changed
@@ -321,6 +324,27 @@ class Projections:
         if order:
             sql += f" ORDER BY {order}"
         return [dict(zip(table.columns, r, strict=True)) for r in self.tables.fetchall(sql, params)]
+
+
+_ROLLED = {t.name: t for t in TABLES if t.rollups}
+
+
+def _rollups(pending: dict[tuple[str, tuple], tuple[dict[str, int], dict[str, Any]]]) -> dict[tuple[str, tuple], dict[str, int]]:
+    """The monthly and yearly rows a batch's daily rows add to, merged: a batch of a district's
+    events touches thousands of days but only a few months, so the rollups cost little to keep."""
+    merged: dict[tuple[str, tuple], dict[str, int]] = {}
+    for (name, key), (add, _put) in pending.items():
+        table = _ROLLED.get(name)
+        if table is None or not add:
+            continue
+        for target, row, amounts, _ in rolled_up(table, key, add):
+            into = merged.get((target, row))
+            if into is None:
+                merged[(target, row)] = dict(amounts)
+            else:
+                for column, amount in amounts.items():
+                    into[column] = into.get(column, 0) + amount
+    return merged
 
 
 class _Batch:

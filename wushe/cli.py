@@ -36,7 +36,7 @@ from ledger.signing import (
     read_signing_key,
     retire_key_files,
 )
-from ledger.stores import UnsafeDatabase, display_url
+from ledger.stores import StoreRefused, display_url
 
 app = typer.Typer(help="Wushe Ledger (五社账本): signed ledger of charity funds and volunteer hours.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -127,7 +127,7 @@ def handles_errors(command):
             _fail(explain(exc), 2)
         except (ProofRangeError, CheckpointError, ReceiptError) as exc:
             _fail(explain(exc))
-        except UnsafeDatabase as exc:
+        except StoreRefused as exc:
             _fail(str(exc), 3)
 
     return wrapper

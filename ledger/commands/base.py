@@ -28,6 +28,7 @@ from ledger.mapper import SigningMapper, signing_as
 from ledger.merkle_log import LEAVES, MerkleLog
 from ledger.messages import codes as _codes
 from ledger.messages import msg, term
+from ledger.published import PublishedRecord
 from ledger.principals import DIRECTORY_ID, RECORDER, ROLE_NAMES, ROOT, Directory, KeyRecord, Principal
 from ledger.projects import Organisation, Project, organisation_id, project_id
 from ledger.reference import ReferenceData, load_reference
@@ -118,11 +119,16 @@ class LedgerBase(Application[str]):
         self._batch_funds: dict[str, Fund] = {}
         self._batch_lock = threading.Lock()
         env = persistence_env(self.database_url, self.settings.aggregate_cache, read_only=read_only,
-                              setting="WUSHE_READ_DATABASE_URL" if read_only else "WUSHE_DATABASE_URL")
+                              setting="WUSHE_READ_DATABASE_URL" if read_only else "WUSHE_DATABASE_URL",
+                              statement_timeout=self.settings.statement_timeout,
+                              replication_check=self.settings.replication_check)
         super().__init__(env=env)
         self.tables = SideTables(self.recorder)
         self.merkle = MerkleLog(self.recorder, check=self._check_for_tree, read_only=read_only)
-        self.checkpoints = CheckpointStore(self.recorder, read_only=read_only)
+        self.published = PublishedRecord(self.settings.resolved_key_dir)
+        """The newest checkpoint this ledger published, kept outside the database (``ledger.published``)."""
+        self.checkpoints = CheckpointStore(self.recorder, read_only=read_only,
+                                           on_publish=None if read_only else self._publish)
 
     def construct_mapper(self) -> SigningMapper:
         return SigningMapper(key_lookup=self._key_lookup, signed_after_revocation=self._signed_after_revocation)

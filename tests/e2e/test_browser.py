@@ -204,7 +204,8 @@ _UNLABELLED = """() => {
 
 def _pages(demo: Demo) -> dict[str, str]:
     return {
-        "home": "/", "street-town": f"/street-towns/{demo.town}", "funds": "/funds", "fund": f"/funds/{demo.fund}",
+        "home": "/", "street-town": f"/street-towns/{demo.town}",
+        "street-town-donations": f"/street-towns/{demo.town}/donations", "funds": "/funds", "fund": f"/funds/{demo.fund}",
         "projects": "/projects", "project": f"/projects/{demo.project}", "hours": "/hours",
         "corrections": "/corrections", "checkpoints": "/checkpoints", "verify": "/verify",
         "receipt": demo.receipt["verify_path"],
