@@ -86,7 +86,12 @@ def apply(batch: Any, by_name: Mapping[str, Table], digests: dict[str, int],
     for name, key in batch.pending:
         change(name, batch.stored[(name, key)], batch.read(name, key))
     if rollups:
-        olds = _fetch(batch.reader, by_name, {(name, key) for name, key in rollups})
+        reader = batch.reader
+        if reader.written is None:
+            olds = _fetch(reader, by_name, set(rollups))
+        else:  # folding into emptied views: only rollup rows written earlier in this fold exist
+            olds = _fetch(reader, by_name, {where for where in rollups if where in reader.written})
+            reader.written.update(rollups)
         for (name, key), add in rollups.items():
             table, old = by_name[name], olds.get((name, key))
             new = dict(old) if old is not None else {

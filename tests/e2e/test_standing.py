@@ -66,6 +66,7 @@ def test_a_poisoned_view_is_withheld_until_rebuilt(served, database_url):
 def test_a_tampered_event_leaves_a_banner_on_every_page(served, database_url):
     cast, client = served
     position = Projections(cast.ledger).position()
+    cached = client.get("/funds").headers["ETag"]
     late = cast.ledger.record_donation(cast.accountant, "GEN", 1_000, donor_type="resident").positions[0]
     raw = RawSQL(cast.ledger, database_url)
     [[(state,)]] = raw.run((f"SELECT state FROM {raw.table} WHERE {raw.pos} = ?", (late,)))
@@ -78,6 +79,8 @@ def test_a_tampered_event_leaves_a_banner_on_every_page(served, database_url):
         assert f"#{position}" in text and f"#{late}" in text and "TamperedEvent" in text, path
         assert text.index("数据可能不是最新") < text.index("Figures may be out of date"), path
     assert client.get(f"{API}/funds/GEN").json()["summary"]["balance"] == "123.45"  # as they stood
+    again = client.get("/funds", headers={"If-None-Match": cached})  # a cached copy has no banner
+    assert again.status_code == 200 and "数据可能不是最新" in again.text
     health = client.get("/health").json()
     assert health["status"] == "degraded" and health["projections_position"] == position
     assert health["projections_runner"].startswith("on-read") or "TamperedEvent" in health["projections_runner"]
