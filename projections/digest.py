@@ -13,7 +13,6 @@ signed log whatever the tables say.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -39,12 +38,33 @@ def canonical_key(table: Table, key: Iterable[Any]) -> tuple:
     return tuple(_canonical(table, c, v) for c, v in zip(table.keys, key, strict=True))
 
 
+_PLANS: dict[str, tuple[tuple[str, bool], ...]] = {}
+
+
+def _plan(table: Table) -> tuple[tuple[str, bool], ...]:
+    """(column, holds an integer) for each column of a table, in order."""
+    plan = _PLANS.get(table.name)
+    if plan is None:
+        integers = set(table.counters) | set(table.integers)
+        plan = _PLANS[table.name] = tuple((c, c in integers) for c in table.columns)
+    return plan
+
+
 def row_hash(table: Table, row: Mapping[str, Any] | None) -> int:
-    """The hash of one row as stored (0 for no row)."""
+    """The hash of one row as stored (0 for no row): SHA-256 of the ``repr`` of the table's name
+    and the row's values, integers as ``int`` and everything else as ``str`` (as the store gives
+    them back, whatever type a fold set)."""
     if row is None:
         return 0
-    values = [_canonical(table, c, row[c]) for c in table.columns]
-    data = json.dumps([table.name, values], ensure_ascii=False, separators=(",", ":")).encode()
+    values = []
+    for column, integer in _plan(table):
+        value = row[column]
+        kind = type(value)
+        if value is None or (kind is int if integer else kind is str):
+            values.append(value)
+        else:
+            values.append(_canonical(table, column, value))
+    data = repr((table.name, tuple(values))).encode()
     return int.from_bytes(hashlib.sha256(data).digest(), "big")
 
 
@@ -74,17 +94,15 @@ def apply(batch: Any, by_name: Mapping[str, Table], digests: dict[str, int],
     add to — change (new row hash minus old); the views changed. The old rows a fold did not read
     are fetched first, a few queries per table."""
     _prefetch(batch, by_name)
-    changed: set[str] = set()
+    deltas: dict[str, int] = {}
 
     def change(name: str, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> None:
         table = by_name[name]
-        delta = row_hash(table, new) - row_hash(table, old)
-        if delta:
-            digests[name] = (digests.get(name, 0) + delta) % MODULUS
-            changed.add(name)
+        deltas[name] = deltas.get(name, 0) + row_hash(table, new) - (row_hash(table, old) if old is not None else 0)
 
-    for name, key in batch.pending:
-        change(name, batch.stored[(name, key)], batch.read(name, key))
+    stored, read = batch.stored, batch.read
+    for where in batch.pending:
+        change(where[0], stored[where], read(*where))
     if rollups:
         reader = batch.reader
         if reader.written is None:
@@ -100,6 +118,11 @@ def apply(batch: Any, by_name: Mapping[str, Table], digests: dict[str, int],
             for column, amount in add.items():
                 new[column] += amount
             change(name, old, new)
+    changed = set()
+    for name, delta in deltas.items():
+        if delta % MODULUS:
+            digests[name] = (digests.get(name, 0) + delta) % MODULUS
+            changed.add(name)
     return changed
 
 
