@@ -124,7 +124,8 @@ def _context(request: Request, lang: str, **extra: Any) -> dict[str, Any]:
 
     return {"lang": lang, "t": t, "url": url, "switch": switch, "cell": lambda v, k: cell(v, k, lang),
             "quote": quote, "district": request.app.state.ledger.reference.district,
-            "standing": standing(request.app.state.keeper, request.app.state.keeper.projections), **extra}
+            "standing": standing(request.app.state.keeper, request.app.state.keeper.projections),
+            "read_side": getattr(request.state, "read_side", None), **extra}
 
 
 def _render(request: Request, template: str, lang: str, asked: str | None, status: int = 200,
