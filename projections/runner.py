@@ -44,6 +44,9 @@ _PAGE = 5000
 """Events read per query when folding the whole log."""
 _FLUSH = 50_000
 """Events folded in memory between writes of the merged rows, when folding the whole log."""
+_REBUILD_CACHE_KIB = 256 * 1024
+"""SQLite's page cache while folding the whole log (the default is 2 MiB): the views' indexes
+stay in memory instead of being read back from the file as each flush inserts into them."""
 _decode = msgspec.json.Decoder().decode
 
 
@@ -164,40 +167,50 @@ class Projections:
         trusted = checkpoint.size if checkpoint else 0
         t = self.tables
         with t.transaction(commit=True, lock=_LOCK) as cursor:
-            for table in TABLES:
-                cursor.execute(f"DELETE FROM {t.table(table.name)}")
-            cursor.execute(f"DELETE FROM {t.table(POSITION)} WHERE name = 'views'")
-            frontier = merkle.Frontier()
-            written: set[tuple[str, tuple]] = set()  # rows written so far: the only ones a read can find
-            batch = _Batch(_Reader(cursor, t, written))
-            read, add = batch.read, batch.add
-            position = folded = 0
-            while page := _rows_after(cursor, position, _PAGE):
-                for row in page:
-                    if frontier.size < trusted:
-                        event = _vouched(row, frontier)
-                        if verify_all:
-                            event = next(self._verified([_notification(row)]))
-                        if frontier.size == trusted:
-                            self._check_root(cursor, frontier, checkpoint)
-                    else:
+            if not t.postgres:  # the rebuild writes millions of rows into a dozen B-trees: cache them
+                cursor.execute(f"PRAGMA cache_size = -{_REBUILD_CACHE_KIB}")
+            try:
+                return self._fold_into(cursor, checkpoint, trusted, verify_all)
+            finally:
+                if not t.postgres:
+                    cursor.execute("PRAGMA cache_size = -2000")
+
+    def _fold_into(self, cursor: Cursor, checkpoint: Checkpoint | None, trusted: int, verify_all: bool) -> int:
+        t = self.tables
+        for table in TABLES:
+            cursor.execute(f"DELETE FROM {t.table(table.name)}")
+        cursor.execute(f"DELETE FROM {t.table(POSITION)} WHERE name = 'views'")
+        frontier = merkle.Frontier()
+        written: set[tuple[str, tuple]] = set()  # rows written so far: the only ones a read can find
+        batch = _Batch(_Reader(cursor, t, written))
+        read, add = batch.read, batch.add
+        position = folded = 0
+        while page := _rows_after(cursor, position, _PAGE):
+            for row in page:
+                if frontier.size < trusted:
+                    event = _vouched(row, frontier)
+                    if verify_all:
                         event = next(self._verified([_notification(row)]))
-                    for change in changes_for(event, read):
-                        add(change)
-                position = page[-1][0]
-                folded += len(page)
-                if folded % _FLUSH < _PAGE:
-                    self._write(cursor, batch)
-                    written.update(batch.pending)
-                    batch = _Batch(_Reader(cursor, t, written))
-                    read, add = batch.read, batch.add
-            if frontier.size < trusted:
-                raise TamperedEvent("log", frontier.size, f"the log holds {frontier.size} events, fewer than the "
-                                    f"{checkpoint.size} its newest checkpoint was signed over (events removed)")
-            self._write(cursor, batch)
-            if folded:
-                self._set_position(cursor, position)
-            return folded
+                    if frontier.size == trusted:
+                        self._check_root(cursor, frontier, checkpoint)
+                else:
+                    event = next(self._verified([_notification(row)]))
+                for change in changes_for(event, read):
+                    add(change)
+            position = page[-1][0]
+            folded += len(page)
+            if folded % _FLUSH < _PAGE:
+                self._write(cursor, batch)
+                written.update(batch.pending)
+                batch = _Batch(_Reader(cursor, t, written))
+                read, add = batch.read, batch.add
+        if frontier.size < trusted:
+            raise TamperedEvent("log", frontier.size, f"the log holds {frontier.size} events, fewer than the "
+                                f"{checkpoint.size} its newest checkpoint was signed over (events removed)")
+        self._write(cursor, batch)
+        if folded:
+            self._set_position(cursor, position)
+        return folded
 
     def trusted_checkpoint(self) -> Checkpoint | None:
         """The newest checkpoint signed by a current key of the log (None if there is none)."""
