@@ -28,7 +28,8 @@ from api.settings import ApiSettings
 from api.unavailable import RETRY_AFTER_SECONDS, STORE_ERRORS, StoreUnavailable
 from ledger.errors import LedgerError
 
-PUBLIC_PREFIXES = ("/api/v1/public", "/api/v1/log", "/v/")
+PUBLIC_PREFIXES = ("/api/v1/public", "/api/v1/log", "/v/", "/downloads/")
+"""Reads counted against the public rate limit (the downloads, the heaviest, among them)."""
 AUTHENTICATED = "/api/v1/"
 """Every route under it, but the public and log ones, needs a bearer token."""
 BEARER = {"WWW-Authenticate": 'Bearer realm="wushe"'}

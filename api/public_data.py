@@ -11,15 +11,30 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from api.charts import continuous
+from api.listings import (
+    FIRST_PAGE,
+    MAX_JSON_PAGE,
+    NO_FILTERS,
+    Filters,
+    Listing,
+    Paging,
+    Window,
+    decode_cursor,
+    encode_cursor,
+    like,
+    window,
+)
 from ledger import merkle
-from ledger.errors import NotFound
+from ledger.errors import InvalidInput, NotFound
+from ledger.messages import msg
 from ledger.money import to_decimal_string
 from projections import corrections, donations, funds, hours, periods, projects, streettowns
+from projections.base import CHINA
 from projections.donations import ANONYMOUS
 from projections.exports import Column, Sheet
 from projections.exports import sheets as report_sheets
@@ -72,7 +87,13 @@ class PublicPage:
     chart: list[dict[str, Any]] | None = None
     """Monthly income and spending, when the page draws the chart."""
     query: dict[str, str] = field(default_factory=dict)
-    """Query parameters that select what the page shows (a street-town filter)."""
+    """Query parameters that select what the page shows (the filters; not the page's cursor)."""
+    windows: dict[str, Window] = field(default_factory=dict)
+    """The tables shown one page at a time: the page shown, its neighbours' cursors, the total."""
+    listings: dict[str, Listing] = field(default_factory=dict)
+    """How a paged table reads every row, in order, for the downloads."""
+    filters: Filters | None = None
+    """The filters this page offers (None: none), as the reader set them."""
 
     def sheet(self, name: str) -> Sheet:
         for s in self.sheets:
@@ -88,11 +109,13 @@ class PublicPage:
             "title": {"zh": self.title_zh, "en": self.title_en},
             **self.facts,
             "summary": {i.key: json_value(i.value, i.kind) for i in self.summary},
-            "tables": {s.name: [_row_json(s, r) for r in s.rows] for s in self.sheets},
+            "tables": {s.name: [row_json(s, r) for r in s.rows] for s in self.sheets},
+            **({"paging": {name: w.as_json() for name, w in self.windows.items()},
+                "next": next(iter(self.windows.values())).next} if self.windows else {}),
         }
 
 
-def _row_json(sheet: Sheet, row: dict[str, Any]) -> dict[str, Any]:
+def row_json(sheet: Sheet, row: dict[str, Any]) -> dict[str, Any]:
     """A table row as JSON: each column, and beside a Chinese value its English (``<key>_en``)."""
     out: dict[str, Any] = {}
     for c in sheet.columns:
@@ -234,7 +257,8 @@ def district_page(ledger, district_view) -> PublicPage:
 
 
 def street_town_page(ledger, projections: Projections, code: str, start: date | None = None,
-                     end: date | None = None) -> PublicPage:
+                     end: date | None = None, paging: Paging = FIRST_PAGE) -> PublicPage:
+    """A street-town's figures; its projects one page at a time (all of them: ``/projects?street_town=``)."""
     reference = ledger.reference
     town = _town_names(reference).get(code)
     if town is None:
@@ -244,7 +268,8 @@ def street_town_page(ledger, projections: Projections, code: str, start: date | 
     by_name = {s.name: s for s in report_sheets(report)}
     with snapshot(projections) as views:
         monthly = monthly_flows(views, code)
-        town_projects = _projects(views, reference, "street_town = ?", (code,))
+        listing = project_listing(reference, Filters(street_town=code), shanghai_today())
+        town_projects = window(views, listing, paging)
         balance = sum(f["balance"] for f in views.rows(funds.FUNDS, "street_town = ?", (code,)))
     income, spending = report["income"], report["spending"]
     organisations = report["organisations"]
@@ -265,7 +290,7 @@ def street_town_page(ledger, projections: Projections, code: str, start: date | 
         sheets=[
             _shown(by_name["income"], hide=("category", "name_en")),
             _shown(by_name["spending"], hide=("kind", "name_en")),
-            _projects_sheet(town_projects),
+            _projects_sheet(town_projects.rows),
             Sheet(special.name, special.zh, special.en, tuple(
                 Col(c.key, c.zh, c.en, c.kind, link="/funds/{fund}" if c.key == "name" else None,
                     en_key="domains_en" if c.key == "domains" else None,
@@ -279,7 +304,7 @@ def street_town_page(ledger, projections: Projections, code: str, start: date | 
         facts={"street_town": {"code": town.code, "name_zh": town.name_zh, "name_en": town.name_en},
                "period": report["period"], "spending_total": to_decimal_string(spending["total"]),
                "checkpoint": _latest_checkpoint(ledger)},
-        chart=monthly,
+        chart=monthly, windows={"projects": town_projects}, listings={"projects": listing},
     )
     return page
 
@@ -296,10 +321,19 @@ def _named_domains(reference, row: dict[str, Any]) -> dict[str, Any]:
             "domains_en": [_domain_en(reference, d) for d in row["domains"]] or ["any"]}
 
 
-def _projects(views, reference, where: str = "", params: tuple = ()) -> list[dict[str, Any]]:
-    names = {o["code"]: o["name"] for o in views.rows(streettowns.ORGANISATIONS)}
+def _names(views, table, codes) -> dict[str, Any]:
+    """The ``name`` of the rows of ``table`` with these codes (one query for a batch of rows)."""
+    wanted = sorted({c for c in codes if c})
+    if not wanted:
+        return {}
+    marks = ", ".join("?" for _ in wanted)
+    return {r["code"]: r["name"] for r in views.rows(table, f"code IN ({marks})", tuple(wanted))}
+
+
+def _project_rows(views, reference, raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    names = _names(views, streettowns.ORGANISATIONS, (p["organisation"] for p in raw))
     listed = []
-    for p in views.rows(projects.PROJECTS, where, params, order="code"):
+    for p in raw:
         listed.append({
             "project": p["code"], "name": p["name"], "street_town": p["street_town"],
             "street_town_zh": _town_zh(reference, p["street_town"]),
@@ -313,6 +347,41 @@ def _projects(views, reference, where: str = "", params: tuple = ()) -> list[dic
             "starts_on": p["starts_on"], "ends_on": p["ends_on"],
         })
     return listed
+
+
+def _projects(views, reference, where: str = "", params: tuple = ()) -> list[dict[str, Any]]:
+    return _project_rows(views, reference, views.rows(projects.PROJECTS, where, params, order="code"))
+
+
+def project_listing(reference, filters: Filters, today: date) -> Listing:
+    """The projects the filters select, by code: a street-town, a domain, those running at some
+    time in a year, a status today, a name or code containing the search text."""
+    where, params = [], []
+    if filters.street_town:
+        where.append("street_town = ?")
+        params.append(filters.street_town)
+    if filters.domain:
+        where.append("domain = ?")
+        params.append(filters.domain)
+    if filters.year:
+        first, last = filters.year_range()
+        where.append("starts_on <= ? AND (ends_on IS NULL OR ends_on >= ?)")
+        params += [last, first]
+    day = today.isoformat()
+    if filters.status == "upcoming":
+        where.append("starts_on > ?")
+        params.append(day)
+    elif filters.status == "running":
+        where.append("starts_on <= ? AND (ends_on IS NULL OR ends_on >= ?)")
+        params += [day, day]
+    elif filters.status == "ended":
+        where.append("ends_on < ?")
+        params.append(day)
+    if filters.q:
+        where.append("(LOWER(name) LIKE ? ESCAPE '\\' OR LOWER(code) LIKE ? ESCAPE '\\')")
+        params += [like(filters.q)] * 2
+    return Listing(projects.PROJECTS, ("code",), where=" AND ".join(where), params=tuple(params),
+                   shape=lambda views, raw: _project_rows(views, reference, raw))
 
 
 def _projects_sheet(rows: list[dict[str, Any]]) -> Sheet:
@@ -385,7 +454,18 @@ def funds_page(ledger, projections: Projections) -> PublicPage:
     ], sheets=[_funds_sheet(rows)])
 
 
-def fund_page(ledger, projections: Projections, code: str) -> PublicPage:
+def gift_listing(code: str, filters: Filters = NO_FILTERS) -> Listing:
+    """A fund's gifts, newest first (by day, then entry), in one year if the filters say."""
+    where, params = "fund = ?", (code,)
+    if filters.year:
+        where, params = where + " AND day >= ? AND day <= ?", (*params, *filters.year_range())
+    return Listing(donations.DONATIONS, ("day", "entry"), descending=True, where=where, params=params,
+                   shape=lambda views, raw: [_gift(g) for g in raw])
+
+
+def fund_page(ledger, projections: Projections, code: str, filters: Filters = NO_FILTERS,
+              paging: Paging = FIRST_PAGE) -> PublicPage:
+    """A fund's figures; its gifts one page at a time, newest first."""
     _lookup("fund", code)
     reference = ledger.reference
     with snapshot(projections) as views:
@@ -395,11 +475,9 @@ def fund_page(ledger, projections: Projections, code: str) -> PublicPage:
         fund = _fund_row(reference, found[0])
         usage = views.rows(funds.USAGE, "fund = ? AND payments <> 0", (code,), order="kind, target, domain")
         by_month = {m: int(delta) for m, delta in periods.monthly(views, funds.MOVED, code)}
-        targets = sorted({u["target"] for u in usage if u["kind"] == "project"})
-        names = {p["code"]: p["name"] for i in range(0, len(targets), 500) for p in views.rows(
-            projects.PROJECTS, f"code IN ({', '.join('?' * len(targets[i:i + 500]))})", tuple(targets[i:i + 500]))}
-        # The latest gifts only: a busy fund holds far more than a page shows.
-        gifts = views.rows(donations.DONATIONS, "fund = ?", (code,), order="day DESC, entry", limit=DONATIONS_SHOWN)
+        names = _names(views, projects.PROJECTS, (u["target"] for u in usage if u["kind"] == "project"))
+        gifts_listing = gift_listing(code, filters)
+        gifts = window(views, gifts_listing, paging)
         position = views.position
     balance, movements = 0, []
     for month, delta in sorted(by_month.items()):
@@ -436,7 +514,7 @@ def fund_page(ledger, projections: Projections, code: str) -> PublicPage:
                 _c("donor_type", "类别", "Donor type", en_key="donor_type_en"),
                 _c("amount", "金额（元）", "Amount (yuan)", "yuan"),
                 _c("method", "方式", "Method", hidden=True, en_key="method_en"),
-                _c("reversed", "已冲正", "Reversed on", "date")), tuple(_gift(g) for g in gifts)),
+                _c("reversed", "已冲正", "Reversed on", "date")), tuple(gifts.rows)),
             Sheet("balance_by_month", "按月余额", "Balance by month", (
                 _c("month", "月份", "Month", "month"), _c("change", "当月变动（元）", "Change (yuan)", "yuan"),
                 _c("balance", "月末余额（元）", "Balance at month end (yuan)", "yuan")), tuple(movements)),
@@ -445,12 +523,11 @@ def fund_page(ledger, projections: Projections, code: str) -> PublicPage:
                                               "purpose", "street_town", "street_town_zh", "street_town_en",
                                               "domains", "domains_en",
                                               "valid_from", "valid_until",
-                                              "agreement_ref", "closed")}},
+                                              "agreement_ref", "closed")}, "filters": filters.query()},
+        query=filters.query(), windows={"donations": gifts}, listings={"donations": gifts_listing},
+        filters=filters,
     )
 
-
-DONATIONS_SHOWN = 500
-"""The latest gifts a fund page lists (the figures above count every one)."""
 _METHODS = {"cash": ("现金", "cash"), "transfer": ("转账", "transfer"), "in_kind": ("实物", "in kind")}
 
 
@@ -519,39 +596,82 @@ def project_page(ledger, projections: Projections, code: str) -> PublicPage:
     )
 
 
-def projects_page(ledger, projections: Projections) -> PublicPage:
+def projects_page(ledger, projections: Projections, filters: Filters = NO_FILTERS, paging: Paging = FIRST_PAGE,
+                  today: date | None = None) -> PublicPage:
+    """The projects, one page at a time, filtered; the totals are over every project selected."""
+    listing = project_listing(ledger.reference, filters, today or shanghai_today())
     with snapshot(projections) as views:
-        rows = _projects(views, ledger.reference)
+        where = f" WHERE {listing.where}" if listing.where else ""
+        count, budget, paid = views.query(
+            f"SELECT COUNT(*) AS n, COALESCE(SUM(budget), 0) AS budget, COALESCE(SUM(paid), 0) AS paid FROM {{p}}{where}",
+            listing.params, p=projects.PROJECTS)[0]
+        shown = window(views, listing, paging, total=int(count))
         position = views.position
-    sheet = _projects_sheet(rows)
-    shown = tuple(Col(c.key, c.zh, c.en, c.kind, link=c.link, hidden=c.hidden and c.key != "street_town_zh",
-                      en_key=c.en_key) for c in sheet.columns)
+    sheet = _projects_sheet(shown.rows)
+    columns = tuple(Col(c.key, c.zh, c.en, c.kind, link=c.link, hidden=c.hidden and c.key != "street_town_zh",
+                        en_key=c.en_key) for c in sheet.columns)
     return PublicPage("projects", "projects", "项目", "Projects", position, summary=[
-        Item("projects", "项目数", "Projects", len(rows), "int"),
-        Item("budget", "预算合计", "Total budget", sum(r["budget"] for r in rows), "yuan"),
-        Item("paid", "已支付合计", "Total paid", sum(r["paid"] for r in rows), "yuan"),
-    ], sheets=[Sheet(sheet.name, sheet.zh, sheet.en, shown, sheet.rows)])
+        Item("projects", "项目数", "Projects", int(count), "int"),
+        Item("budget", "预算合计", "Total budget", int(budget), "yuan"),
+        Item("paid", "已支付合计", "Total paid", int(paid), "yuan"),
+    ], sheets=[Sheet(sheet.name, sheet.zh, sheet.en, columns, sheet.rows)], query=filters.query(),
+        windows={"projects": shown}, listings={"projects": listing}, filters=filters,
+        facts={"filters": filters.query()})
+
+
+def shanghai_today() -> date:
+    return datetime.now(CHINA).date()
 
 
 # --- volunteer hours -------------------------------------------------------------------------------
 
 
-def hours_page(ledger, projections: Projections) -> PublicPage:
+def hours_listing(reference, filters: Filters = NO_FILTERS) -> Listing:
+    """Hours by organisation and domain (organisations of one street-town, one domain if asked)."""
+    where, params = ["(sessions <> 0 OR minutes <> 0)"], []
+    if filters.domain:
+        where.append("domain = ?")
+        params.append(filters.domain)
+    if filters.street_town:
+        where.append("organisation IN (SELECT code FROM {organisations} WHERE street_town = ?)")
+        params.append(filters.street_town)
+    return Listing(hours.BY_ORGANISATION, ("organisation", "domain"), where=" AND ".join(where), params=tuple(params),
+                   shape=lambda views, raw: _hours_rows(views, reference, raw),
+                   refs=(("organisations", streettowns.ORGANISATIONS),))
+
+
+def _hours_rows(views, reference, raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    codes = sorted({r["organisation"] for r in raw})
+    marks = ", ".join("?" for _ in codes)
+    organisations = {o["code"]: o for o in views.rows(streettowns.ORGANISATIONS, f"code IN ({marks})", tuple(codes))
+                     } if codes else {}
+    return [{"organisation": r["organisation"],
+             "organisation_name": organisations.get(r["organisation"], {}).get("name", r["organisation"]),
+             "street_town_zh": _town_zh(reference, organisations.get(r["organisation"], {}).get("street_town")),
+             "street_town_en": _town_en(reference, organisations.get(r["organisation"], {}).get("street_town")),
+             "domain_zh": _domain_zh(reference, r["domain"]), "domain_en": _domain_en(reference, r["domain"]),
+             "hours": hours_of(r["minutes"]),
+             "minutes": r["minutes"], "sessions": r["sessions"]} for r in raw]
+
+
+def hours_page(ledger, projections: Projections, filters: Filters = NO_FILTERS, paging: Paging = FIRST_PAGE) -> PublicPage:
+    """Volunteer hours; by organisation one page at a time. A street-town or domain filter narrows
+    the organisation and street-town tables and the totals (not the months, which are district-wide)."""
     reference = ledger.reference
+    listing = hours_listing(reference, filters)
+    town_where, town_params = ["(sessions <> 0 OR minutes <> 0)"], []
+    for column in ("street_town", "domain"):
+        if getattr(filters, column):
+            town_where.append(f"{column} = ?")
+            town_params.append(getattr(filters, column))
     with snapshot(projections) as views:
-        organisations = {o["code"]: o for o in views.rows(streettowns.ORGANISATIONS)}
-        by_org = views.rows(hours.BY_ORGANISATION, "sessions <> 0 OR minutes <> 0", order="organisation, domain")
-        by_town = views.rows(streettowns.HOURS, "sessions <> 0 OR minutes <> 0", order="street_town, domain")
+        by_org = window(views, listing, paging)
+        by_town = views.rows(streettowns.HOURS, " AND ".join(town_where), tuple(town_params),
+                             order="street_town, domain")
         monthly = periods.monthly(views, hours.HOURED, None)
         volunteers = views.query("SELECT COUNT(*) FROM {v}", v=hours.VOLUNTEERS)[0][0]
         position = views.position
-    org_rows = [{"organisation": r["organisation"],
-                 "organisation_name": organisations.get(r["organisation"], {}).get("name", r["organisation"]),
-                 "street_town_zh": _town_zh(reference, organisations.get(r["organisation"], {}).get("street_town")),
-                 "street_town_en": _town_en(reference, organisations.get(r["organisation"], {}).get("street_town")),
-                 "domain_zh": _domain_zh(reference, r["domain"]), "domain_en": _domain_en(reference, r["domain"]),
-                 "hours": hours_of(r["minutes"]),
-                 "minutes": r["minutes"], "sessions": r["sessions"]} for r in by_org]
+    org_rows = by_org.rows
     town_rows = [{"street_town": r["street_town"], "street_town_zh": _town_zh(reference, r["street_town"]),
                   "street_town_en": _town_en(reference, r["street_town"]),
                   "domain_zh": _domain_zh(reference, r["domain"]), "domain_en": _domain_en(reference, r["domain"]),
@@ -582,6 +702,8 @@ def hours_page(ledger, projections: Projections) -> PublicPage:
                 tuple({"month": m, "hours": hours_of(int(minutes)), "sessions": int(sessions)}
                       for m, minutes, sessions in monthly)),
         ],
+        query=filters.query(), windows={"by_organisation": by_org}, listings={"by_organisation": listing},
+        filters=filters, facts={"filters": filters.query()},
     )
 
 
@@ -595,16 +717,22 @@ _CORRECTED = {"Fund.DonationReceived": ("捐赠", "Donation"), "Fund.GrantReceiv
 """What a correction corrects, in words (the event type itself is in the downloads)."""
 
 
-def corrections_page(ledger, projections: Projections, street_town: str | None = None) -> PublicPage:
-    reference = ledger.reference
-    if street_town is not None and street_town not in _town_names(reference):
-        raise NotFound("street-town", street_town, field="street_town")
-    where, params = ("street_town = ?", (street_town,)) if street_town else ("", ())
-    with snapshot(projections) as views:
-        made = views.rows(corrections.CORRECTIONS, where, params, order="position DESC")
-        organisations = {o["code"]: o["name"] for o in views.rows(streettowns.ORGANISATIONS)}
-        position = views.position
-    rows = [{"position": c["position"], "day": c["day"],
+def correction_listing(reference, filters: Filters = NO_FILTERS) -> Listing:
+    """Corrections, newest first (by log position), of one street-town and one year if asked."""
+    where, params = [], []
+    if filters.street_town:
+        where.append("street_town = ?")
+        params.append(filters.street_town)
+    if filters.year:
+        where.append("day >= ? AND day <= ?")
+        params += list(filters.year_range())
+    return Listing(corrections.CORRECTIONS, ("position",), descending=True, where=" AND ".join(where),
+                   params=tuple(params), shape=lambda views, raw: _correction_rows(views, reference, raw))
+
+
+def _correction_rows(views, reference, raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    organisations = _names(views, streettowns.ORGANISATIONS, (c["organisation"] for c in raw))
+    return [{"position": c["position"], "day": c["day"],
              "corrects": _CORRECTED.get(c["reverses_type"], ("更正", "Correction"))[0],
              "corrects_en": _CORRECTED.get(c["reverses_type"], ("更正", "Correction"))[1],
              "corrects_type": c["reverses_type"], "corrects_version": c["reverses_version"],
@@ -612,14 +740,32 @@ def corrections_page(ledger, projections: Projections, street_town: str | None =
              "street_town_en": _town_en(reference, c["street_town"]),
              "fund": c["fund"], "organisation": organisations.get(c["organisation"], c["organisation"]),
              "amount": c["amount"], "hours": None if c["minutes"] is None else hours_of(c["minutes"]),
-             "reason": c["reason"]} for c in made]
+             "reason": c["reason"]} for c in raw]
+
+
+def corrections_page(ledger, projections: Projections, filters: Filters | str | None = None,
+                     paging: Paging = FIRST_PAGE) -> PublicPage:
+    """The corrections log, newest first, one page at a time; the totals count every one selected."""
+    reference = ledger.reference
+    if not isinstance(filters, Filters):
+        filters = Filters(street_town=filters)
+    street_town = filters.street_town
+    if street_town is not None and street_town not in _town_names(reference):
+        raise NotFound("street-town", street_town, field="street_town")
+    listing = correction_listing(reference, filters)
+    with snapshot(projections) as views:
+        where = f" WHERE {listing.where}" if listing.where else ""
+        count, amount = views.query(f"SELECT COUNT(*) AS n, COALESCE(SUM(amount), 0) AS amount FROM {{c}}{where}",
+                                    listing.params, c=corrections.CORRECTIONS)[0]
+        shown = window(views, listing, paging, total=int(count))
+        position = views.position
     scope = _town_names(reference)[street_town] if street_town else None
     return PublicPage(
         "corrections", "corrections",
         "更正说明" + (f"（{scope.name_zh}）" if scope else ""), "Corrections" + (f" ({scope.name_en})" if scope else ""),
         position,
-        summary=[Item("corrections", "更正笔数", "Corrections", len(rows), "int"),
-                 Item("amount", "更正金额合计", "Money corrected", sum(r["amount"] or 0 for r in rows), "yuan")],
+        summary=[Item("corrections", "更正笔数", "Corrections", int(count), "int"),
+                 Item("amount", "更正金额合计", "Money corrected", int(amount), "yuan")],
         sheets=[Sheet("corrections", "更正说明", "Corrections", (
             _c("position", "日志序号", "Log position", "int"), _c("day", "更正日期", "Date", "date"),
             _c("corrects", "更正对象", "Corrects", en_key="corrects_en"), _c("corrects_type", "原事件类型", "Corrected event type", hidden=True),
@@ -627,8 +773,61 @@ def corrections_page(ledger, projections: Projections, street_town: str | None =
             _c("street_town", "街镇代码", "Street-town code", hidden=True),
             _c("street_town_zh", "街镇", "Street-town"), _c("fund", "基金", "Fund", link="/funds/{fund}"),
             _c("organisation", "组织", "Organisation", hidden=True), _c("amount", "金额（元）", "Amount (yuan)", "yuan"),
-            _c("hours", "时长（小时）", "Hours", "decimal"), _c("reason", "更正说明", "Reason")), tuple(rows))],
-        facts={"street_town": street_town}, query={"street_town": street_town} if street_town else {},
+            _c("hours", "时长（小时）", "Hours", "decimal"), _c("reason", "更正说明", "Reason")), tuple(shown.rows))],
+        facts={"street_town": street_town, "filters": filters.query()}, query=filters.query(),
+        windows={"corrections": shown}, listings={"corrections": listing}, filters=filters,
+    )
+
+
+# --- organisations ---------------------------------------------------------------------------------
+
+_ORGANISATION_KINDS = {"social_organisation": ("社区社会组织", "Community social organisation"),
+                       "foundation": ("基金会", "Foundation"), "community_foundation": ("社区基金会", "Community foundation"),
+                       "social_work_station": ("社工站", "Social work station")}
+
+
+def organisation_listing(reference, filters: Filters = NO_FILTERS) -> Listing:
+    """Organisations by code: of one street-town, registered in one year, named or coded like the search."""
+    where, params = [], []
+    if filters.street_town:
+        where.append("street_town = ?")
+        params.append(filters.street_town)
+    if filters.year:
+        where.append("registered_on >= ? AND registered_on <= ?")
+        params += list(filters.year_range())
+    if filters.q:
+        where.append("(LOWER(name) LIKE ? ESCAPE '\\' OR LOWER(code) LIKE ? ESCAPE '\\')")
+        params += [like(filters.q)] * 2
+    return Listing(streettowns.ORGANISATIONS, ("code",), where=" AND ".join(where), params=tuple(params),
+                   shape=lambda views, raw: [_organisation_row(reference, o) for o in raw])
+
+
+def _organisation_row(reference, o: dict[str, Any]) -> dict[str, Any]:
+    kind = _ORGANISATION_KINDS.get(o["kind"], (o["kind"], o["kind"]))
+    return {"organisation": o["code"], "name": o["name"], "kind": kind[0], "kind_en": kind[1],
+            "street_town": o["street_town"], "street_town_zh": _town_zh(reference, o["street_town"]),
+            "street_town_en": _town_en(reference, o["street_town"]), "community": o["community"],
+            "registered_on": o["registered_on"]}
+
+
+def organisations_page(ledger, projections: Projections, filters: Filters = NO_FILTERS,
+                       paging: Paging = FIRST_PAGE) -> PublicPage:
+    """The registered organisations (foundations, community social organisations…), one page at a time."""
+    listing = organisation_listing(ledger.reference, filters)
+    with snapshot(projections) as views:
+        shown = window(views, listing, paging)
+        position = views.position
+    return PublicPage(
+        "organisations", "organisations", "组织名录", "Organisations", position,
+        summary=[Item("organisations", "组织数", "Organisations", shown.total, "int")],
+        sheets=[Sheet("organisations", "组织名录", "Organisations", (
+            _c("organisation", "组织代码", "Code"), _c("name", "名称", "Name"),
+            _c("kind", "类型", "Kind", en_key="kind_en"), _c("street_town", "街镇代码", "Street-town code", hidden=True),
+            _c("street_town_zh", "街镇", "Street-town", link="/street-towns/{street_town}"),
+            _c("community", "社区", "Community"), _c("registered_on", "登记日", "Registered", "date")),
+            tuple(shown.rows))],
+        facts={"filters": filters.query()}, query=filters.query(), windows={"organisations": shown},
+        listings={"organisations": listing}, filters=filters,
     )
 
 
@@ -647,12 +846,17 @@ def _latest_checkpoint(ledger) -> dict[str, Any] | None:
     return None if latest is None else checkpoint_facts(latest)
 
 
-def checkpoints_page(ledger, limit: int = 50) -> PublicPage:
-    """The latest ``limit`` signed checkpoints, newest first, each checked to extend the one before
-    it by a consistency proof computed from the tree and verified against both signed roots."""
+def checkpoints_page(ledger, limit: int | None = None, paging: Paging = FIRST_PAGE) -> PublicPage:
+    """Signed checkpoints, newest first, one page at a time (``limit`` overrides the page size),
+    each checked to extend the one before it by a consistency proof computed from the tree and
+    verified against both signed roots."""
+    if limit is not None:
+        paging = Paging(paging.after, paging.before, limit)
     sizes = ledger.checkpoints.sizes()
-    shown = sizes[-(limit + 1):]
-    stored = [ledger.checkpoints.at(s) for s in shown]
+    page_of = size_window(sizes, paging)
+    shown_sizes = page_of.rows  # newest first
+    older = [s for s in sizes if s < shown_sizes[-1]][-1:] if shown_sizes else []
+    stored = [ledger.checkpoints.at(s) for s in [*older, *reversed(shown_sizes)]]
     rows = []
     for index, current in enumerate(stored):
         previous = stored[index - 1] if index else None
@@ -667,9 +871,10 @@ def checkpoints_page(ledger, limit: int = 50) -> PublicPage:
         row["root_short"] = row["root_hash"][:16] + "…"
         row["witnesses"] = len(row["cosigners"])
         rows.append(row)
-    if len(sizes) > limit:
-        rows = rows[1:]  # the extra oldest one was read only to check the first shown against it
+    if older:
+        rows = rows[1:]  # the one before the oldest shown was read only to check that one against it
     rows.reverse()
+    page_of.rows = rows
     log_key = ledger.directory().active_keys(ledger.origin)[-1].key.vkey if ledger.is_founded else None
     return PublicPage(
         "checkpoints", "checkpoints", "签名检查点", "Signed checkpoints", ledger.merkle.size(),
@@ -685,4 +890,27 @@ def checkpoints_page(ledger, limit: int = 50) -> PublicPage:
             _c("consistent", "与上一检查点一致", "Consistent with previous", "bool"),
             _c("note", "签名文本", "Signed note", hidden=True)), tuple(rows))],
         facts={"origin": ledger.origin if ledger.is_founded else None, "log_key": log_key},
+        windows={"checkpoints": page_of},
     )
+
+
+def size_window(sizes: list[int], paging: Paging) -> Window:
+    """A page of the signed tree sizes (held ascending), newest first, by the same cursors as the views' lists."""
+    limit = paging.limit
+    if not 1 <= limit <= MAX_JSON_PAGE:
+        raise InvalidInput("limit", msg("a page holds 1 to {most} rows", most=MAX_JSON_PAGE))
+    if paging.after is not None and paging.before is not None:
+        raise InvalidInput("before", msg("give `after` or `before`, not both"))
+    newest_first = sizes[::-1]
+    start = 0
+    if paging.before is not None:
+        (size,) = decode_cursor(paging.before, 1, "before")
+        newer = [s for s in newest_first if s > size]
+        start = max(len(newer) - limit, 0)
+    elif paging.after is not None:
+        (size,) = decode_cursor(paging.after, 1, "after")
+        start = sum(1 for s in newest_first if s >= size)
+    shown = newest_first[start:start + limit]
+    more = start + limit < len(newest_first)
+    return Window(shown, len(sizes), limit, encode_cursor([shown[-1]]) if more and shown else None,
+                  encode_cursor([shown[0]]) if start > 0 and shown else None)

@@ -15,6 +15,11 @@ text begins like a formula, so even editing the cell does not turn it into one. 
 format ourselves (amounts, counts, hours) are not text and stay numbers.
 
 Files are written whole or not at all: each goes to a temporary name beside it and is renamed.
+
+The public downloads stream instead (:func:`csv_chunks`, :func:`xlsx_stream`): rows arrive from an
+iterator and leave in pieces, so a table of a million rows takes the memory of one piece; the XLSX
+is written by openpyxl's write-only mode (rows go to a temporary file, not a tree of cells), its
+columns sized from the headers since the rows are not all known up front.
 """
 
 from __future__ import annotations
@@ -24,11 +29,11 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ledger.errors import InvalidInput
 from ledger.messages import msg
@@ -236,6 +241,68 @@ def csv_text(sheet: Sheet) -> str:
     for row in sheet.rows:
         writer.writerow([_csv_cell(row.get(c.key), _kind(c, row)) for c in sheet.columns])
     return buffer.getvalue()
+
+
+def csv_chunks(columns: tuple[Column, ...], rows: Iterable[dict[str, Any]], rows_per_chunk: int = 500,
+               bom: bool = True) -> Iterator[str]:
+    """One table as CSV text in pieces of ``rows_per_chunk`` rows (the header, with the BOM, first);
+    the same cells as :func:`csv_text`."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([c.header for c in columns])
+    yield (BOM if bom else "") + buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    count = 0
+    for row in rows:
+        writer.writerow([_csv_cell(row.get(c.key), _kind(c, row)) for c in columns])
+        count += 1
+        if count == rows_per_chunk:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+            count = 0
+    if count:
+        yield buffer.getvalue()
+
+
+def xlsx_stream(tables: Iterable[tuple[Sheet, Iterable[dict[str, Any]]]], out: BinaryIO) -> None:
+    """A workbook, one sheet per table, its rows taken from iterators and written in openpyxl's
+    write-only mode (constant memory); cells as in :func:`xlsx_bytes`: yuan as exact numbers
+    formatted ``#,##0.00``, recorded text always a string cell, quote-prefixed where it begins
+    like a formula."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
+    book = Workbook(write_only=True)
+    bold, wrap = Font(bold=True), Alignment(wrap_text=True, vertical="top")
+    for sheet, rows in tables:
+        ws = book.create_sheet(sheet.title)
+        for index, column in enumerate(sheet.columns, start=1):
+            wide = 14 if column.kind in _NUMERIC else 24
+            ws.column_dimensions[get_column_letter(index)].width = min(max(_width(column.header) // 2 + 2, wide), 60)
+        ws.freeze_panes = "A2"
+        header = []
+        for column in sheet.columns:
+            cell = WriteOnlyCell(ws, value=column.header)
+            cell.font, cell.alignment = bold, wrap
+            header.append(cell)
+        ws.append(header)
+        for row in rows:
+            cells = []
+            for column in sheet.columns:
+                kind = _kind(column, row)
+                cell = WriteOnlyCell(ws, value=_cell(row.get(column.key), kind))
+                number_format = _FORMATS.get(kind)
+                if number_format and cell.value is not None:
+                    cell.number_format = number_format
+                elif isinstance(cell.value, str):
+                    _as_text(cell)
+                cells.append(cell)
+            ws.append(cells)
+    book.save(out)
 
 
 def write_csv(report: dict[str, Any], directory: Path) -> list[Path]:

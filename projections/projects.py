@@ -13,7 +13,7 @@ PROJECTS = Table(
     counters=("requested", "approved", "paid", "payments", "evaluations", "respondents", "satisfied"),
     attributes=("name", "street_town", "community", "domain", "organisation", "budget", "funding_source",
                 "approval_ref", "starts_on", "ends_on", "milestones"),
-    integers=("budget",),
+    integers=("budget",), indexes=(("street_town", "code"), ("domain", "code")),
 )
 """``requested``: awaiting approval; ``approved``: approved, paid or not; ``satisfied``: the sum
 over surveys of score × respondents, so satisfied / respondents is the weighted satisfaction."""

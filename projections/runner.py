@@ -154,6 +154,7 @@ class Projections:
             stored = notifications_after(cursor, position, size)
             if not stored:
                 return 0
+            _check_leaves(cursor, [(n.id, n.originator_id, n.originator_version, n.state) for n in stored])
             batch = _Batch(_Reader(cursor, self.tables))
             for event in self._verified(stored):
                 for change in changes_for(event, batch.read):
@@ -186,6 +187,8 @@ class Projections:
         read, add = batch.read, batch.add
         position = folded = 0
         while page := _rows_after(cursor, position, _PAGE):
+            if frontier.size + len(page) > trusted:  # rows past the checkpoint: none may be off the tree
+                _check_leaves(cursor, [(r[0], r[1], r[2], r[4]) for r in page[max(0, trusted - frontier.size):]])
             for row in page:
                 if frontier.size < trusted:
                     event = _vouched(row, frontier)
@@ -381,6 +384,28 @@ def _rows_after(cursor: Cursor, position: int, limit: int) -> list[tuple]:
         (position, limit),
     )
     return cursor.fetchall()
+
+
+def _check_leaves(cursor: Cursor, rows: list[tuple[int, str, int, bytes]]) -> None:
+    """Rows (position, stream, version, bytes) at or below the Merkle tree's head must be its leaves,
+    byte for byte: the tree grows only at the head, in order, so a row it passed without taking
+    was written behind the ledger's back (``ledger.integrity``). One query per batch."""
+    t = cursor._tables
+    cursor.execute(f"SELECT MAX(position) FROM {t.table(LEAVES)}")
+    head = int(cursor.fetchone()[0] or 0)
+    if not rows or rows[0][0] > head:
+        return
+    cursor.execute(f"SELECT position, hash FROM {t.table(LEAVES)} WHERE position >= ? AND position <= ?",
+                   (rows[0][0], min(rows[-1][0], head)))
+    leaves = {int(p): bytes(h) for p, h in cursor.fetchall()}
+    for position, stream, version, state in rows:
+        if position > head:
+            return
+        if leaves.get(int(position)) != merkle.leaf_hash(bytes(state)):
+            problem = ("is not a leaf of the Merkle log although the tree has grown past its position: it was "
+                       "written behind the ledger's back") if int(position) not in leaves else (
+                       f"its stored bytes are not those the Merkle tree took at log position {position}")
+            raise TamperedEvent(str(stream), int(version), problem)
 
 
 def _notification(row: tuple) -> Notification:

@@ -9,22 +9,30 @@ and its downloads at ``/downloads/<csv|xlsx|json>/<path>``: all three come from 
 from __future__ import annotations
 
 import json
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
 from api import i18n, public_data
+from api.caching import Fresh
 from api.charts import monthly_chart
 from api.deps import ReadsDep, public_reads
+from api.listings import PAGE_SIZE, Filters, Paging, every_row
 from api.public_data import PublicPage
 from api.receipt_check import MAX_RECEIPT_BYTES, check_receipt, refusal
-from ledger.errors import InvalidInput, NotFound
+from api.selection import Selection, html_selection
+from api.streaming import threaded_body
+from ledger.errors import InvalidInput, LedgerError, NotFound
 from ledger.messages import msg
-from projections.exports import BOM, csv_text, xlsx_bytes
+from projections.exports import csv_chunks, xlsx_stream
+from projections.report import snapshot
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 HERE = Path(__file__).resolve().parent.parent
@@ -37,30 +45,36 @@ LangQuery = Annotated[Literal["zh", "en"] | None, Query(description="zh (default
 
 # --- building any page by its path -----------------------------------------------------------------
 
+EVERYTHING = Selection(Filters(), Paging())
 
-def build(request: Request, path: str, street_town: str | None = None) -> PublicPage:
-    """The page at ``path`` (``overview`` for the home page), read from the read side."""
+
+def build(request: Request, path: str, selection: Selection = EVERYTHING) -> PublicPage:
+    """The page at ``path`` (``overview`` for the home page), read from the read side: its lists
+    filtered and one page of each as ``selection`` asks."""
     reads = public_reads(request)
     ledger, projections = reads.ledger, reads.projections
+    filters, paging = selection.filters, selection.paging
     match path.strip("/").split("/"):
         case ["overview"] | [""]:
             return public_data.district_page(ledger, reads.district)
         case ["street-towns", code]:
-            return public_data.street_town_page(ledger, projections, code)
+            return public_data.street_town_page(ledger, projections, code, paging=paging)
         case ["funds"]:
             return public_data.funds_page(ledger, projections)
         case ["funds", code]:
-            return public_data.fund_page(ledger, projections, code)
+            return public_data.fund_page(ledger, projections, code, filters, paging)
         case ["projects"]:
-            return public_data.projects_page(ledger, projections)
+            return public_data.projects_page(ledger, projections, filters, paging)
         case ["projects", code]:
             return public_data.project_page(ledger, projections, code)
         case ["hours"]:
-            return public_data.hours_page(ledger, projections)
+            return public_data.hours_page(ledger, projections, filters, paging)
         case ["corrections"]:
-            return public_data.corrections_page(ledger, projections, street_town)
+            return public_data.corrections_page(ledger, projections, filters, paging)
+        case ["organisations"]:
+            return public_data.organisations_page(ledger, projections, filters, paging)
         case ["checkpoints"]:
-            return public_data.checkpoints_page(ledger)
+            return public_data.checkpoints_page(ledger, paging=paging)
     raise NotFound("page", path, field="path")
 
 
@@ -117,12 +131,14 @@ def _render(request: Request, template: str, lang: str, asked: str | None, statu
     return response
 
 
-def _page(request: Request, path: str, asked: str | None, street_town: str | None = None) -> HTMLResponse:
+def _page(request: Request, path: str, asked: str | None, selection: Selection, tag: dict[str, str]) -> HTMLResponse:
     lang = i18n.language(request, asked)
     try:
-        page = build(request, path, street_town)
-    except NotFound as exc:
-        return _render(request, "error.html", lang, asked, status=404, error=exc)
+        if selection.refused is not None:
+            raise selection.refused
+        page = build(request, path, selection)
+    except LedgerError as exc:
+        return _render(request, "error.html", lang, asked, status=exc.status, error=exc)
     chart = monthly_chart(page.chart, lang) if page.chart is not None else None
     data_path = page.path or "overview"
 
@@ -143,79 +159,164 @@ def _page(request: Request, path: str, asked: str | None, street_town: str | Non
             return None
         return _context_url(lang, target)
 
-    return _render(request, "page.html", lang, asked, page=page, chart=chart, download=download, api=api,
-                   href=href)
+    def pages_of(name: str) -> dict[str, Any] | None:
+        """The first / previous / next links of a paged table, and which rows of how many it shows."""
+        shown = page.windows.get(name)
+        if shown is None:
+            return None
+        base = {**page.query, **({"limit": str(shown.limit)} if shown.limit != PAGE_SIZE else {}),
+                **({"lang": "en"} if lang == "en" else {})}
+
+        def link(**cursor: str) -> str:
+            return f"/{page.path}?{urlencode({**base, **cursor})}" if {**base, **cursor} else f"/{page.path}"
+
+        first_page = selection.paging.after is None and selection.paging.before is None or shown.previous is None
+        return {"total": shown.total, "count": len(shown.rows), "first_page": first_page,
+                "first": None if first_page else link(),
+                "previous": link(before=shown.previous) if shown.previous else None,
+                "next": link(after=shown.next) if shown.next else None}
+
+    response = _render(request, "page.html", lang, asked, page=page, chart=chart, download=download, api=api,
+                       href=href, pages_of=pages_of, choices=_choices(request, page))
+    response.headers.update(tag)
+    return response
+
+
+def _choices(request: Request, page: PublicPage) -> dict[str, Any] | None:
+    """What the filter form of a list page offers (None where the page has no filters)."""
+    if page.filters is None:
+        return None
+    reference = request.app.state.ledger.reference
+    offered = {"projects": ("street_town", "domain", "year", "status", "q"), "fund": ("year",),
+               "hours": ("street_town", "domain"), "corrections": ("street_town", "year"),
+               "organisations": ("street_town", "year", "q")}[page.kind]
+    return {"offered": offered, "street_towns": reference.street_towns, "domains": reference.domains,
+            "statuses": STATUS_NAMES, "filters": page.filters}
+
+
+STATUS_NAMES = (("upcoming", "未开始", "Not started"), ("running", "进行中", "Under way"), ("ended", "已结束", "Ended"))
 
 
 def _context_url(lang: str, path: str) -> str:
     return f"{path}?lang=en" if lang == "en" else path
 
 
+Chosen = Annotated[Selection, Depends(html_selection)]
+
+
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, lang: LangQuery = None) -> HTMLResponse:
-    return _page(request, "overview", lang)
+def home(request: Request, tag: Fresh, lang: LangQuery = None) -> HTMLResponse:
+    return _page(request, "overview", lang, EVERYTHING, tag)
 
 
 @router.get("/street-towns/{code}", response_class=HTMLResponse)
-def street_town(request: Request, code: str, lang: LangQuery = None) -> HTMLResponse:
-    return _page(request, f"street-towns/{code}", lang)
+def street_town(request: Request, code: str, tag: Fresh, chosen: Chosen, lang: LangQuery = None) -> HTMLResponse:
+    return _page(request, f"street-towns/{code}", lang, chosen, tag)
 
 
 @router.get("/funds", response_class=HTMLResponse)
-def funds(request: Request, lang: LangQuery = None) -> HTMLResponse:
-    return _page(request, "funds", lang)
+def funds(request: Request, tag: Fresh, lang: LangQuery = None) -> HTMLResponse:
+    return _page(request, "funds", lang, EVERYTHING, tag)
 
 
 @router.get("/funds/{code}", response_class=HTMLResponse)
-def fund(request: Request, code: str, lang: LangQuery = None) -> HTMLResponse:
-    return _page(request, f"funds/{code}", lang)
+def fund(request: Request, code: str, tag: Fresh, chosen: Chosen, lang: LangQuery = None) -> HTMLResponse:
+    return _page(request, f"funds/{code}", lang, chosen, tag)
 
 
 @router.get("/projects", response_class=HTMLResponse)
-def projects(request: Request, lang: LangQuery = None) -> HTMLResponse:
-    return _page(request, "projects", lang)
+def projects(request: Request, tag: Fresh, chosen: Chosen, lang: LangQuery = None) -> HTMLResponse:
+    return _page(request, "projects", lang, chosen, tag)
 
 
 @router.get("/projects/{code}", response_class=HTMLResponse)
-def project(request: Request, code: str, lang: LangQuery = None) -> HTMLResponse:
-    return _page(request, f"projects/{code}", lang)
+def project(request: Request, code: str, tag: Fresh, lang: LangQuery = None) -> HTMLResponse:
+    return _page(request, f"projects/{code}", lang, EVERYTHING, tag)
 
 
 @router.get("/hours", response_class=HTMLResponse)
-def volunteer_hours(request: Request, lang: LangQuery = None) -> HTMLResponse:
-    return _page(request, "hours", lang)
+def volunteer_hours(request: Request, tag: Fresh, chosen: Chosen, lang: LangQuery = None) -> HTMLResponse:
+    return _page(request, "hours", lang, chosen, tag)
 
 
 @router.get("/corrections", response_class=HTMLResponse)
-def corrections(request: Request, lang: LangQuery = None, street_town: str | None = None) -> HTMLResponse:
-    return _page(request, "corrections", lang, street_town)
+def corrections(request: Request, tag: Fresh, chosen: Chosen, lang: LangQuery = None) -> HTMLResponse:
+    return _page(request, "corrections", lang, chosen, tag)
+
+
+@router.get("/organisations", response_class=HTMLResponse)
+def organisations(request: Request, tag: Fresh, chosen: Chosen, lang: LangQuery = None) -> HTMLResponse:
+    return _page(request, "organisations", lang, chosen, tag)
 
 
 @router.get("/checkpoints", response_class=HTMLResponse)
-def checkpoints(request: Request, lang: LangQuery = None) -> HTMLResponse:
-    return _page(request, "checkpoints", lang)
+def checkpoints(request: Request, tag: Fresh, chosen: Chosen, lang: LangQuery = None) -> HTMLResponse:
+    return _page(request, "checkpoints", lang, chosen, tag)
 
 
 # --- downloads -------------------------------------------------------------------------------------
 
 
 @router.get("/downloads/{fmt}/{path:path}")
-def download(request: Request, fmt: Literal["csv", "xlsx", "json"], path: str,
-             table: str | None = None, street_town: str | None = None) -> Response:
-    """A page's tables: JSON (the API's answer), XLSX (one sheet per table), or one table as CSV."""
-    page = build(request, path, street_town)
+def download(request: Request, fmt: Literal["csv", "xlsx", "json"], path: str, tag: Fresh, chosen: Chosen,
+             table: str | None = None) -> StreamingResponse:
+    """A page's tables, every row of its lists (as filtered, not one page): JSON (the API's answer),
+    XLSX (one sheet per table), or one table as CSV. Streamed from a thread of its own, read from
+    one snapshot of the views a batch at a time."""
+    # The lists stream whole below, so the page is built with one row of each; the checkpoints
+    # (no view list: each row is a consistency proof) follow the request's own page.
+    if chosen.refused is not None:
+        raise chosen.refused
+    selection = chosen if path.strip("/") == "checkpoints" else Selection(chosen.filters, Paging(limit=1))
+    page = build(request, path, selection)
     stem = (page.path.split("?")[0] or "overview").replace("/", "-")
-    if fmt == "json":
-        body = json.dumps(page.as_json(), ensure_ascii=False, indent=2).encode()
-        return Response(body, media_type="application/json", headers=_attachment(f"{stem}.json"))
-    if fmt == "xlsx":
-        return Response(xlsx_bytes(page.sheets), headers=_attachment(f"{stem}.xlsx"),
-                        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    if table is None:
+    if fmt == "csv" and table is None:
         raise InvalidInput("table", msg("a CSV holds one table: name it with `?table=`"))
-    sheet = page.sheet(table)
-    return Response((BOM + csv_text(sheet)).encode(), media_type="text/csv; charset=utf-8",
-                    headers=_attachment(f"{stem}-{sheet.name}.csv"))
+    chosen_sheet = page.sheet(table) if fmt == "csv" else None
+    projections = public_reads(request).projections
+
+    def produce(emit) -> None:
+        with snapshot(projections) as views:
+            def rows(sheet):
+                listing = page.listings.get(sheet.name)
+                return every_row(views, listing) if listing is not None else sheet.rows
+
+            if chosen_sheet is not None:
+                for piece in csv_chunks(chosen_sheet.columns, rows(chosen_sheet)):
+                    emit(piece.encode())
+            elif fmt == "json":
+                for piece in json_chunks(page, views.position, rows):
+                    emit(piece.encode())
+            else:
+                with tempfile.TemporaryFile() as spool:
+                    xlsx_stream(((s, rows(s)) for s in page.sheets), spool)
+                    spool.seek(0)
+                    while piece := spool.read(256 * 1024):
+                        emit(piece)
+
+    if chosen_sheet is not None:
+        name, media = f"{stem}-{chosen_sheet.name}.csv", "text/csv; charset=utf-8"
+    elif fmt == "json":
+        name, media = f"{stem}.json", "application/json"
+    else:
+        name, media = f"{stem}.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return StreamingResponse(threaded_body(produce), media_type=media, headers={**_attachment(name), **tag})
+
+
+def json_chunks(page: PublicPage, position: int, rows) -> Iterator[str]:
+    """The page as the API answers it, with every row of its lists instead of one page of them."""
+    head = page.as_json()
+    head.pop("tables")
+    head.pop("paging", None)
+    head.pop("next", None)
+    head["position"] = position
+    yield json.dumps(head, ensure_ascii=False)[:-1] + ', "tables": {'
+    for number, sheet in enumerate(page.sheets):
+        yield ("," if number else "") + f"\n{json.dumps(sheet.name)}: ["
+        for index, row in enumerate(rows(sheet)):
+            yield ("," if index else "") + "\n" + json.dumps(public_data.row_json(sheet, row), ensure_ascii=False)
+        yield "]"
+    yield "}}\n"
 
 
 def _attachment(name: str) -> dict[str, str]:
@@ -260,8 +361,8 @@ async def verify_submitted(
     if not data:
         verdict = refusal("give a receipt: paste its JSON or choose its file", "请粘贴收据 JSON 或选择收据文件")
     else:
-        verdict = check_receipt(reads.ledger, request.app.state.settings, data)
+        verdict = await run_in_threadpool(check_receipt, reads.ledger, request.app.state.settings, data)
     shown = receipt if len(receipt) < 20_000 and "status" not in verdict else ""
-    return _render(request, "verify.html", i18n.language(request, lang), lang, status=verdict.get("status", 200),
-                   verdict=verdict, pasted=shown)
+    return await run_in_threadpool(_render, request, "verify.html", i18n.language(request, lang), lang,
+                                   status=verdict.get("status", 200), verdict=verdict, pasted=shown)
 

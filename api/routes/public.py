@@ -7,12 +7,15 @@ import json
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel
 
 from api import public_data
+from api.caching import Fresh
 from api.deps import ReadsDep
+from api.listings import Filters, Paging
 from api.receipt_check import MAX_RECEIPT_BYTES, check_receipt, refusal
+from api.selection import Selection, json_selection
 from ledger.money import to_decimal_string
 from projections.report import transparency_report
 
@@ -76,79 +79,97 @@ def _figures(ledger, district) -> DistrictFigures:
 
 
 @router.get("/api/v1/public/district", response_model=DistrictFigures)
-def district_figures(reads: ReadsDep) -> DistrictFigures:
+def district_figures(reads: ReadsDep, tag: Fresh) -> DistrictFigures:
     """District totals and each street-town's income, spending, fund balance and volunteer hours."""
     return _figures(reads.ledger, reads.district)
 
 
 Page = dict[str, Any]
 """A page's figures: ``summary`` (headline figures), ``tables`` (rows by table name), ``position``
-(the log position they are computed to) and page facts. Money is decimal yuan strings, dates ISO."""
+(the log position they are computed to) and page facts. Money is decimal yuan strings, dates ISO.
+A list shown one page at a time has ``paging.<table>`` (``total``, ``limit``, ``count``, ``next``,
+``previous``) and the page's ``next`` cursor: ask again with ``after=<next>`` for the rows after."""
+Chosen = Annotated[Selection, Depends(json_selection)]
+EVERYTHING = Selection(Filters(), Paging())
 
 
 @router.get(f"{PUBLIC}/overview")
-def overview(reads: ReadsDep) -> Page:
+def overview(reads: ReadsDep, tag: Fresh) -> Page:
     """The home page's figures: district totals, the street-towns, income and spending by month."""
     return public_data.district_page(reads.ledger, reads.district).as_json()
 
 
 @router.get(f"{PUBLIC}/street-towns")
-def street_towns(reads: ReadsDep) -> Page:
+def street_towns(reads: ReadsDep, tag: Fresh) -> Page:
     """The street-towns (街镇) with income, spending, local funds' balance and volunteer hours."""
     page = public_data.district_page(reads.ledger, reads.district).as_json()
     return {"position": page["position"], "street_towns": page["tables"]["street_towns"]}
 
 
 @router.get(f"{PUBLIC}/street-towns/{{code}}")
-def street_town(reads: ReadsDep, code: str) -> Page:
-    """One street-town: income by source, spending, projects, special funds, hours, organisations."""
-    return public_data.street_town_page(reads.ledger, reads.projections, code).as_json()
+def street_town(reads: ReadsDep, code: str, tag: Fresh, chosen: Chosen) -> Page:
+    """One street-town: income by source, spending, projects (a page of them), special funds, hours,
+    organisations."""
+    return public_data.street_town_page(reads.ledger, reads.projections, code, paging=chosen.paging).as_json()
 
 
 @router.get(f"{PUBLIC}/funds")
-def funds(reads: ReadsDep) -> Page:
+def funds(reads: ReadsDep, tag: Fresh) -> Page:
     return public_data.funds_page(reads.ledger, reads.projections).as_json()
 
 
 @router.get(f"{PUBLIC}/funds/{{code}}")
-def fund(reads: ReadsDep, code: str) -> Page:
-    """One fund (基金): balance, purpose and restrictions, use by project, balance by month."""
-    return public_data.fund_page(reads.ledger, reads.projections, code).as_json()
+def fund(reads: ReadsDep, code: str, tag: Fresh, chosen: Chosen) -> Page:
+    """One fund (基金): balance, purpose and restrictions, use by project, balance by month, and its
+    gifts newest first, a page at a time (``year`` selects one year's)."""
+    return public_data.fund_page(reads.ledger, reads.projections, code, chosen.filters, chosen.paging).as_json()
 
 
 @router.get(f"{PUBLIC}/projects")
-def projects(reads: ReadsDep) -> Page:
-    return public_data.projects_page(reads.ledger, reads.projections).as_json()
+def projects(reads: ReadsDep, tag: Fresh, chosen: Chosen) -> Page:
+    """The projects by code, a page at a time, filtered by ``street_town``, ``domain``, ``year``
+    (running at some time in it), ``status`` (today: upcoming, running, ended) and ``q`` (name or code)."""
+    return public_data.projects_page(reads.ledger, reads.projections, chosen.filters, chosen.paging).as_json()
 
 
 @router.get(f"{PUBLIC}/projects/{{code}}")
-def project(reads: ReadsDep, code: str) -> Page:
+def project(reads: ReadsDep, code: str, tag: Fresh) -> Page:
     """One project (项目): budget against paid, milestones, disbursements with approvals, satisfaction."""
     return public_data.project_page(reads.ledger, reads.projections, code).as_json()
 
 
 @router.get(f"{PUBLIC}/hours")
-def volunteer_hours(reads: ReadsDep) -> Page:
-    """Volunteer hours by organisation, street-town, domain and month (no person is named)."""
-    return public_data.hours_page(reads.ledger, reads.projections).as_json()
+def volunteer_hours(reads: ReadsDep, tag: Fresh, chosen: Chosen) -> Page:
+    """Volunteer hours by organisation (a page at a time), street-town, domain and month (no person
+    is named); ``street_town`` and ``domain`` narrow them."""
+    return public_data.hours_page(reads.ledger, reads.projections, chosen.filters, chosen.paging).as_json()
 
 
 @router.get(f"{PUBLIC}/corrections")
-def corrections(reads: ReadsDep, street_town: str | None = None) -> Page:
-    """The corrections log (更正说明): every correction, its reason and what it corrects."""
-    return public_data.corrections_page(reads.ledger, reads.projections, street_town).as_json()
+def corrections(reads: ReadsDep, tag: Fresh, chosen: Chosen) -> Page:
+    """The corrections log (更正说明), newest first, a page at a time: every correction, its reason and
+    what it corrects (``street_town``, ``year`` narrow it)."""
+    return public_data.corrections_page(reads.ledger, reads.projections, chosen.filters, chosen.paging).as_json()
+
+
+@router.get(f"{PUBLIC}/organisations")
+def organisations(reads: ReadsDep, tag: Fresh, chosen: Chosen) -> Page:
+    """The registered organisations by code, a page at a time (``street_town``, ``year`` registered, ``q``)."""
+    return public_data.organisations_page(reads.ledger, reads.projections, chosen.filters, chosen.paging).as_json()
 
 
 @router.get(f"{PUBLIC}/checkpoints")
-def checkpoints(reads: ReadsDep, limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> Page:
-    """Signed checkpoints, newest first, with witness cosignatures and whether each is consistent
-    with the one before it (a consistency proof checked against both signed roots)."""
-    return public_data.checkpoints_page(reads.ledger, limit).as_json()
+def checkpoints(reads: ReadsDep, tag: Fresh, chosen: Chosen) -> Page:
+    """Signed checkpoints, newest first, a page at a time (``limit``, default 50), with witness
+    cosignatures and whether each is consistent with the one before it (a consistency proof checked
+    against both signed roots)."""
+    return public_data.checkpoints_page(reads.ledger, paging=chosen.paging).as_json()
 
 
 @router.get(f"{PUBLIC}/reports")
 def report(
     reads: ReadsDep,
+    tag: Fresh,
     start: Annotated[date, Query(description="First day of the period (YYYY-MM-DD)")],
     end: Annotated[date, Query(description="Last day of the period (YYYY-MM-DD)")],
     street_town: Annotated[str | None, Query(description="A street-town code; the whole district if absent")] = None,

@@ -655,7 +655,7 @@ def test_views_built_to_an_older_shape_are_dropped_and_folded_again(cast):
 
 
 def test_declared_indexes_exist_and_serve_the_fund_page_query(cast):
-    """The public fund page lists a fund's latest gifts: the (fund, day) index is built with the
+    """The public fund page lists a fund's gifts a page at a time: the (fund, day, entry) index is built with the
     views, so the query does not scan every gift of the district."""
     busy(cast)
     projections = Projections(cast.ledger)
@@ -669,7 +669,7 @@ def test_declared_indexes_exist_and_serve_the_fund_page_query(cast):
             cursor.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?",
                            (donations.DONATIONS.name,))
         names = {row[0] for row in cursor.fetchall()}
-    assert "view_public_donations_by_fund_day" in names
+    assert "view_public_donations_by_fund_day_entry" in names  # the gifts page one at a time, newest first
     gifts = projections.rows(donations.DONATIONS)
     fund = gifts[0]["fund"]
     newest = projections.rows(donations.DONATIONS, "fund = ?", (fund,), order="day DESC, entry")[:3]

@@ -1,0 +1,92 @@
+"""The query parameters of the public lists, read the same way by the pages, the JSON and the
+downloads: filters (``street_town``, ``domain``, ``year``, ``status``, ``q``) and a page
+(``after`` or ``before`` a cursor, ``limit`` rows). An empty parameter (a form's blank choice) is
+no filter; a bad one is a 4xx naming it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Query, Request
+
+from api.listings import MAX_JSON_PAGE, MAX_PAGE, PAGE_SIZE, STATUSES, Filters, Paging
+from ledger.errors import InvalidInput, LedgerError, NotFound
+from ledger.messages import msg
+
+MAX_SEARCH = 100
+"""The longest search text."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    filters: Filters
+    paging: Paging
+    refused: LedgerError | None = None
+    """Why the parameters were refused (HTML pages answer it as an error page, in the reader's language)."""
+
+
+def _text(value: str | None, name: str, longest: int = 200) -> str | None:
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if len(value) > longest or "\x00" in value:
+        raise InvalidInput(name, msg("at most {n} characters", n=longest))
+    return value
+
+
+def read_selection(request: Request, most: int, street_town: str | None, domain: str | None, year: str | None,
+                   status: str | None, q: str | None, after: str | None, before: str | None,
+                   limit: str | None) -> Selection:
+    reference = request.app.state.ledger.reference
+    town = _text(street_town, "street_town")
+    if town is not None and town not in {t.code for t in reference.street_towns}:
+        raise NotFound("street-town", town, field="street_town")
+    chosen_domain = _text(domain, "domain")
+    if chosen_domain is not None and chosen_domain not in {d.code for d in reference.domains}:
+        raise NotFound("service domain", chosen_domain, field="domain")
+    chosen_year = None
+    if _text(year, "year") is not None:
+        if not year.strip().isdigit() or not 2000 <= int(year) <= 2999:
+            raise InvalidInput("year", msg("a year written with four digits, such as 2026"))
+        chosen_year = int(year)
+    chosen_status = _text(status, "status")
+    if chosen_status is not None and chosen_status not in STATUSES:
+        raise InvalidInput("status", msg("choose from {choices}", choices=", ".join(STATUSES)))
+    size = PAGE_SIZE
+    if _text(limit, "limit") is not None:
+        if not limit.strip().isdigit() or not 1 <= int(limit) <= most:
+            raise InvalidInput("limit", msg("a page holds 1 to {most} rows", most=most))
+        size = int(limit)
+    return Selection(Filters(town, chosen_domain, chosen_year, chosen_status, _text(q, "q", MAX_SEARCH)),
+                     Paging(_text(after, "after", 1000), _text(before, "before", 1000), size))
+
+
+_STREET_TOWN = Query(description="A street-town code: only its projects, hours, corrections, organisations")
+_DOMAIN = Query(description="A service domain code (projects, hours)")
+_YEAR = Query(description="A year: projects running in it, gifts, corrections, organisations registered in it")
+_STATUS = Query(description="A project's status today: upcoming, running or ended")
+_Q = Query(description="Search projects or organisations by name or code (part of either)")
+_AFTER = Query(description="The `next` cursor of the page before: the page after it")
+_BEFORE = Query(description="The `previous` cursor of the page after: the page before it")
+
+
+def html_selection(request: Request, street_town: Annotated[str | None, _STREET_TOWN] = None,
+                   domain: Annotated[str | None, _DOMAIN] = None, year: Annotated[str | None, _YEAR] = None,
+                   status: Annotated[str | None, _STATUS] = None, q: Annotated[str | None, _Q] = None,
+                   after: Annotated[str | None, _AFTER] = None, before: Annotated[str | None, _BEFORE] = None,
+                   limit: Annotated[str | None, Query(description=f"Rows per page, 1 to {MAX_PAGE}")] = None,
+                   ) -> Selection:
+    try:
+        return read_selection(request, MAX_PAGE, street_town, domain, year, status, q, after, before, limit)
+    except LedgerError as exc:
+        return Selection(Filters(), Paging(), refused=exc)
+
+
+def json_selection(request: Request, street_town: Annotated[str | None, _STREET_TOWN] = None,
+                   domain: Annotated[str | None, _DOMAIN] = None, year: Annotated[str | None, _YEAR] = None,
+                   status: Annotated[str | None, _STATUS] = None, q: Annotated[str | None, _Q] = None,
+                   after: Annotated[str | None, _AFTER] = None, before: Annotated[str | None, _BEFORE] = None,
+                   limit: Annotated[str | None, Query(description=f"Rows per page, 1 to {MAX_JSON_PAGE}")] = None,
+                   ) -> Selection:
+    return read_selection(request, MAX_JSON_PAGE, street_town, domain, year, status, q, after, before, limit)
