@@ -280,7 +280,8 @@ def check(c, specs, steps, periods=()) -> None:
     assert p.position() == log[-1].position and p.status().lag == 0
 
     assert incremental == folded(log)
-    for town, offset, length in (*periods, (None, -9_999, 20_000), (TOWN, -9_999, 20_000)):
+    fixed = ((None, -9_999, 20_000), (TOWN, -9_999, 20_000), (None, -30, 1_000), (TOWN, 0, 200), (TOWN, 0, 1_000))
+    for town, offset, length in (*periods, *fixed):  # all time, and periods past today's reversals
         first = max(START + timedelta(days=offset), date(2000, 1, 1))
         last = first + timedelta(days=length)
         assert_report_is_the_fold(p, incremental, town, first, last)
