@@ -198,7 +198,7 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=3, help="the demo's scale when seeding here")
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--warmup", type=int, default=300)
-    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--quick", action="store_true", help="scale 2, 600 requests")
     args = parser.parse_args()

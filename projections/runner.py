@@ -29,7 +29,7 @@ from ledger.events import EVENT_TYPES
 from ledger.merkle_log import LEAVES
 from ledger.sidetables import Cursor, SideTables, notifications_after
 from projections import corrections, donations, funds, hours, projects, streettowns
-from projections.base import ChangeT, Event, Table, rolled_up
+from projections.base import EVERY, ChangeT, Event, Table
 
 VIEWS = (funds, streettowns, projects, hours, corrections, donations)
 """Every view, each a module with TABLES and a pure ``fold(event, read)``."""
@@ -295,25 +295,36 @@ class Projections:
         return [dict(zip(table.columns, r, strict=True)) for r in self.tables.fetchall(sql, params)]
 
 
-_ROLLED = {t.name: t for t in TABLES if t.rollups}
-
-
 def _rollups(pending: dict[tuple[str, tuple], tuple[dict[str, int], dict[str, Any]]]) -> dict[tuple[str, tuple], dict[str, int]]:
     """The monthly and yearly rows a batch's daily rows add to, merged: a batch of a district's
-    events touches thousands of days but only a few months, so the rollups cost little to keep."""
+    events touches thousands of days but only a few months, so the rollups cost little to keep
+    (the same sums as :func:`projections.base.rolled_up`, inlined: a rebuild derives millions)."""
     merged: dict[tuple[str, tuple], dict[str, int]] = {}
+    get = merged.get
     for (name, key), (add, _put) in pending.items():
-        table = _ROLLED.get(name)
-        if table is None or not add:
+        targets = _TARGETS.get(name)
+        if targets is None or not add:
             continue
-        for target, row, amounts, _ in rolled_up(table, key, add):
-            into = merged.get((target, row))
-            if into is None:
-                merged[(target, row)] = dict(amounts)
+        scope, day, *rest = key
+        for target, grain, scopes in targets:
+            if scopes is None:
+                scopes = (scope,)
             else:
-                for column, amount in amounts.items():
-                    into[column] = into.get(column, 0) + amount
+                scopes = (scope, EVERY)
+            period = day[:grain]
+            for s in scopes:
+                row = (target, (s, period, *rest))
+                into = get(row)
+                if into is None:
+                    merged[row] = dict(add)
+                else:
+                    for column, amount in add.items():
+                        into[column] += amount
     return merged
+
+
+_TARGETS = {t.name: tuple((target, grain, EVERY if every else None) for target, grain, every in t.rollups)
+            for t in TABLES if t.rollups}
 
 
 class _Batch:
