@@ -354,6 +354,23 @@ def assert_report_is_the_fold(p, rows, town, first, last) -> None:
     assert {(r["street_town"], r["community"]): r["organisations"]
             for r in report["organisations"]["rows"]} == organised
 
+    paid: dict[str, list] = {}  # project payments: paid in the period, less reversals made in it
+    for d in rows["view_disbursements"].values():
+        if d["kind"] != "project" or not here(d):
+            continue
+        if d["paid_on"] and lo <= d["paid_on"] <= hi:
+            entry = paid.setdefault(d["project"], [0, 0, 0, set()])
+            entry[0] += d["amount"]
+            entry[2] += 1
+            if d["approval_ref"]:
+                entry[3].add(d["approval_ref"])
+        if d["reversed_on"] and lo <= d["reversed_on"] <= hi:
+            entry = paid.setdefault(d["project"], [0, 0, 0, set()])
+            entry[1] += d["amount"]
+            entry[2] -= 1
+    assert {r["project"]: [r["paid"], r["reversed"], r["payments"], set(r["disbursement_approval_refs"])]
+            for r in report["projects"]["rows"]} == paid, (first, last, town)
+
     donors = set()  # the specification: every gift received in the period and not reversed by its end
     gifts = {(fund, entry): r["donor"] for (_, _, fund, entry), r in rows["view_gifts"].items()}
     for (fund, entry), gift in rows["view_fund_entries"].items():
