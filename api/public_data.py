@@ -16,6 +16,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from api.charts import continuous
 from api.listings import (
     FIRST_PAGE,
     MAX_JSON_PAGE,
@@ -196,7 +197,7 @@ def monthly_flows(views, street_town: str | None = None) -> list[dict[str, Any]]
         "SUM(CASE WHEN substr(category, 1, 6) = 'spent:' THEN amount ELSE 0 END) AS spending "
         f"FROM {{flows}} {where} GROUP BY substr(day, 1, 7) ORDER BY substr(day, 1, 7)",
         params, flows=streettowns.FLOWS)
-    return [{"month": m, "income": int(i), "spending": int(s)} for m, i, s in rows]
+    return continuous([{"month": m, "income": int(i), "spending": int(s)} for m, i, s in rows])
 
 
 def _monthly_sheet(rows: list[dict[str, Any]]) -> Sheet:

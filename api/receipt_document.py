@@ -38,6 +38,7 @@ DONOR_TYPES = {"resident": ("个人", "Individual"), "business": ("企业", "Bus
 METHODS = {"cash": ("现金", "Cash"), "transfer": ("转账", "Bank transfer"), "in_kind": ("实物", "In kind")}
 
 _env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape())
+DOCUMENT_CSS = Path(__file__).parent / "static" / "receipt-document.css"
 _env.filters["zh_date"] = lambda value: format_date(value, "zh")
 _env.filters["en_date"] = lambda value: format_date(value, "en")
 
@@ -187,11 +188,15 @@ def _payload(state: bytes, stream: str, version: int, topic: str) -> dict | None
 
 
 def render_receipts_html(receipts: list[DonationReceipt], *, contact: str | None = None,
-                         title: str | None = None) -> str:
-    """One A4 page per receipt, Chinese first with English (a month's batch is one document)."""
+                         title: str | None = None, served: bool = False) -> str:
+    """One A4 page per receipt, Chinese first with English (a month's batch is one document).
+
+    A ``served`` page links its stylesheet (the CSP allows no inline style); a document for the
+    printer or a file on disk carries it inline."""
     if not receipts:
         raise InvalidInput("receipts", "there is no receipt to print", "没有可打印的收据")
-    return _env.get_template("receipt_document.html").render(receipts=receipts, contact=contact, title=title)
+    return _env.get_template("receipt_document.html").render(
+        receipts=receipts, contact=contact, title=title, css=None if served else DOCUMENT_CSS.read_text())
 
 
 def receipts_pdf(receipts: list[DonationReceipt], *, contact: str | None = None, title: str | None = None,

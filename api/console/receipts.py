@@ -91,7 +91,7 @@ async def month_pdf(request: Request, staff: StaffDep, month: str) -> Response:
 def receipt_page(request: Request, staff: StaffDep, position: int) -> Response:
     """The printable receipt of one gift (the donor's own copy: named as recorded)."""
     receipt = _one(request, staff, position)
-    return HTMLResponse(render_receipts_html([receipt]), headers={"Cache-Control": "no-store"})
+    return HTMLResponse(render_receipts_html([receipt], served=True), headers={"Cache-Control": "no-store"})
 
 
 @router.get("/receipts/{position}/receipt.pdf")

@@ -159,7 +159,9 @@ class Watched:
         self.problems: list[str] = []
         self.page.on("console", lambda m: m.type == "error" and self.problems.append(f"console: {m.text}"))
         self.page.on("pageerror", lambda e: self.problems.append(f"script error: {e}"))
-        self.page.on("requestfailed", lambda r: self.problems.append(f"failed: {r.url} {r.failure}"))
+        # a favicon fetch that the next navigation cuts short is no fault of the page
+        self.page.on("requestfailed", lambda r: (r.url.endswith("/favicon.svg") and "ERR_ABORTED" in (r.failure or ""))
+                     or self.problems.append(f"failed: {r.url} {r.failure}"))
         self.page.on("response", lambda r: r.status >= 400 and self.problems.append(f"HTTP {r.status}: {r.url}"))
 
     def open(self, path: str):
@@ -292,6 +294,42 @@ def test_a_resident_goes_from_home_to_a_receipt_check_on_a_phone_in_english(phon
     # The language stays English throughout, by the links and by the cookie.
     page.goto(demo.url + "/hours")
     assert page.locator("html").get_attribute("lang") == "en"
+    assert phone.problems == []
+
+
+_CHART_TEXT = """() => [...document.querySelectorAll('svg.chart')].map(svg => {
+  const box = svg.getBoundingClientRect();
+  return [...svg.querySelectorAll('text')].map(t => {
+    const r = t.getBoundingClientRect();
+    return {text: t.textContent, px: parseFloat(t.getAttribute('font-size')) * box.width / svg.viewBox.baseVal.width,
+            left: r.left - box.left, right: r.right - box.left, under: t.getAttribute('text-anchor') === 'middle',
+            width: box.width};
+  });
+})"""
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_monthly_chart_reads_on_a_phone(phone, demo, lang):
+    for path in ("/", f"/street-towns/{demo.town}"):
+        page = phone.open(f"{path}?lang={lang}")
+        charts = page.evaluate(_CHART_TEXT)
+        assert charts, path
+        for texts in charts:
+            assert min(t["px"] for t in texts) >= 12, (path, "labels of 12 px or more")
+            assert all(-1 <= t["left"] and t["right"] <= t["width"] + 1 for t in texts), (path, "inside the chart")
+            months = [t for t in texts if t["under"]]
+            assert len(months) >= 2 and any(re.search(r"\d{4}", t["text"]) for t in months), path
+            assert all(a["right"] <= b["left"] for a, b in zip(months, months[1:], strict=False)), (path, months)
+    assert phone.problems == []
+
+
+def test_names_in_tables_keep_a_readable_width_on_a_phone(phone, demo):
+    narrowest = """() => Math.min(...[...document.querySelectorAll('tbody th')]
+                                   .map(c => c.getBoundingClientRect().width))"""
+    for path in ("/", f"/street-towns/{demo.town}", "/funds", "/projects", "/hours"):
+        page = phone.open(path)
+        assert page.evaluate(narrowest) >= 90, (path, "a name cell is at least ~6 characters wide")
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], path
     assert phone.problems == []
 
 

@@ -89,7 +89,7 @@ WRITES: dict[str, tuple[Write, dict[str, object]]] = {
     "fund-close": (lambda c: ("fund-close", {"code": c.site.fund(), "reason": "项目结束"}), only("accountant")),
     "project": (lambda c: ("project", {
         "code": fresh("P"), "name": "新项目", "street_town": TOWN, "domain": "elderly_care", "organisation": "LELING",
-        "budget": "5000", "funding_source": "fund", "approval_ref": "批文-9", "starts_on": "2026-01-01",
+        "budget": "5000", "funding_source": "fund", "approval_ref": "批文-9", "reach": "120", "starts_on": "2026-01-01",
         "ends_on": "2026-12-31", "milestone_name_1": "一期", "milestone_amount_1": "2000"}),
         only("accountant", "other_accountant")),
     "disbursement": (lambda c: ("disbursement", {
