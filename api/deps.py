@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from api.reads import PublicReads
+from api.reads import PublicReads, ReadSide
 from ledger.application import Actor, Ledger
 
 
@@ -19,13 +19,15 @@ def log_actor(request: Request) -> Actor | None:
     return request.app.state.log_actor
 
 
-def public_reads(request: Request) -> PublicReads:
-    """The read side, brought up to this process's last write."""
+def public_reads(request: Request) -> ReadSide:
+    """The side this request reads (the read copy, or the primary while the copy is down), brought
+    up to this process's last write as far as the bounded wait allows (``api.reads``)."""
     reads: PublicReads = request.app.state.reads
-    reads.current()
-    return reads
+    side = reads.current()
+    request.state.read_side = side
+    return side
 
 
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
-ReadsDep = Annotated[PublicReads, Depends(public_reads)]
+ReadsDep = Annotated[ReadSide, Depends(public_reads)]
 """Public reads: views, checkpoints and proofs, from the store or its read copy."""

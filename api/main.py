@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from api import console, security, unavailable, writes
+from api import console, history, security, unavailable, writes
 from api.limits import trust_proxies
 from api.reads import PublicReads
 from api.routes import disclosures, docs, health, log, pages, public
@@ -25,6 +25,7 @@ from ledger.merkle_log import ProofRangeError
 from ledger.receipts import ReceiptError
 from ledger.settings import Settings
 from ledger.signing import read_signing_key
+from ledger.stores import StoreRefused
 from projections.keeper import Keeper
 from projections.runner import Projections
 
@@ -64,6 +65,25 @@ async def _checkpoint_schedule(app: FastAPI) -> None:
             logger.exception("scheduled checkpoint failed")
 
 
+class WrongReplica(StoreRefused):
+    """The read copy holds another ledger than the primary."""
+
+
+def _same_ledger(primary: Ledger, replica: Ledger) -> None:
+    """Refuse a read copy that is not a copy of this ledger: its genesis event must be the primary's
+    (same origin, same bytes), else the pages would show another district's figures."""
+    def genesis(ledger: Ledger) -> tuple[str | None, bytes | None]:
+        found = ledger.recorder.select_notifications(start=1, limit=1)
+        origin = ledger.origin if ledger.is_founded else None
+        return origin, bytes(found[0].state) if found else None
+
+    mine, theirs = genesis(primary), genesis(replica)
+    if mine[1] is not None and theirs[1] is not None and mine != theirs:
+        replica.close()
+        raise WrongReplica(f"WUSHE_READ_DATABASE_URL holds the ledger {theirs[0]!r}, not this ledger {mine[0]!r} "
+                           "(or another copy of it): the pages would show another ledger's figures")
+
+
 def create_app(
     settings: Settings | None = None, *, ledger: Ledger | None = None, api_settings: ApiSettings | None = None
 ) -> FastAPI:
@@ -77,6 +97,7 @@ def create_app(
     replica = None
     if settings.read_database_url:
         replica = Ledger(settings, database_url=settings.read_database_url, reference=ledger.reference, read_only=True)
+        _same_ledger(ledger, replica)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -85,7 +106,9 @@ def create_app(
             task = asyncio.create_task(_checkpoint_schedule(app))
         if settings.views_interval > 0:
             keeper.start()
+        app.state.reads.start()
         yield
+        app.state.reads.stop()
         await asyncio.to_thread(keeper.stop)
         if task is not None:
             task.cancel()
@@ -108,7 +131,7 @@ def create_app(
     app.state.settings = settings
     app.state.ledger = ledger
     app.state.keeper = keeper
-    app.state.reads = PublicReads(ledger, keeper, replica)
+    app.state.reads = PublicReads(ledger, keeper, replica, replica_wait=settings.replica_wait)
     app.state.projections = app.state.reads.projections
     """The views public reads see (the replica's, with a read URL)."""
     app.state.log_actor = _load_log_actor(ledger, settings)
@@ -137,6 +160,7 @@ def create_app(
         body["errors"] = found["errors"]
         return JSONResponse(body, status_code=422, media_type="application/problem+json")
 
+    health.install_checks(app)
     app.include_router(health.router)
     app.include_router(docs.router)
     app.include_router(public.router)
@@ -149,4 +173,5 @@ def create_app(
     unavailable.install(app)
     security.install(app)
     trust_proxies(app, app.state.api_settings)
+    history.install(app)  # last: its refusal answers before any other middleware looks at a request
     return app

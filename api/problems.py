@@ -55,6 +55,14 @@ class WriteConflict(LedgerError):
     title_zh = "并发写入冲突"
 
 
+class PrinterUnavailable(LedgerError):
+    """A PDF was asked for and no headless Chromium could print it (``api.pdf``)."""
+
+    rule = "pdf-unavailable"
+    status = 503
+    title_zh = "无法生成PDF"
+
+
 class TooLarge(LedgerError):
     rule = "request-too-large"
     status = 413

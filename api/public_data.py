@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -34,7 +33,7 @@ from ledger import merkle
 from ledger.errors import InvalidInput, NotFound
 from ledger.messages import msg
 from ledger.money import to_decimal_string
-from projections import corrections, donations, funds, hours, projects, streettowns
+from projections import corrections, donations, funds, hours, periods, projects, streettowns
 from projections.base import CHINA
 from projections.donations import ANONYMOUS
 from projections.exports import Column, Sheet
@@ -67,6 +66,8 @@ class Item:
     en: str
     value: Any
     kind: str = "text"
+    link: str | None = None
+    """The page listing the rows the figure is made of, when there is one."""
 
 
 @dataclass
@@ -188,16 +189,15 @@ def _domain_en(reference, code: str | None) -> str | None:
 
 def monthly_flows(views, street_town: str | None = None) -> list[dict[str, Any]]:
     """Income and spending per calendar month (corrections count in the month they were made),
-    summed by the database: a decade of a district is hundreds of thousands of daily rows."""
-    where, params = ("WHERE street_town = ?", (street_town,)) if street_town else ("", ())
-    rows = views.query(
-        "SELECT substr(day, 1, 7) AS month, "
-        "SUM(CASE WHEN substr(category, 1, 9) = 'donation:' OR substr(category, 1, 6) = 'grant:' "
-        "THEN amount ELSE 0 END) AS income, "
-        "SUM(CASE WHEN substr(category, 1, 6) = 'spent:' THEN amount ELSE 0 END) AS spending "
-        f"FROM {{flows}} {where} GROUP BY substr(day, 1, 7) ORDER BY substr(day, 1, 7)",
-        params, flows=streettowns.FLOWS)
-    return continuous([{"month": m, "income": int(i), "spending": int(s)} for m, i, s in rows])
+    from the monthly rollup: one street-town's (or the district's ``*``) rows, a few per month."""
+    by_month: dict[str, dict[str, Any]] = {}
+    for month, category, amount, _count in periods.monthly(views, streettowns.FLOWED, street_town, ("category",)):
+        row = by_month.setdefault(month, {"month": month, "income": 0, "spending": 0})
+        if category.startswith(("donation:", "grant:")):
+            row["income"] += int(amount)
+        elif category.startswith("spent:"):
+            row["spending"] += int(amount)
+    return continuous(list(by_month.values()))
 
 
 def _monthly_sheet(rows: list[dict[str, Any]]) -> Sheet:
@@ -266,7 +266,7 @@ def street_town_page(ledger, projections: Projections, code: str, start: date | 
     if town is None:
         raise NotFound("street-town", code, field="street_town")
     first, last = start or ALL_TIME[0], end or ALL_TIME[1]
-    report = transparency_report(projections, start=first, end=last, street_town=code)
+    report = transparency_report(projections, start=first, end=last, street_town=code, full=False)
     by_name = {s.name: s for s in report_sheets(report)}
     with snapshot(projections) as views:
         monthly = monthly_flows(views, code)
@@ -280,10 +280,12 @@ def street_town_page(ledger, projections: Projections, code: str, start: date | 
         "street-town", f"street-towns/{code}", town.name_zh, town.name_en, report["position"],
         summary=[
             Item("income", "收入", "Income", income["total"], "yuan"),
-            Item("donations", "其中捐赠", "of which donations", income["donations"], "yuan"),
+            Item("donations", "其中捐赠", "of which donations", income["donations"], "yuan",
+                 link=f"/street-towns/{code}/donations"),
             Item("spent", "支出", "Spent", report["spending"]["total"], "yuan"),
             Item("fund_balance", "本街镇基金余额", "Local funds' balance", balance, "yuan"),
-            Item("donors", "捐赠人数", "Donors", report["donations"]["distinct_donors"], "int"),
+            Item("donors", "捐赠人数", "Donors", report["donations"]["distinct_donors"], "int",
+                 link=f"/street-towns/{code}/donations"),
             Item("volunteer_hours", "志愿服务时长（小时）", "Volunteer hours", report["hours"]["hours"], "decimal"),
             Item("organisations", "社区社会组织", "Community social organisations", organisations["organisations"], "int"),
             Item("organisations_average", f"每社区平均（目标 {organisations['target']}）",
@@ -456,13 +458,60 @@ def funds_page(ledger, projections: Projections) -> PublicPage:
     ], sheets=[_funds_sheet(rows)])
 
 
-def gift_listing(code: str, filters: Filters = NO_FILTERS) -> Listing:
-    """A fund's gifts, newest first (by day, then entry), in one year if the filters say."""
+def gift_listing(code: str, filters: Filters = NO_FILTERS, reference=None) -> Listing:
+    """A fund's gifts, newest first (by day, then entry), in one year or one street-town if the
+    filters say; each with the street-town it counts for."""
     where, params = "fund = ?", (code,)
     if filters.year:
         where, params = where + " AND day >= ? AND day <= ?", (*params, *filters.year_range())
+    if filters.street_town:
+        where, params = where + " AND street_town = ?", (*params, filters.street_town)
     return Listing(donations.DONATIONS, ("day", "entry"), descending=True, where=where, params=params,
-                   shape=lambda views, raw: [_gift(g) for g in raw])
+                   shape=lambda views, raw: [_gift(g, reference) for g in raw])
+
+
+def town_gift_listing(code: str, filters: Filters = NO_FILTERS, reference=None) -> Listing:
+    """Every gift a street-town's figures count, whatever fund received it (a district-wide fund's
+    gift tagged with the street-town too), newest first, in one year if the filters say."""
+    where, params = "street_town = ?", (code,)
+    if filters.year:
+        where, params = where + " AND day >= ? AND day <= ?", (*params, *filters.year_range())
+    return Listing(donations.DONATIONS, ("day", "fund", "entry"), descending=True, where=where, params=params,
+                   shape=lambda views, raw: [_gift(g, reference) for g in raw])
+
+
+def street_town_donations_page(ledger, projections: Projections, code: str, filters: Filters = NO_FILTERS,
+                               paging: Paging = FIRST_PAGE) -> PublicPage:
+    """The gifts behind a street-town's donations figure (捐赠明细): every one, a page at a time, and
+    their sum, which is the street-town page's "of which donations" (gifts a correction reversed are
+    listed with its date and not summed)."""
+    reference = ledger.reference
+    town = _town_names(reference).get(code)
+    if town is None:
+        raise NotFound("street-town", code, field="street_town")
+    listing = town_gift_listing(code, filters, reference)
+    with snapshot(projections) as views:
+        gifts = window(views, listing, paging)
+        where = listing.where + " AND reversed IS NULL"
+        total, count = views.query(f"SELECT COALESCE(SUM(amount), 0), COUNT(*) FROM {{d}} WHERE {where}",
+                                   listing.params, d=donations.DONATIONS)[0]
+        position = views.position
+    return PublicPage(
+        "street-town-donations", f"street-towns/{code}/donations", f"{town.name_zh} · 捐赠明细",
+        f"{town.name_en} · Donations, one by one", position,
+        summary=[Item("donations", "捐赠合计（不含已冲正）", "Donations (less those reversed)", int(total), "yuan"),
+                 Item("gifts", "捐赠笔数", "Gifts", int(count), "int")],
+        sheets=[Sheet("donations", "捐赠明细", "Donations", (
+            _c("day", "日期", "Date", "date"), _c("donor", "捐赠人", "Donor", en_key="donor_en"),
+            _c("donor_type", "类别", "Donor type", en_key="donor_type_en"),
+            _c("amount", "金额（元）", "Amount (yuan)", "yuan"),
+            _c("fund", "受赠基金", "Fund", link="/funds/{fund}"),
+            _c("method", "方式", "Method", hidden=True, en_key="method_en"),
+            _c("reversed", "已冲正", "Reversed on", "date")), tuple(gifts.rows))],
+        facts={"street_town": {"code": town.code, "name_zh": town.name_zh, "name_en": town.name_en},
+               "filters": filters.query()},
+        query=filters.query(), windows={"donations": gifts}, listings={"donations": listing}, filters=filters,
+    )
 
 
 def fund_page(ledger, projections: Projections, code: str, filters: Filters = NO_FILTERS,
@@ -476,14 +525,11 @@ def fund_page(ledger, projections: Projections, code: str, filters: Filters = NO
             raise NotFound("fund", code, field="fund")
         fund = _fund_row(reference, found[0])
         usage = views.rows(funds.USAGE, "fund = ? AND payments <> 0", (code,), order="kind, target, domain")
-        daily = views.rows(funds.DAILY, "fund = ?", (code,), order="day")
+        by_month = {m: int(delta) for m, delta in periods.monthly(views, funds.MOVED, code)}
         names = _names(views, projects.PROJECTS, (u["target"] for u in usage if u["kind"] == "project"))
-        gifts_listing = gift_listing(code, filters)
+        gifts_listing = gift_listing(code, filters, reference)
         gifts = window(views, gifts_listing, paging)
         position = views.position
-    by_month: dict[str, int] = defaultdict(int)
-    for row in daily:
-        by_month[row["day"][:7]] += row["delta"]
     balance, movements = 0, []
     for month, delta in sorted(by_month.items()):
         balance += delta
@@ -518,6 +564,7 @@ def fund_page(ledger, projections: Projections, code: str, filters: Filters = NO
                 _c("day", "日期", "Date", "date"), _c("donor", "捐赠人", "Donor", en_key="donor_en"),
                 _c("donor_type", "类别", "Donor type", en_key="donor_type_en"),
                 _c("amount", "金额（元）", "Amount (yuan)", "yuan"),
+                _c("street_town_zh", "计入街镇", "Counts for", link="/street-towns/{street_town}/donations"),
                 _c("method", "方式", "Method", hidden=True, en_key="method_en"),
                 _c("reversed", "已冲正", "Reversed on", "date")), tuple(gifts.rows)),
             Sheet("balance_by_month", "按月余额", "Balance by month", (
@@ -536,13 +583,18 @@ def fund_page(ledger, projections: Projections, code: str, filters: Filters = NO
 _METHODS = {"cash": ("现金", "cash"), "transfer": ("转账", "transfer"), "in_kind": ("实物", "in kind")}
 
 
-def _gift(g: dict[str, Any]) -> dict[str, Any]:
-    """A gift as listed: the donor as the view holds them (named only with consent, else masked)."""
+def _gift(g: dict[str, Any], reference=None) -> dict[str, Any]:
+    """A gift as listed: the donor as the view holds them (named only with consent, else masked),
+    its fund, and the street-town it counts for (none: the whole district)."""
     kind = SOURCES.get(f"donation:{g['donor_type']}", (g["donor_type"], g["donor_type"]))
     method = _METHODS.get(g["method"], (g["method"], g["method"]))
     donor, donor_en = (("匿名", "Anonymous") if g["donor"] == ANONYMOUS else (g["donor"], g["donor"]))
+    town = g.get("street_town")
     return {"day": g["day"], "donor": donor, "donor_en": donor_en, "donor_type": kind[0], "donor_type_en": kind[1],
-            "amount": g["amount"], "method": method[0], "method_en": method[1], "reversed": g["reversed"]}
+            "amount": g["amount"], "method": method[0], "method_en": method[1], "reversed": g["reversed"],
+            "fund": g.get("fund"), "street_town": town,
+            "street_town_zh": (_town_zh(reference, town) if town else "全区") if reference else town or "",
+            "street_town_en": (_town_en(reference, town) if town else "District-wide") if reference else town or ""}
 
 
 # --- projects --------------------------------------------------------------------------------------
@@ -673,9 +725,7 @@ def hours_page(ledger, projections: Projections, filters: Filters = NO_FILTERS, 
         by_org = window(views, listing, paging)
         by_town = views.rows(streettowns.HOURS, " AND ".join(town_where), tuple(town_params),
                              order="street_town, domain")
-        monthly = views.query("SELECT substr(day, 1, 7) AS month, SUM(minutes) AS minutes, SUM(sessions) AS sessions "
-                              "FROM {daily} "
-                              "GROUP BY substr(day, 1, 7) ORDER BY substr(day, 1, 7)", daily=hours.DAILY)
+        monthly = periods.monthly(views, hours.HOURED, None)
         volunteers = views.query("SELECT COUNT(*) FROM {v}", v=hours.VOLUNTEERS)[0][0]
         position = views.position
     org_rows = by_org.rows

@@ -11,7 +11,7 @@ from api.groupcommit import DonationBatcher
 from api.idempotency import IdempotencyKeys
 from api.limits import Limiter, LimitsMiddleware
 from api.problems import HttpError, TooManyRequests, Unauthenticated, WriteConflict, problem_response
-from api.routes import audit, auth, record
+from api.routes import accounting, audit, auth, record
 from api.settings import ApiSettings
 from ledger.messages import msg
 
@@ -27,7 +27,7 @@ def install(app: FastAPI, api_settings: ApiSettings | None = None) -> None:
     app.state.batcher = DonationBatcher(ledger, app.state.idempotency) if api_settings.group_commit else None
     app.add_middleware(LimitsMiddleware, limiter=app.state.limiter, max_body_bytes=api_settings.max_body_bytes,
                        max_json_depth=api_settings.max_json_depth, tokens=app.state.tokens)
-    for router in (auth.router, record.router, audit.router):
+    for router in (auth.router, record.router, accounting.router, audit.router):
         app.include_router(router)
 
     @app.exception_handler(Unauthenticated)

@@ -79,7 +79,7 @@ class BulkWriter:
         self._check_usable()
         aggregate = self._working.get(stream)
         if aggregate is None:
-            aggregate = self.ledger.repository.get(stream)
+            aggregate = self.ledger.load_aggregate(stream)
             self._working[stream] = aggregate
         else:
             if aggregate.pending_events:

@@ -13,6 +13,7 @@ import base64
 import binascii
 import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -145,8 +146,12 @@ class StoredCheckpoint:
 class CheckpointStore:
     """Every checkpoint the ledger ever signed, and its cosignatures; nothing is deleted."""
 
-    def __init__(self, recorder: Any, *, read_only: bool = False) -> None:
+    def __init__(self, recorder: Any, *, read_only: bool = False,
+                 on_publish: Callable[[Checkpoint, bytes, bool], Any] | None = None) -> None:
+        """``on_publish(checkpoint, note, witnessed)`` is told of each checkpoint kept here and of
+        each cosignature (``ledger.published`` keeps the newest outside the database)."""
         self.tables = SideTables(recorder)
+        self.on_publish = on_publish
         if read_only:
             return  # a read copy of the store: the tables are the primary's
         t = self.tables
@@ -172,6 +177,8 @@ class CheckpointStore:
                 )
         except IntegrityError:
             return False
+        if self.on_publish is not None:
+            self.on_publish(checkpoint, note, False)
         return True
 
     def add_cosignature(self, checkpoint: Checkpoint, witness: VerifierKey, line: str) -> None:
@@ -191,6 +198,8 @@ class CheckpointStore:
                 "VALUES (?, ?, ?, ?)",
                 (checkpoint.size, witness.key_id, line, _now()),
             )
+        if self.on_publish is not None:
+            self.on_publish(checkpoint, self.at(checkpoint.size).note, True)  # type: ignore[union-attr]
 
     def latest(self) -> StoredCheckpoint | None:
         row = self.tables.fetchone(f"SELECT MAX(tree_size) FROM {self.tables.table(CHECKPOINTS)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -23,6 +24,18 @@ class Settings(BaseSettings):
     """A copy of the store that the public pages and the public JSON, checkpoint and proof routes
     read from (a PostgreSQL streaming replica); the server never writes there, and opens it with
     read-only sessions. Unset: they read the store itself."""
+    statement_timeout: float = 15.0
+    """Seconds a statement may run on PostgreSQL before the server cancels it; the client gives up
+    on a server that does not answer 2 s after that (0: no bound). Waits for a connection are
+    bounded apart (libpq ``connect_timeout``, TCP keepalives; ``ledger.stores``)."""
+    replication_check: Literal["refuse", "warn"] = "refuse"
+    """``refuse`` (the default): a PostgreSQL primary with standbys but no synchronous standby, or
+    with ``synchronous_commit`` ``local``/``remote_write``, is refused at start. ``warn``: it is
+    used, with a warning in the log and on ``/health`` (acknowledged writes may be lost on failover)."""
+    replica_wait: float = 0.5
+    """Seconds a public read waits at most for the read copy to catch up with this process's last
+    write; after that it answers what the copy has, with the lag shown, and does not wait again
+    until the copy has caught up."""
     views_interval: float = 1.0
     """Seconds between the server's background looks at the log for events to fold into the views
     and the Merkle tree (a write of the server's own wakes it at once). 0: no background runner;

@@ -8,7 +8,7 @@ changes and the log position in one transaction; tests apply them to an in-memor
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from types import MappingProxyType
@@ -20,7 +20,7 @@ CHINA = timezone(timedelta(hours=8))
 class Event:
     """A verified event as the folds see it (a plain slotted class: a rebuild makes one per event)."""
 
-    __slots__ = ("position", "type", "stream", "version", "timestamp", "payload", "_day")
+    __slots__ = ("_day", "payload", "position", "stream", "timestamp", "type", "version")
 
     def __init__(self, position: int, type: str, stream: str, version: int, timestamp: datetime,
                  payload: dict[str, Any]) -> None:
@@ -62,6 +62,11 @@ class Table:
     indexes: tuple[tuple[str, ...], ...] = ()
     """Secondary indexes, each a tuple of columns, for the pages' queries that do not lead with
     the key (part of the views' shape: adding one refolds the views)."""
+    rollups: tuple[tuple[str, int, bool], ...] = ()
+    """Tables that sum this one's counters by a prefix of its ``day`` (the second key): each
+    (table, length of the prefix kept: 7 a month, 4 a year, whether a ``*`` row sums every value of
+    the first key too). The folds never write them: the runner (and :class:`MemoryStore`) derive
+    their changes from this table's (see :func:`rolled_up` and :class:`Rolled`)."""
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -75,12 +80,51 @@ ChangeT = tuple[str, tuple, Mapping[str, int], Mapping[str, Any]]
 """A change: (table, key, counters to add to, attributes to set)."""
 
 
-def Change(table: str, key: tuple, add: Mapping[str, int] = _NOTHING, put: Mapping[str, Any] = _NOTHING) -> ChangeT:  # noqa: N802
+def Change(table: str, key: tuple, add: Mapping[str, int] = _NOTHING, put: Mapping[str, Any] = _NOTHING) -> ChangeT:
     """Add to a row's counters and/or set its attributes, creating the row if need be.
 
     A plain tuple made by a function: a rebuild makes several per event, and a named tuple built
     with keywords costs several times as much."""
     return (table, key, add, put)
+
+
+def rolled_up(table: Table, key: tuple, add: Mapping[str, int]) -> Iterator[ChangeT]:
+    """The changes to ``table``'s rollups that one addition to its row ``key`` makes."""
+    scope, day, *rest = key
+    for target, grain, every in table.rollups:
+        yield (target, (scope, day[:grain], *rest), add, _NOTHING)
+        if every:
+            yield (target, (EVERY, day[:grain], *rest), add, _NOTHING)
+
+
+EVERY = "*"
+"""The first key of rollup rows that sum every street-town (the whole district)."""
+
+
+@dataclass(frozen=True)
+class Rolled:
+    """A daily table and its monthly and yearly sums: any period of whole days is read as at most
+    two runs of days (its partial months), two of months (its partial years) and one of years."""
+
+    daily: Table
+    months: Table
+    years: Table
+
+    @property
+    def tables(self) -> tuple[Table, Table, Table]:
+        return (self.daily, self.months, self.years)
+
+    def at(self, grain: int) -> Table:
+        return {10: self.daily, 7: self.months, 4: self.years}[grain]
+
+
+def rolled(daily: str, months: str, years: str, keys: tuple[str, ...], counters: tuple[str, ...], *,
+           every: bool = False, indexes: tuple[tuple[str, ...], ...] = ()) -> Rolled:
+    """A daily table keyed (scope, ``day``, …) with its monthly and yearly rollups."""
+    assert keys[1] == "day", keys
+    return Rolled(
+        Table(daily, keys, counters, indexes=indexes, rollups=((months, 7, every), (years, 4, every))),
+        Table(months, keys, counters), Table(years, keys, counters))
 
 
 Reader = Callable[[str, tuple], dict[str, Any] | None]
@@ -124,3 +168,5 @@ class MemoryStore:
             for column, amount in add.items():
                 row[column] += amount
             row.update(put)
+            if table.rollups and add:
+                self.apply(rolled_up(table, key, add))

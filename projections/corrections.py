@@ -14,7 +14,7 @@ CORRECTIONS = Table(
     "view_corrections", keys=("position",),
     attributes=("stream", "type", "reverses_stream", "reverses_version", "reverses_type", "reason", "day",
                 "amount", "minutes", "corrected", "street_town", "fund", "organisation"),
-    integers=("position", "reverses_version", "amount", "minutes"), indexes=(("street_town", "position"),),
+    integers=("position", "reverses_version", "amount", "minutes"), indexes=(("day",), ("street_town", "position")),
 )
 TABLES = (CORRECTIONS,)
 TYPES = frozenset({"Fund.Reversed", "Volunteer.ServiceReversed"})

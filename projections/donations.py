@@ -11,7 +11,7 @@ from projections.base import Change, ChangeT, Event, Reader, Table
 DONATIONS = Table(
     "view_public_donations", keys=("fund", "entry"),
     attributes=("donor", "donor_type", "amount", "method", "day", "street_town", "reversed"),
-    integers=("amount",), indexes=(("fund", "day", "entry"),),
+    integers=("amount",), indexes=(("fund", "day", "entry"), ("street_town", "day", "fund", "entry")),
 )
 """``donor`` is already masked; ``reversed`` is the day a correction reversed the gift, if one did."""
 TABLES = (DONATIONS,)

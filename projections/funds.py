@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from ledger.accounting import effect_on, fund_account
 from ledger.events import MONEY_EVENTS
-from projections.base import Change, ChangeT, Event, Reader, Table, as_json, day_of
+from projections.base import Change, ChangeT, Event, Reader, Table, as_json, day_of, rolled
 
 FUNDS = Table(
     "view_funds", keys=("code",),
@@ -21,14 +21,16 @@ FUNDS = Table(
     integers=("restricted", "closed"),
 )
 USAGE = Table("view_fund_usage", keys=("fund", "kind", "target", "domain"), counters=("amount", "payments"))
-DAILY = Table("view_fund_daily", keys=("fund", "day"), counters=("delta",))
-"""Net movement of each fund's balance per Shanghai business day: the balance on any date is a sum."""
+MOVED = rolled("view_fund_daily", "view_fund_monthly", "view_fund_yearly", ("fund", "day"), ("delta",))
+"""Net movement of each fund's balance per Shanghai business day, month and year: the balance on any
+date is a sum of at most a few dozen rows."""
+DAILY = MOVED.daily
 ENTRIES = Table(
     "view_fund_entries", keys=("fund", "entry"),
     attributes=("type", "category", "street_town", "amount", "day", "kind", "target", "domain", "reversed"),
     integers=("amount",),
 )
-TABLES = (FUNDS, USAGE, DAILY, ENTRIES)
+TABLES = (FUNDS, USAGE, *MOVED.tables, ENTRIES)
 TYPES = frozenset({"Fund.Opened", "Fund.Closed"}) | MONEY_EVENTS
 """The event types this view folds."""
 

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from projections.base import Change, ChangeT, Event, Reader, Table
+from projections.base import Change, ChangeT, Event, Reader, Table, rolled
 
 VOLUNTEERS = Table("view_volunteers", keys=("number",), counters=("minutes", "sessions"),
                    attributes=("name", "street_town", "name_public", "registered_on"), integers=("name_public",))
 BY_ORGANISATION = Table("view_hours_by_organisation", keys=("organisation", "domain"), counters=("minutes", "sessions"))
-DAILY = Table("view_hours_daily", keys=("street_town", "day", "domain"), counters=("minutes", "sessions"))
+HOURED = rolled("view_hours_daily", "view_hours_monthly", "view_hours_yearly", ("street_town", "day", "domain"),
+                ("minutes", "sessions"), every=True)
+"""Hours per street-town, domain and day, month and year (``*``: the whole district)."""
+DAILY = HOURED.daily
 SESSIONS = Table("view_service_sessions", keys=("volunteer", "record"),
                  attributes=("organisation", "street_town", "domain", "day", "minutes", "reversed"),
                  integers=("minutes",))
-TABLES = (VOLUNTEERS, BY_ORGANISATION, DAILY, SESSIONS)
+TABLES = (VOLUNTEERS, BY_ORGANISATION, *HOURED.tables, SESSIONS)
 TYPES = frozenset({"Volunteer.Registered", "Volunteer.ServiceRecorded", "Volunteer.ServiceReversed"})
 
 

@@ -22,8 +22,9 @@ DISBURSEMENTS = Table(
     "view_disbursements", keys=("number",),
     attributes=("fund", "kind", "project", "payee", "amount", "milestone", "domain", "street_town", "purpose",
                 "status", "requested_on", "approved_on", "approval_ref", "paid_on", "reversed_on"),
-    integers=("amount",),
+    integers=("amount",), indexes=(("paid_on",), ("reversed_on",)),
 )
+"""Indexed by the days paid and reversed, so a report reads only its period's payments."""
 TABLES = (PROJECTS, MILESTONES, DISBURSEMENTS)
 TYPES = frozenset(t for t in EVENT_TYPES if t.startswith(("Project.", "Disbursement.")))
 

@@ -14,7 +14,6 @@ volunteer hours count on the service date, and an hours correction on the day it
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -26,8 +25,9 @@ from ledger.errors import InvalidInput
 from ledger.funds import DONOR_TYPES, GRANT_SOURCES
 from ledger.messages import msg
 from ledger.money import to_decimal_string
-from projections import corrections, funds, hours, projects, streettowns
+from projections import corrections, funds, hours, periods, projects, streettowns
 from projections.base import Table
+from projections.periods import BEGINNING, sums
 from projections.runner import POSITION, Projections
 
 REPORT_VERSION = 1
@@ -127,10 +127,14 @@ def snapshot(projections: Projections) -> Iterator[Snapshot]:
 
 
 def transparency_report(
-    projections: Projections, *, start: date, end: date, street_town: str | None = None
+    projections: Projections, *, start: date, end: date, street_town: str | None = None, full: bool = True
 ) -> dict[str, Any]:
     """The figures for ``start``–``end`` (both included) of one street-town, or of the whole
-    district when ``street_town`` is None. Reads the views as they are: run the projections first."""
+    district when ``street_town`` is None. Reads the views as they are: run the projections first.
+
+    Every figure is a sum over the rollups (``projections.periods``): a few hundred rows for any
+    period, however long the log. ``full=False`` leaves out the two lists that grow with the
+    period (the projects paid and the corrections made), for a page that shows neither."""
     ledger = projections.ledger
     reference = ledger.reference
     for value, field in ((start, "start"), (end, "end")):
@@ -145,17 +149,19 @@ def transparency_report(
     def in_town(row: dict[str, Any]) -> bool:
         return town is None or row["street_town"] == town.code
 
+    scopes = None if town is None else [town.code]
     with snapshot(projections) as views:
         position, rows = views.position, views.rows
-        flows = [r for r in rows(streettowns.FLOWS, "day >= ? AND day <= ?", (first, last)) if in_town(r)]
+        flows = [{"category": k[0], **v} for k, v in sorted(
+            sums(views, streettowns.FLOWED, start, end, scopes, ("category",)).items(), key=_listed_order)]
         income = _income(flows)
         spending = _spending(flows)
-        spent_on_projects = _projects(rows, first, last, in_town)
-        special = _special_funds(rows, last, in_town)
-        volunteer_hours = _hours(rows, first, last, in_town, reference)
-        organisations = _organisations(rows, last, in_town, reference)
-        made = rows(corrections.CORRECTIONS, "day >= ? AND day <= ?", (first, last), order="position")
-        distinct_donors = _distinct_donors(views, first, last, town.code if town else None)
+        spent_on_projects = _projects(views, first, last, in_town) if full else {"rows": [], **_money(0, "total")}
+        special = _special_funds(views, end, town.code if town else None)
+        volunteer_hours = _hours(views, start, end, scopes, reference)
+        organisations = _organisations(views, end, scopes, reference)
+        made = rows(corrections.CORRECTIONS, "day >= ? AND day <= ?", (first, last), order="position") if full else []
+        distinct_donors = periods.distinct_donors(views, start, end, scopes)
     corrected = _corrections(made, in_town)
 
     donation_count = sum(r["count"] for r in income["rows"] if r["category"].startswith("donation:"))
@@ -181,6 +187,13 @@ def transparency_report(
 
 
 # --- the sections ---------------------------------------------------------------------------------
+
+
+def _listed_order(item: tuple[tuple[str, ...], Any]) -> tuple[int, str]:
+    """Categories in the order the report lists them: spending kinds as the ledger defines them."""
+    category = item[0][0]
+    kind = category.split(":", 1)[1] if category.startswith("spent:") else None
+    return (DISBURSEMENT_KINDS.index(kind) if kind in DISBURSEMENT_KINDS else len(DISBURSEMENT_KINDS), category)
 
 
 def _income(flows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -215,10 +228,14 @@ def _spending(flows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"rows": listed, **_money(sum(r["amount"] for r in listed), "total")}
 
 
-def _projects(rows: Rows, first: str, last: str, in_town) -> dict[str, Any]:
-    """Project payments in the period, net of payments reversed in it (on the reversal's day)."""
-    paid = rows(projects.DISBURSEMENTS, "kind = 'project' AND ((paid_on >= ? AND paid_on <= ?) OR "
-                "(reversed_on >= ? AND reversed_on <= ?))", (first, last, first, last))
+def _projects(views: Snapshot, first: str, last: str, in_town) -> dict[str, Any]:
+    """Project payments in the period, net of payments reversed in it (on the reversal's day):
+    the period's payments and reversals only, each found by its date's index."""
+    rows = views.rows
+    paid = rows(projects.DISBURSEMENTS, "paid_on >= ? AND paid_on <= ? AND kind = 'project'", (first, last))
+    seen = {d["number"] for d in paid}
+    paid += [d for d in rows(projects.DISBURSEMENTS, "reversed_on >= ? AND reversed_on <= ? AND kind = 'project'",
+                             (first, last)) if d["number"] not in seen]
     per_project: dict[str, dict[str, Any]] = {}
     for d in paid:
         if not in_town(d):
@@ -232,8 +249,9 @@ def _projects(rows: Rows, first: str, last: str, in_town) -> dict[str, Any]:
         if d["reversed_on"] and first <= d["reversed_on"] <= last:
             entry["reversed"] += d["amount"]
             entry["payments"] -= 1
-    known = {p["code"]: p for p in rows(projects.PROJECTS)}
-    names = {o["code"]: o["name"] for o in rows(streettowns.ORGANISATIONS)}
+    known = {p["code"]: p for p in _by_codes(rows, projects.PROJECTS, "code", list(per_project))}
+    names = {o["code"]: o["name"] for o in _by_codes(
+        rows, streettowns.ORGANISATIONS, "code", sorted({p["organisation"] for p in known.values() if p["organisation"]}))}
     listed = []
     for code in sorted(per_project):
         entry, project = per_project[code], known.get(code, {})
@@ -249,32 +267,40 @@ def _projects(rows: Rows, first: str, last: str, in_town) -> dict[str, Any]:
     return {"rows": listed, **_money(sum(r["amount"] for r in listed), "total")}
 
 
-def _special_funds(rows: Rows, last: str, in_town) -> dict[str, Any]:
-    """Special funds (专项基金) whose home is the street-town (all of them for the district)."""
-    balances: dict[str, int] = defaultdict(int)
-    for row in rows(funds.DAILY, "day <= ?", (last,)):
-        balances[row["fund"]] += row["delta"]
+def _by_codes(rows: Rows, table: Table, column: str, codes: list[str]) -> list[dict[str, Any]]:
+    """The rows whose ``column`` is one of ``codes``, read in chunks (a statement's placeholders are few)."""
+    found: list[dict[str, Any]] = []
+    for i in range(0, len(codes), 500):
+        chunk = codes[i:i + 500]
+        found += rows(table, f"{column} IN ({', '.join('?' * len(chunk))})", tuple(chunk))
+    return found
+
+
+def _special_funds(views: Snapshot, end: date, town: str | None) -> dict[str, Any]:
+    """Special funds (专项基金) whose home is the street-town (all of them for the district), with
+    each one's balance at the period's end summed from its yearly, monthly and daily movements."""
+    where, params = ("kind = 'special' AND street_town = ?", (town,)) if town else ("kind = 'special'", ())
+    special = views.rows(funds.FUNDS, where, params, order="code")
+    moved = sums(views, funds.MOVED, BEGINNING, end, [f["code"] for f in special], ("fund",)) if special else {}
+    balances = {k[0]: v["delta"] for k, v in moved.items()}
     listed = []
-    for f in rows(funds.FUNDS, "kind = 'special'", order="code"):
-        if not in_town(f):
-            continue
+    for f in special:
         listed.append({
             "fund": f["code"], "name": f["name"], "foundation": f["foundation"], "street_town": f["street_town"],
             "restricted": bool(f["restricted"]), "purpose": f["purpose"], "domains": json.loads(f["domains"] or "[]"),
             "street_towns": json.loads(f["street_towns"] or "[]"), "valid_from": f["valid_from"],
             "valid_until": f["valid_until"], "agreement_ref": f["agreement_ref"], "closed": bool(f["closed"]),
-            **_money(balances[f["code"]], "balance"),
+            **_money(balances.get(f["code"], 0), "balance"),
         })
     return {"rows": listed, **_money(sum(r["balance"] for r in listed), "total_balance")}
 
 
-def _hours(rows: Rows, first: str, last: str, in_town, reference) -> dict[str, Any]:
+def _hours(views: Snapshot, start: date, end: date, scopes: list[str] | None, reference) -> dict[str, Any]:
     totals: dict[str, list[int]] = {d.code: [0, 0] for d in reference.domains}
-    for row in rows(hours.DAILY, "day >= ? AND day <= ?", (first, last)):
-        if in_town(row):
-            pair = totals.setdefault(row["domain"], [0, 0])
-            pair[0] += row["minutes"]
-            pair[1] += row["sessions"]
+    for (domain,), row in sorted(sums(views, hours.HOURED, start, end, scopes, ("domain",)).items()):
+        pair = totals.setdefault(domain, [0, 0])
+        pair[0] += row["minutes"]
+        pair[1] += row["sessions"]
     names = {d.code: d for d in reference.domains}
     listed = []
     for domain, (minutes, sessions) in totals.items():
@@ -287,15 +313,14 @@ def _hours(rows: Rows, first: str, last: str, in_town, reference) -> dict[str, A
             "sessions": sum(r["sessions"] for r in listed)}
 
 
-def _organisations(rows: Rows, last: str, in_town, reference) -> dict[str, Any]:
+def _organisations(views: Snapshot, end: date, scopes: list[str] | None, reference) -> dict[str, Any]:
     """Community social organisations (社区社会组织) registered by the end of the period, per
     community (居委), against the plan's average target. Communities without any organisation are
     unknown to the ledger; organisations that name no community are listed but not averaged."""
     target = reference.organisations_per_community_target
-    counts: dict[tuple[str, str], int] = defaultdict(int)
-    for o in rows(streettowns.ORGANISATIONS, "kind = 'social_organisation' AND registered_on <= ?", (last,)):
-        if in_town(o):
-            counts[(o["street_town"], o["community"] or "")] += 1
+    counts = {key: row["organisations"] for key, row in sums(
+        views, streettowns.ORGANISED, BEGINNING, end, scopes, ("street_town", "community")).items()
+        if row["organisations"]}
     towns = {t.code: t for t in reference.street_towns}
     listed = [{"street_town": town, "street_town_zh": towns[town].name_zh if town in towns else town,
                "community": community or None, "organisations": n, "target": target,
@@ -321,16 +346,3 @@ def _corrections(made: list[dict[str, Any]], in_town) -> dict[str, Any]:
     return {"rows": listed, "count": len(listed)}
 
 
-def _distinct_donors(views: Snapshot, first: str, last: str, town: str | None) -> int:
-    """Donors with a gift received in the period and not reversed by its end; each anonymous gift
-    counts as one donor. ``view_town_donors`` has no dates, so its per-gift twin is joined to the
-    fund entries' business dates; only the count leaves the database."""
-    sql = ("SELECT COUNT(DISTINCT d.donor) FROM {donations} d JOIN {entries} e "
-           "ON e.fund = d.fund AND e.entry = d.entry "
-           "WHERE e.type = 'Fund.DonationReceived' AND e.day >= ? AND e.day <= ? "
-           "AND (e.reversed IS NULL OR e.reversed > ?)")
-    params: tuple = (first, last, last)
-    if town is not None:
-        sql += " AND e.street_town = ?"
-        params += (town,)
-    return int(views.query(sql, params, donations=streettowns.DONATIONS, entries=funds.ENTRIES)[0][0])

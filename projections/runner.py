@@ -29,7 +29,7 @@ from ledger.events import EVENT_TYPES
 from ledger.merkle_log import LEAVES
 from ledger.sidetables import Cursor, SideTables, notifications_after
 from projections import corrections, donations, funds, hours, projects, streettowns
-from projections.base import ChangeT, Event, Table
+from projections.base import ChangeT, Event, Table, rolled_up
 
 VIEWS = (funds, streettowns, projects, hours, corrections, donations)
 """Every view, each a module with TABLES and a pure ``fold(event, read)``."""
@@ -151,6 +151,7 @@ class Projections:
             stored = notifications_after(cursor, position, size)
             if not stored:
                 return 0
+            _check_leaves(cursor, [(n.id, n.originator_id, n.originator_version, n.state) for n in stored])
             batch = _Batch(_Reader(cursor, self.tables))
             for event in self._verified(stored):
                 for change in changes_for(event, batch.read):
@@ -173,6 +174,8 @@ class Projections:
             read, add = batch.read, batch.add
             position = folded = 0
             while page := _rows_after(cursor, position, _PAGE):
+                if frontier.size + len(page) > trusted:  # rows past the checkpoint: none may be off the tree
+                    _check_leaves(cursor, [(r[0], r[1], r[2], r[4]) for r in page[max(0, trusted - frontier.size):]])
                 for row in page:
                     if frontier.size < trusted:
                         event = _vouched(row, frontier)
@@ -250,6 +253,8 @@ class Projections:
         shapes: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[tuple]] = {}
         for (name, key), (add, put) in batch.pending.items():
             shapes.setdefault((name, tuple(add), tuple(put)), []).append((*key, *add.values(), *put.values()))
+        for (name, key), add in _rollups(batch.pending).items():
+            shapes.setdefault((name, tuple(add), ()), []).append((*key, *add.values()))
         for (name, adds, puts), rows in shapes.items():
             cursor.executemany(self._upsert(name, adds, puts), rows)
 
@@ -275,6 +280,27 @@ class Projections:
         if order:
             sql += f" ORDER BY {order}"
         return [dict(zip(table.columns, r, strict=True)) for r in self.tables.fetchall(sql, params)]
+
+
+_ROLLED = {t.name: t for t in TABLES if t.rollups}
+
+
+def _rollups(pending: dict[tuple[str, tuple], tuple[dict[str, int], dict[str, Any]]]) -> dict[tuple[str, tuple], dict[str, int]]:
+    """The monthly and yearly rows a batch's daily rows add to, merged: a batch of a district's
+    events touches thousands of days but only a few months, so the rollups cost little to keep."""
+    merged: dict[tuple[str, tuple], dict[str, int]] = {}
+    for (name, key), (add, _put) in pending.items():
+        table = _ROLLED.get(name)
+        if table is None or not add:
+            continue
+        for target, row, amounts, _ in rolled_up(table, key, add):
+            into = merged.get((target, row))
+            if into is None:
+                merged[(target, row)] = dict(amounts)
+            else:
+                for column, amount in amounts.items():
+                    into[column] = into.get(column, 0) + amount
+    return merged
 
 
 class _Batch:
@@ -345,6 +371,28 @@ def _rows_after(cursor: Cursor, position: int, limit: int) -> list[tuple]:
         (position, limit),
     )
     return cursor.fetchall()
+
+
+def _check_leaves(cursor: Cursor, rows: list[tuple[int, str, int, bytes]]) -> None:
+    """Rows (position, stream, version, bytes) at or below the Merkle tree's head must be its leaves,
+    byte for byte: the tree grows only at the head, in order, so a row it passed without taking
+    was written behind the ledger's back (``ledger.integrity``). One query per batch."""
+    t = cursor._tables
+    cursor.execute(f"SELECT MAX(position) FROM {t.table(LEAVES)}")
+    head = int(cursor.fetchone()[0] or 0)
+    if not rows or rows[0][0] > head:
+        return
+    cursor.execute(f"SELECT position, hash FROM {t.table(LEAVES)} WHERE position >= ? AND position <= ?",
+                   (rows[0][0], min(rows[-1][0], head)))
+    leaves = {int(p): bytes(h) for p, h in cursor.fetchall()}
+    for position, stream, version, state in rows:
+        if position > head:
+            return
+        if leaves.get(int(position)) != merkle.leaf_hash(bytes(state)):
+            problem = ("is not a leaf of the Merkle log although the tree has grown past its position: it was "
+                       "written behind the ledger's back") if int(position) not in leaves else (
+                       f"its stored bytes are not those the Merkle tree took at log position {position}")
+            raise TamperedEvent(str(stream), int(version), problem)
 
 
 def _notification(row: tuple) -> Notification:

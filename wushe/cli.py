@@ -36,7 +36,7 @@ from ledger.signing import (
     read_signing_key,
     retire_key_files,
 )
-from ledger.stores import UnsafeDatabase, display_url
+from ledger.stores import StoreRefused, display_url
 
 app = typer.Typer(help="Wushe Ledger (五社账本): signed ledger of charity funds and volunteer hours.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -127,7 +127,7 @@ def handles_errors(command):
             _fail(explain(exc), 2)
         except (ProofRangeError, CheckpointError, ReceiptError) as exc:
             _fail(explain(exc))
-        except UnsafeDatabase as exc:
+        except StoreRefused as exc:
             _fail(str(exc), 3)
 
     return wrapper
@@ -647,12 +647,26 @@ def log(
             _fail(msg("{failures} event(s) fail verification; `wushe log --verify` checks the whole log",
                       failures=failures))
         return
+    for check in failed:
+        err.print(f"[red]FAIL[/] #{check.position} {check.stream} v{check.version} {check.type_name}: {check.problem}",
+                  highlight=False)
+    structure = ledger.check_structure()
+    for broken in structure.breaks:
+        where = f"#{broken.position} " if broken.position is not None else ""
+        version = f" v{broken.version}" if broken.version is not None else ""
+        err.print(f"[red]FAIL[/] {where}{broken.stream}{version}: {broken.problem}", highlight=False)
     if failures:
-        for check in failed:
-            err.print(f"[red]FAIL[/] #{check.position} {check.stream} v{check.version} {check.type_name}: {check.problem}",
-                      highlight=False)
         _fail(msg("{failures} of {total} events fail verification", failures=failures, total=total))
-    out.print(f"[green]all {total} events signed and valid 全部 {total} 个事件签名有效[/]")
+    if structure.breaks:
+        first = structure.breaks[0]
+        _fail(msg("the log was altered behind the ledger's back: {count} break(s); the first: {where}{problem}",
+                  count=len(structure.breaks), problem=first.problem,
+                  where=f"#{first.position} {first.stream} " if first.position is not None else ""))
+    against = (msg("checked against checkpoint {size}", size=structure.checkpoint_size)
+               if structure.checkpoint_size is not None else msg("no checkpoint to check against"))
+    shape = msg("streams contiguous, {leaves} Merkle leaves equal the events", leaves=structure.leaves)
+    out.print(f"[green]all {total} events signed and valid 全部 {total} 个事件签名有效[/]; {shape}; {against}",
+              highlight=False)
 
 
 def _from_position(ledger: Ledger, start: int):

@@ -35,7 +35,7 @@ class Console:
 def install(app: FastAPI, settings: ConsoleSettings | None = None) -> None:
     """Add the console to an app that already has the authenticated API (``api.writes.install``)."""
     from api.auth import load_secret
-    from api.console import approvals, auditor, corrections, imports, receipts, recorder, routes, signin
+    from api.console import approvals, auditor, corrections, imports, receipts, recorder, routes, signin, statements
 
     settings = settings or ConsoleSettings()
     ledger = app.state.ledger
@@ -43,7 +43,7 @@ def install(app: FastAPI, settings: ConsoleSettings | None = None) -> None:
     app.state.console = Console(settings, CredentialStore(ledger, secret, settings),
                                 SessionStore(ledger, secret, settings), SignInLimits(settings))
     app.state.console.uploads = imports.Uploads()
-    for module in (signin, routes, approvals, corrections, recorder, auditor, imports, receipts):
+    for module in (signin, routes, approvals, corrections, recorder, auditor, imports, receipts, statements):
         app.include_router(module.router)
 
     @app.get(f"{PREFIX}/static/{{name}}", include_in_schema=False)

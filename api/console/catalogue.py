@@ -9,7 +9,8 @@ from fastapi import Request
 from api.console import labels, views
 from api.console.forms import Field, Form, Option
 from api.console.web import PREFIX, Staff
-from api.routes import record
+from api.routes import accounting, record
+from ledger.disclosures import ITEM_NAMES
 
 ACCOUNTANT = ("accountant",)
 
@@ -150,6 +151,25 @@ FORMS: dict[str, Form] = {f.slug: f for f in [
         Field("code", "基金（余额须为零）", "Fund (its balance must be zero)", "select", open_fund_options, required=True),
         Field("reason", "关闭原因", "Why it closes", required=True),
     ], ACCOUNTANT, path_param="code"),
+    Form("income", "登记其他收入", "Record other income", accounting.OtherIncomeIn, accounting.record_other_income, [
+        FUND, _amount(),
+        Field("kind", "类别", "Kind", "select", static(labels.OTHER_INCOME), required=True),
+        Field("payer", "付款方", "Payer", required=True, hint_zh="例如开户银行", hint_en="e.g. the bank"),
+        Field("note", "摘要", "Note"), _date("on", "日期", "Date"),
+    ], ACCOUNTANT, path_param="fund",
+        lede_zh="银行利息、投资收益与其他收入（不是捐赠，也不是政府补助）。",
+        lede_en="Bank interest, investment income and other income (neither a gift nor a government grant)."),
+    Form("publication", "登记信息公开", "Record a publication", accounting.PublicationIn, accounting.record_publication, [
+        Field("organisation", "基金会", "Foundation", "select", foundation_options, required=True),
+        Field("item", "公开事项", "Item", "select", static(ITEM_NAMES), required=True),
+        Field("subject", "所涉年度、项目或基金", "Year, project or fund it concerns", required=True),
+        Field("title", "标题", "Title", required=True),
+        Field("where", "公开渠道", "Where published", required=True, hint_zh="例如慈善中国、本会网站",
+              hint_en="e.g. 慈善中国 (the national platform), the foundation's site"),
+        _date("published_on", "公开日期", "Published on"),
+    ], ACCOUNTANT, path_param="organisation",
+        lede_zh="《慈善组织信息公开办法》要求的公开：信息公开日历据此判断按时、逾期或待公开。",
+        lede_en="A publication the disclosure rules require: the disclosure calendar judges on time, late or due by it."),
     Form("project", "登记项目", "Register a project", record.ProjectIn, record.register_project, [
         Field("code", "项目代码", "Project code", required=True),
         Field("name", "项目名称", "Name", required=True),

@@ -14,6 +14,10 @@ FUNDING_SOURCES = {"government_purchase": ("政府购买服务", "Government pur
                    "venture_philanthropy": ("公益创投", "Venture philanthropy"), "fund": ("基金资助", "A fund")}
 DISBURSEMENT_KINDS = {"project": ("项目款", "Project payment"), "allowance": ("社工津贴", "Social-worker allowance"),
                       "management": ("管理费用", "Management cost"), "fundraising": ("筹资费用", "Fundraising cost")}
+OTHER_INCOME = {"interest": ("利息收入", "Bank interest"), "investment": ("投资收益", "Investment income"),
+                "other": ("其他收入", "Other income")}
+ORGANISATION_TYPES = {"foundation": ("基金会", "Foundation"), "social_group": ("社会团体", "Social group"),
+                      "social_service": ("社会服务机构", "Social service organisation")}
 STATUS = {"requested": ("待审批", "Awaiting approval"), "approved": ("已批准", "Approved"),
           "rejected": ("已驳回", "Rejected"), "paid": ("已支付", "Paid"), "reversed": ("已冲正", "Reversed")}
 ROLES = {"root": ("系统管理员", "Root"), "accountant": ("会计", "Accountant"), "approver": ("审批人", "Approver"),

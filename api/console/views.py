@@ -17,9 +17,7 @@ from projections import streettowns as town_views
 
 
 def _projections(request: Request):
-    reads = request.app.state.reads
-    reads.current()
-    return reads.projections
+    return request.app.state.reads.current().projections
 
 
 def foundation_scope(staff: Staff) -> str | None:

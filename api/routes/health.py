@@ -1,49 +1,97 @@
-"""Liveness and readiness: the store answers and the log verifies to its head."""
+"""Liveness and readiness: named checks (``api.checks``) of the primary store, the history, the
+read copy, the views' runner and the replication setting, each bounded in time."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from api.deps import LedgerDep
+from api.checks import Outcome, add_check, run_checks
 from ledger.stores import is_postgres
 
 router = APIRouter(tags=["health"])
 
 
+class CheckResult(BaseModel):
+    name: str
+    status: str
+    """``ok``, ``warn``, ``failing`` or ``timeout``."""
+    critical: bool
+    """A failing critical check makes the server not ready (503)."""
+    detail: str | None = None
+
+
 class Health(BaseModel):
     status: str
-    """``ok`` when the store answers and the ledger is initialised."""
+    """``ok`` when every check passes; ``degraded`` when a non-critical one does not (the server
+    writes and serves, e.g. with the read copy down); ``uninitialised`` before ``wushe init``."""
     store: str
     """``sqlite`` or ``postgresql``."""
     events: int
-    """Number of events in the log (its head position)."""
+    """Number of events in the log (its head position, on the primary)."""
     initialised: bool
     projections_position: int
-    """The last log position folded into the read models."""
+    """The last log position folded into the read models public reads see."""
     projections_lag: int
-    """Events stored but not yet in the read models (those public reads see: a read copy's, if set)."""
+    """Events on the primary not yet in the read models public reads see (a read copy's, if set)."""
     projections_runner: str
     """``background`` (the server's runner keeps the views current), ``on-read`` (no runner: each
     public read catches up), or ``failing: <error>`` (its last round failed; it keeps trying)."""
+    checks: list[CheckResult]
 
 
-@router.get("/health", response_model=Health)
-def health(request: Request, ledger: LedgerDep) -> Health | JSONResponse:
-    store = "postgresql" if is_postgres(ledger.database_url) else "sqlite"
-    try:
+def install_checks(app: FastAPI) -> None:
+    """The server's own checks: the primary store (critical), replication, the read copy, the views."""
+    ledger = app.state.ledger
+
+    def primary() -> Outcome:
         # One query the store's client does not retry first: a database that is down is reported
         # within the pool's wait (ledger.stores), not after the recorder's ten attempts.
         ledger.tables.fetchone("SELECT 1")
         head = ledger.recorder.max_notification_id() or 0
-        initialised = ledger.is_founded
-        views = request.app.state.reads.projections.status()
-    except Exception as exc:  # the store is down: say so with a 503, not a stack trace
-        return JSONResponse({"status": "unavailable", "store": store, "detail": type(exc).__name__}, status_code=503)
-    return Health(status="ok" if initialised else "uninitialised", store=store, events=head, initialised=initialised,
-                  projections_position=views.position, projections_lag=views.lag,
-                  projections_runner=_runner(request.app.state.keeper))
+        founded = ledger.is_founded
+        return Outcome("ok" if founded else "warn", None if founded else "uninitialised",
+                       {"events": head, "initialised": founded})
+
+    def replication() -> Outcome:
+        problem = getattr(ledger.factory, "replication_problem", None)
+        return Outcome("warn", problem) if problem else Outcome("ok")
+
+    def views() -> Outcome:
+        keeper = app.state.keeper
+        runner = _runner(keeper)
+        return Outcome("failing" if keeper.failure else "ok", runner if keeper.failure else None, {"runner": runner})
+
+    add_check(app, "primary", primary)
+    add_check(app, "replication", replication, critical=False)
+    add_check(app, "views", views, critical=False)
+    reads = app.state.reads
+    if reads.has_replica:
+        add_check(app, "replica", reads.replica_check, critical=False)
+
+
+@router.get("/health", response_model=Health)
+def health(request: Request) -> Health | JSONResponse:
+    app = request.app
+    store = "postgresql" if is_postgres(app.state.ledger.database_url) else "sqlite"
+    results = run_checks(app)
+    checks = [CheckResult(name=c.name, status=o.status, critical=c.critical, detail=o.detail) for c, o in results]
+    found = {c.name: o for c, o in results}
+    not_ready = [c for c, o in results if c.critical and o.status in ("failing", "timeout")]
+    primary = found.get("primary")
+    if not_ready or primary is None or primary.data is None:
+        refused = "refused" if app.state.history_problem is not None else "unavailable"
+        detail = "; ".join(f"{c.name}: {found[c.name].detail}" for c in not_ready)
+        return JSONResponse({"status": refused, "store": store, "detail": detail,
+                             "checks": [c.model_dump() for c in checks]}, status_code=503)
+    head = primary.data["events"]
+    views = app.state.reads.lag_status(head)
+    degraded = any(o.status in ("failing", "timeout", "warn") for c, o in results if not c.critical)
+    status = "uninitialised" if not primary.data["initialised"] else "degraded" if degraded else "ok"
+    return Health(status=status, store=store, events=head, initialised=primary.data["initialised"],
+                  projections_position=views["position"], projections_lag=views["lag"],
+                  projections_runner=_runner(app.state.keeper), checks=checks)
 
 
 def _runner(keeper) -> str:

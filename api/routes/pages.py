@@ -59,6 +59,8 @@ def build(request: Request, path: str, selection: Selection = EVERYTHING) -> Pub
             return public_data.district_page(ledger, reads.district)
         case ["street-towns", code]:
             return public_data.street_town_page(ledger, projections, code, paging=paging)
+        case ["street-towns", code, "donations"]:
+            return public_data.street_town_donations_page(ledger, projections, code, filters, paging)
         case ["funds"]:
             return public_data.funds_page(ledger, projections)
         case ["funds", code]:
@@ -188,7 +190,8 @@ def _choices(request: Request, page: PublicPage) -> dict[str, Any] | None:
     if page.filters is None:
         return None
     reference = request.app.state.ledger.reference
-    offered = {"projects": ("street_town", "domain", "year", "status", "q"), "fund": ("year",),
+    offered = {"projects": ("street_town", "domain", "year", "status", "q"), "fund": ("year", "street_town"),
+               "street-town-donations": ("year",),
                "hours": ("street_town", "domain"), "corrections": ("street_town", "year"),
                "organisations": ("street_town", "year", "q")}[page.kind]
     return {"offered": offered, "street_towns": reference.street_towns, "domains": reference.domains,
@@ -213,6 +216,12 @@ def home(request: Request, tag: Fresh, lang: LangQuery = None) -> HTMLResponse:
 @router.get("/street-towns/{code}", response_class=HTMLResponse)
 def street_town(request: Request, code: str, tag: Fresh, chosen: Chosen, lang: LangQuery = None) -> HTMLResponse:
     return _page(request, f"street-towns/{code}", lang, chosen, tag)
+
+
+@router.get("/street-towns/{code}/donations", response_class=HTMLResponse)
+def street_town_donations(request: Request, code: str, tag: Fresh, chosen: Chosen,
+                          lang: LangQuery = None) -> HTMLResponse:
+    return _page(request, f"street-towns/{code}/donations", lang, chosen, tag)
 
 
 @router.get("/funds", response_class=HTMLResponse)

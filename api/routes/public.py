@@ -113,6 +113,15 @@ def street_town(reads: ReadsDep, code: str, tag: Fresh, chosen: Chosen) -> Page:
     return public_data.street_town_page(reads.ledger, reads.projections, code, paging=chosen.paging).as_json()
 
 
+@router.get(f"{PUBLIC}/street-towns/{{code}}/donations")
+def street_town_donations(reads: ReadsDep, code: str, tag: Fresh, chosen: Chosen) -> Page:
+    """Every gift a street-town's donations figure counts (to any fund, a district-wide fund's gift
+    tagged with the street-town too), newest first, a page at a time (``year`` selects one year's);
+    ``summary.donations`` is their sum less those reversed: the street-town's "of which donations"."""
+    return public_data.street_town_donations_page(reads.ledger, reads.projections, code, chosen.filters,
+                                                  chosen.paging).as_json()
+
+
 @router.get(f"{PUBLIC}/funds")
 def funds(reads: ReadsDep, tag: Fresh) -> Page:
     return public_data.funds_page(reads.ledger, reads.projections).as_json()

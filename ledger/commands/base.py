@@ -4,6 +4,7 @@ authority, one transaction per command (with retries) or a bulk import's batch, 
 from __future__ import annotations
 
 import copy
+import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,9 +25,10 @@ from ledger.errors import AlreadyExists, InvalidInput, KeyRevoked, NotAuthorised
 from ledger.funds import Fund, fund_id
 from ledger.intransaction import saving
 from ledger.mapper import SigningMapper, signing_as
-from ledger.merkle_log import MerkleLog
+from ledger.merkle_log import LEAVES, MerkleLog
 from ledger.messages import codes as _codes
 from ledger.messages import msg, term
+from ledger.published import PublishedRecord
 from ledger.principals import DIRECTORY_ID, RECORDER, ROLE_NAMES, ROOT, Directory, KeyRecord, Principal
 from ledger.projects import Organisation, Project, organisation_id, project_id
 from ledger.reference import ReferenceData, load_reference
@@ -47,6 +49,11 @@ _DIRECTORY_FRESH: ContextVar[bool] = ContextVar("wushe_directory_fresh", default
 """True while a command attempt runs on a directory caught up at its start."""
 
 T = TypeVar("T")
+
+logger = logging.getLogger("wushe.ledger")
+
+_REVOKING = ("KeyRevoked", "KeyRotated")
+"""Directory events after which the key they retire signs nothing more: the tree grows over them at once."""
 
 
 def system_clock() -> datetime:
@@ -107,14 +114,21 @@ class LedgerBase(Application[str]):
         self._directory_lock = threading.RLock()
         self._revocation_positions: dict[str, int] = {}
         self._first_after_revocation: dict[tuple[str, int], tuple[int | None, int | None]] = {}
+        self._leaves_checked: dict[str, int] = {}
+        """Per stream, the version up to which every event was found to be a leaf of the Merkle log."""
         self._batch_funds: dict[str, Fund] = {}
         self._batch_lock = threading.Lock()
         env = persistence_env(self.database_url, self.settings.aggregate_cache, read_only=read_only,
-                              setting="WUSHE_READ_DATABASE_URL" if read_only else "WUSHE_DATABASE_URL")
+                              setting="WUSHE_READ_DATABASE_URL" if read_only else "WUSHE_DATABASE_URL",
+                              statement_timeout=self.settings.statement_timeout,
+                              replication_check=self.settings.replication_check)
         super().__init__(env=env)
         self.tables = SideTables(self.recorder)
         self.merkle = MerkleLog(self.recorder, check=self._check_for_tree, read_only=read_only)
-        self.checkpoints = CheckpointStore(self.recorder, read_only=read_only)
+        self.published = PublishedRecord(self.settings.resolved_key_dir)
+        """The newest checkpoint this ledger published, kept outside the database (``ledger.published``)."""
+        self.checkpoints = CheckpointStore(self.recorder, read_only=read_only,
+                                           on_publish=None if read_only else self._publish)
 
     def construct_mapper(self) -> SigningMapper:
         return SigningMapper(key_lookup=self._key_lookup, signed_after_revocation=self._signed_after_revocation)
@@ -334,6 +348,8 @@ class LedgerBase(Application[str]):
             recordings = self.save(*aggregates)
         if any(isinstance(a, Directory) for a in aggregates):
             self._catch_up_directory()
+            if any(type(r.domain_event).__name__ in _REVOKING for r in recordings):
+                self._grow_tree()
         return Recorded(
             ident=ident,
             positions=tuple(r.notification.id for r in recordings),
@@ -355,9 +371,49 @@ class LedgerBase(Application[str]):
             # Revocations written by any process since the last look count for this load.
             self._fresh_directory()
         try:
-            return bulk.load(stream) if bulk is not None else self.repository.get(stream)
+            return bulk.load(stream) if bulk is not None else self.load_aggregate(stream)
         except AggregateNotFoundError:
             raise NotFound(kind, ident, field=field_name) from None
+
+    def load_aggregate(self, stream: str) -> Any:
+        """An aggregate from the store, once every event of its stream that the Merkle tree has grown
+        past is one of its leaves (``_check_leaves``)."""
+        self._check_leaves(stream)
+        return self.repository.get(stream)
+
+    def _check_leaves(self, stream: str) -> None:
+        """Refuse a stream holding an event that is not a leaf of the Merkle log although the tree
+        has grown past its position. The tree grows only at the log's head, in order, over events
+        that verify, so such an event was written behind the ledger's back — typically into a free
+        id below a key's revocation (PostgreSQL never reuses the ids of rolled-back inserts), where
+        a stolen key's signature would otherwise pass as made before the revocation. Events past the
+        tree's head are judged by their signatures and their place after any revocation. One query
+        per load; versions already checked are not asked again."""
+        checked = self._leaves_checked.get(stream, 0)
+        t, pos, leaves = self.tables, self.tables.position_column, self.tables.table(LEAVES)
+        row = t.fetchone(
+            f"SELECT MIN(CASE WHEN l.position IS NULL THEN e.originator_version END), MAX(e.originator_version) "
+            f"FROM {t.events_table} e LEFT JOIN {leaves} l ON l.position = e.{pos} "
+            f"WHERE e.originator_id = ? AND e.originator_version > ? AND e.{pos} <= (SELECT MAX(position) FROM {leaves})",
+            (stream, checked),
+        )
+        if row is None or row[1] is None:
+            return
+        if row[0] is not None:
+            raise TamperedEvent(stream, int(row[0]), "is not a leaf of the Merkle log although the tree has grown "
+                                "past its position: it was written behind the ledger's back")
+        self._leaves_checked[stream] = max(checked, int(row[1]))
+
+    def _grow_tree(self) -> None:
+        """Grow the Merkle tree to the log's head now (after a revocation: an event slipped in below
+        it later is then off the tree, and refused). A tampered event stops the growth; it is
+        reported where the tree is read (the views' runner, ``wushe log --verify``)."""
+        if self.read_only or self._bulk() is not None:
+            return
+        try:
+            self.merkle.sync()
+        except TamperedEvent as exc:
+            logger.warning("the Merkle tree stops short of a tampered event: %s", exc)
 
     def fund(self, code: str, field_name: str = "fund") -> Fund:
         return self._get(fund_id(code), "fund", code, field_name)

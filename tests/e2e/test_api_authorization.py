@@ -6,7 +6,8 @@ maker-checker, revoked tokens."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, time
+import itertools
+from datetime import date, time, timedelta
 
 import pytest
 from apisite import ROLES, TOWN, Site, assert_problem, fresh, site_fixture  # noqa: F401  (the site fixture)
@@ -20,6 +21,37 @@ def _everyone_but(*allowed: str) -> dict[str, object]:
 
 Request = Callable[[Site], tuple[str, str, dict | None]]
 """Builds (method, path, body) for one cell, seeding what it needs first."""
+
+def _goods_fund(s: Site, actor=None, code: str | None = None) -> str:
+    """A fund holding ¥6 of rice given in kind."""
+    fund = code or s.fund()
+    s.ledger.record_donation(actor or s.cast.accountant, fund, 600, donor_type="business", method="in_kind",
+                             in_kind_description="大米", in_kind_basis="market", quantity=2, unit="袋")
+    return fund
+
+
+def _contract(s: Site, fund: str | None = None, actor=None) -> tuple[str, str]:
+    """A fund with a signed two-milestone service contract, its first payment received."""
+    fund = fund or s.fund()
+    code, actor = fresh("C"), actor or s.cast.accountant
+    s.ledger.sign_contract(actor, fund, code, buyer="街道办事处", milestones=[("一期", 300), ("二期", 200)],
+                           document_ref="购买服务合同-1")
+    s.ledger.receive_contract_payment(actor, fund, code, 300)
+    return fund, code
+
+
+_days = itertools.count(1)
+
+
+def _since() -> str:
+    """A later date each time: a new profile starts after the one recorded."""
+    return (date(2000, 1, 1) + timedelta(days=next(_days))).isoformat()
+
+
+def _special(s: Site) -> str:
+    return s.fund(0, kind="special", restricted=True, purpose="助老", domains=["elderly_care"], street_towns=[TOWN],
+                  agreement_ref="协议-T")
+
 
 ENDPOINTS: dict[str, tuple[Request, dict[str, object]]] = {
     "register organisation": (
@@ -83,6 +115,29 @@ ENDPOINTS: dict[str, tuple[Request, dict[str, object]]] = {
             "position": s.ledger.record_donation(s.cast.accountant, s.fund(), 800, donor_type="resident").positions[0],
             "reason": "金额录入错误"}),
         _everyone_but("accountant")),
+    "record other income": (lambda s: ("POST", f"/api/v1/funds/{s.fund()}/income",
+                                       {"amount": "1.23", "kind": "interest", "payer": "开户银行"}),
+                            _everyone_but("accountant")),
+    "distribute goods": (lambda s: ("POST", f"/api/v1/funds/{_goods_fund(s)}/goods-distributions",
+                                    {"amount": "3", "description": "大米发放", "quantity": 1, "target": "P1"}),
+                         _everyone_but("accountant")),
+    "sign contract": (lambda s: ("POST", f"/api/v1/funds/{s.fund()}/contracts", {
+        "contract": fresh("C"), "buyer": "街道办事处", "document_ref": "合同-9",
+        "milestones": [{"name": "全部", "amount": "100"}]}), _everyone_but("accountant")),
+    "contract payment": (lambda s: ("POST", "/api/v1/funds/{}/contracts/{}/payments".format(*_contract(s)),
+                                    {"amount": "2.00"}), _everyone_but("accountant")),
+    "deliver service": (lambda s: ("POST", "/api/v1/funds/{}/contracts/{}/deliveries".format(*_contract(s)),
+                                   {"milestone": "一期"}), _everyone_but("accountant")),
+    "terminate special fund": (lambda s: ("POST", f"/api/v1/funds/{_special(s)}/terminate", {"reason": "协议期满"}),
+                               _everyone_but("accountant")),
+    "record profile": (lambda s: ("POST", "/api/v1/organisations/CNCF/profile", {
+        "charity": True, "public_fundraising": False, "org_type": "foundation", "since": _since(),
+        "document_ref": "慈认-1"}), _everyone_but("root", "accountant")),
+    "record publication": (lambda s: ("POST", "/api/v1/organisations/CNCF/publications", {
+        "item": "annual_report", "subject": "2025", "title": "2025年度工作报告", "where": "慈善中国"}),
+        _everyone_but("accountant")),
+    "statements": (lambda s: ("GET", "/api/v1/statements?foundation=CNCF&year=2026", None),
+                   _everyone_but("root", "accountant", "approver", "auditor")),
     "audit events": (lambda s: ("GET", "/api/v1/audit/events?start=1&limit=5", None), _everyone_but("auditor", "root")),
     "audit signed bytes": (lambda s: ("GET", "/api/v1/audit/events/1", None), _everyone_but("auditor", "root")),
     "audit keys": (lambda s: ("GET", "/api/v1/audit/keys", None), _everyone_but("auditor", "root")),
@@ -108,7 +163,8 @@ def _shape(path: str) -> str:
     """/api/v1/funds/F12-ab/close -> /api/v1/funds/{code}/close (to compare with route templates)."""
     path = path.split("?")[0]
     parts = path.split("/")
-    names = {"funds": "{code}", "projects": "{code}", "disbursements": "{number}", "events": "{position}"}
+    names = {"funds": "{code}", "projects": "{code}", "disbursements": "{number}", "events": "{position}",
+             "contracts": "{contract}", "organisations": "{code}"}
     return "/".join(names[parts[i - 1]] if i > 3 and parts[i - 1] in names else p for i, p in enumerate(parts))
 
 
@@ -326,6 +382,33 @@ FOREIGN: dict[str, tuple[Request, dict[str, object]]] = {
         ONLY_OTHER),
     "correct another organisation's hours": (
         lambda s: ("POST", "/api/v1/corrections", {"position": _other_hours(s), "reason": "时间错误"}), NOBODY),
+    "income into another foundation's fund": (
+        lambda s: ("POST", f"/api/v1/funds/{_other_fund(s)}/income", {"amount": "1", "kind": "interest",
+                                                                      "payer": "银行"}), ONLY_OTHER),
+    "hand out another foundation's goods": (
+        lambda s: ("POST", f"/api/v1/funds/{_goods_fund(s, s.cast.other_accountant, _other_fund(s))}/goods-distributions",
+                   {"amount": "1", "description": "发放", "quantity": 1, "target": "PX"}), ONLY_OTHER),
+    "sign a contract in another foundation's fund": (
+        lambda s: ("POST", f"/api/v1/funds/{_other_fund(s)}/contracts", {
+            "contract": fresh("C"), "buyer": "街道", "document_ref": "合同", "milestones": [{"name": "全部", "amount": "1"}]}),
+        ONLY_OTHER),
+    "receive on another foundation's contract": (
+        lambda s: ("POST", "/api/v1/funds/{}/contracts/{}/payments".format(
+            *_contract(s, _other_fund(s), s.cast.other_accountant)), {"amount": "1"}), ONLY_OTHER),
+    "deliver on another foundation's contract": (
+        lambda s: ("POST", "/api/v1/funds/{}/contracts/{}/deliveries".format(
+            *_contract(s, _other_fund(s), s.cast.other_accountant)), {"milestone": "一期"}), ONLY_OTHER),
+    "terminate another foundation's special fund": (
+        lambda s: ("POST", "/api/v1/funds/{}/terminate".format(_other_fund(
+            s, kind="special", restricted=True, purpose="养老", domains=["elderly_care"], street_towns=[TOWN],
+            agreement_ref="协议-Y")), {"reason": "期满"}), ONLY_OTHER),
+    "record another foundation's profile": (
+        lambda s: ("POST", f"/api/v1/organisations/{OTHER}/profile", {
+            "charity": True, "public_fundraising": True, "org_type": "foundation", "since": _since(),
+            "document_ref": "慈认-2"}), _everyone_but("other_accountant", "root")),
+    "publish for another foundation": (
+        lambda s: ("POST", f"/api/v1/organisations/{OTHER}/publications", {
+            "item": "annual_report", "subject": "2025", "title": "年报", "where": "官网"}), ONLY_OTHER),
 }
 
 CREATES = {"register organisation": "a new organisation of the district's registry: no owner to check",

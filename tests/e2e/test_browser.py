@@ -205,7 +205,8 @@ _UNLABELLED = """() => {
 
 def _pages(demo: Demo) -> dict[str, str]:
     return {
-        "home": "/", "street-town": f"/street-towns/{demo.town}", "funds": "/funds", "fund": f"/funds/{demo.fund}",
+        "home": "/", "street-town": f"/street-towns/{demo.town}",
+        "street-town-donations": f"/street-towns/{demo.town}/donations", "funds": "/funds", "fund": f"/funds/{demo.fund}",
         "projects": "/projects", "project": f"/projects/{demo.project}", "hours": "/hours",
         "corrections": "/corrections", "organisations": "/organisations", "checkpoints": "/checkpoints",
         "verify": "/verify",
@@ -328,10 +329,13 @@ def test_the_monthly_chart_reads_on_a_phone(phone, demo, lang):
 def test_names_in_tables_keep_a_readable_width_on_a_phone(phone, demo):
     narrowest = """() => Math.min(...[...document.querySelectorAll('tbody th')]
                                    .map(c => c.getBoundingClientRect().width))"""
-    for path in ("/", f"/street-towns/{demo.town}", "/funds", "/projects", "/hours"):
+    for path in ("/", f"/street-towns/{demo.town}", "/funds", "/projects", "/hours", "/organisations",
+                 "/corrections", f"/street-towns/{demo.town}/donations"):
         page = phone.open(path)
         assert page.evaluate(narrowest) >= 90, (path, "a name cell is at least ~6 characters wide")
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], path
+        # long lists come a page at a time: no page is a scroll of every row there is
+        assert page.evaluate("document.documentElement.scrollHeight") <= 10_000, path
     assert phone.problems == []
 
 

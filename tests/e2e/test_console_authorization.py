@@ -69,6 +69,11 @@ PAGES: dict[str, tuple[Page, dict[str, object]]] = {
     "import hours": (lambda c: "/console/import/hours", only("recorder")),
     "receipts": (lambda c: "/console/receipts", only("accountant", "other_accountant", "root")),
     "receipt": (lambda c: f"/console/receipts/{_donation(c)}", only("accountant", "root")),
+    "statements": (lambda c: "/console/statements", only("root", "accountant", "other_accountant", "approver", "auditor")),
+    "statements of a year": (lambda c: "/console/statements?year=2026&foundation=CNCF",
+                             only("root", "accountant", "other_accountant", "approver", "auditor")),
+    "statements file": (lambda c: "/console/statements/file?year=2026&foundation=CNCF&format=json",
+                        only("root", "accountant", "other_accountant", "approver", "auditor")),
     "audit": (lambda c: "/console/audit", only("auditor", "root")),
     "audit bundle": (lambda c: "/console/audit/bundle.zip", only("auditor", "root")),
     "audit run": (lambda c: f"/console/audit/runs/{_audit_run(c)}", only("auditor", "root")),
@@ -87,6 +92,10 @@ WRITES: dict[str, tuple[Write, dict[str, object]]] = {
     "fund-open": (lambda c: ("fund-open", {"code": fresh("F"), "name": "新基金", "foundation": "CNCF",
                                            "street_town": TOWN}), only("accountant")),
     "fund-close": (lambda c: ("fund-close", {"code": c.site.fund(), "reason": "项目结束"}), only("accountant")),
+    "income": (lambda c: ("income", {"fund": c.site.fund(), "amount": "3.21", "kind": "interest", "payer": "开户银行"}),
+               only("accountant")),
+    "publication": (lambda c: ("publication", {"organisation": "CNCF", "item": "annual_report", "subject": "2025",
+                                               "title": "2025年度工作报告", "where": "慈善中国"}), only("accountant")),
     "project": (lambda c: ("project", {
         "code": fresh("P"), "name": "新项目", "street_town": TOWN, "domain": "elderly_care", "organisation": "LELING",
         "budget": "5000", "funding_source": "fund", "approval_ref": "批文-9", "reach": "120", "starts_on": "2026-01-01",
@@ -115,9 +124,9 @@ WRITE_CELLS = [(w, r) for w in WRITES for r in ROLES]
 
 def test_the_matrix_covers_every_console_route(console):
     """A new console route must join the matrix."""
-    from api.console import approvals, auditor, corrections, imports, receipts, recorder, routes, signin
+    from api.console import approvals, auditor, corrections, imports, receipts, recorder, routes, signin, statements
 
-    modules = (signin, routes, approvals, corrections, recorder, auditor, imports, receipts)
+    modules = (signin, routes, approvals, corrections, recorder, auditor, imports, receipts, statements)
     found = [r for m in modules for r in m.router.routes]
     found += [r for r in console.app.routes if getattr(r, "path", "").startswith("/console/")]
     routes = {(m, r.path) for r in found for m in getattr(r, "methods", ())}
@@ -132,6 +141,7 @@ def test_the_matrix_covers_every_console_route(console):
               ("POST", "/console/import/{kind}/commit"), ("GET", "/console/receipts"),
               ("GET", "/console/receipts/{position}"), ("GET", "/console/receipts/{position}/receipt.pdf"),
               ("GET", "/console/receipts/month/{month}/receipts.pdf"),
+              ("GET", "/console/statements"), ("GET", "/console/statements/file"),
               ("GET", "/console/audit"), ("GET", "/console/audit/bundle.zip"), ("POST", "/console/audit/runs"),
               ("GET", "/console/audit/runs/{run_id}"), ("GET", "/console/audit/runs/{run_id}/findings.html"),
               # reachable by everyone by design:

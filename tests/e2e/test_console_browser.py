@@ -278,12 +278,13 @@ def _pages(role: str) -> dict[str, str]:
                  "correction": "/console/corrections/{donation}", "volunteers": "/console/volunteers",
                  "recorded": "/console/recorded?form=donation&id=demo&positions=1",
                  "import": "/console/import/donations", "receipts": "/console/receipts",
-                 "receipt": "/console/receipts/{donation}"},
+                 "receipt": "/console/receipts/{donation}", "income": "/console/record/income",
+                 "publication": "/console/record/publication", "statements": "/console/statements?year=2026"},
         "appr": {"approvals": "/console/approvals"},
         "rec": {"volunteers": "/console/volunteers", "volunteer": "/console/volunteers/V001",
                 "volunteer-form": "/console/record/volunteer", "hours": "/console/record/hours",
                 "certificate": "/console/certificates/{session}", "import-hours": "/console/import/hours"},
-        "aud": {"audit": "/console/audit"},
+        "aud": {"audit": "/console/audit", "statements": "/console/statements?year=2026&foundation=CNCF"},
     }[role]}
 
 

@@ -211,6 +211,42 @@ def test_corrections_log_lists_each_reason_and_filters_by_street_town(site):
     assert len(site.get(f"{API}/corrections", street_town=TOWN)["tables"]["corrections"]) == 2
 
 
+def _every_row(site: Site, path: str, table: str) -> list[dict]:
+    """A paged list walked to its end by its own ``next`` cursors, two rows a page."""
+    rows, params = [], {"limit": 2}
+    while True:
+        page = site.get(path, **params)
+        rows += page["tables"][table]
+        if not page.get("next"):
+            return rows
+        params = {"limit": 2, "after": page["next"]}
+
+
+def test_a_street_towns_donations_figure_is_the_sum_of_a_list_anyone_can_read(site):
+    for town in (TOWN, "hongqiao"):
+        headline = site.get(f"{API}/street-towns/{town}")["summary"]
+        listed = site.get(f"{API}/street-towns/{town}/donations")
+        rows = _every_row(site, f"{API}/street-towns/{town}/donations", "donations")
+        standing = [r for r in rows if r["reversed"] is None]
+        assert listed["summary"]["donations"] == headline["donations"] == to_decimal_string(
+            sum(parse_amount(r["amount"]) for r in standing)), town
+        assert listed["summary"]["gifts"] == len(standing)
+    # hongqiao's gifts all went to the district-wide fund GEN, tagged with hongqiao: listed all the same
+    hongqiao = _every_row(site, f"{API}/street-towns/hongqiao/donations", "donations")
+    assert {r["fund"] for r in hongqiao} == {"GEN"} and len(hongqiao) == 3
+    # the reversed gift is listed with its correction's date and left out of the sum
+    assert [r["amount"] for r in _every_row(site, f"{API}/street-towns/{TOWN}/donations", "donations")
+            if r["reversed"]] == ["9999.00"]
+    # GEN's own list says which street-town each gift counts for, and filters by it
+    gen = site.get(f"{API}/funds/GEN")["tables"]["donations"]
+    assert {r["street_town_zh"] for r in gen} == {"虹桥街道"} and {r["street_town_en"] for r in gen} == {"Hongqiao Subdistrict"}
+    assert site.get(f"{API}/funds/GEN", street_town=TOWN)["tables"]["donations"] == []
+    # on the page, the headline figure links to the list
+    html = site.get(f"/street-towns/{TOWN}")
+    assert f'<a href="/street-towns/{TOWN}/donations">' in html
+    _problem(site.client.get(f"{API}/street-towns/nowhere/donations"), 404, "street_town")
+
+
 def test_checkpoints_page_checks_consistency_between_consecutive_checkpoints(site):
     page = site.get(f"{API}/checkpoints")
     rows = page["tables"]["checkpoints"]

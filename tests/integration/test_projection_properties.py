@@ -1,6 +1,7 @@
 """Random valid command sequences against a real ledger, with the projection runner run at random
 points: the incremental views equal a rebuild and an in-memory fold of the verified log, agree with
-the aggregates, and the postings of the whole log balance."""
+the aggregates, and the postings of the whole log balance; and every report for random periods,
+summed from the rollups, equals the same figures summed from the pure fold."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from replayed import balanced_books, folded, verified_log, views
 from ledger.errors import LedgerError, TamperedEvent
 from ledger.funds import DONOR_TYPES, GRANT_SOURCES
 from ledger.statements import Period, ledger_books, line_value, statements
+from projections.report import transparency_report
 from projections.runner import Projections
 
 TOWN = "xianxiaxincun"
@@ -80,6 +82,9 @@ command = st.sampled_from([k for k, w in WEIGHTS.items() for _ in range(w)]).fla
     lambda kind: ARGUMENTS[kind].map(lambda args: (kind, *args))
 )
 commands = st.lists(command, min_size=30, max_size=80)
+reports = st.lists(st.tuples(st.sampled_from(TOWNS), st.integers(-1_900, 320), st.integers(0, 800)), min_size=1,
+                   max_size=5)
+"""Periods to report: (street-town or the district, first day after START, length in days)."""
 
 
 class Scenario:
@@ -264,7 +269,7 @@ class Scenario:
 # --- what must hold ------------------------------------------------------------------------------
 
 
-def check(c, specs, steps) -> None:
+def check(c, specs, steps, periods=()) -> None:
     s = Scenario(c, specs)
     for step in steps:
         s.play(step)
@@ -275,6 +280,10 @@ def check(c, specs, steps) -> None:
     assert p.position() == log[-1].position and p.status().lag == 0
 
     assert incremental == folded(log)
+    for town, offset, length in (*periods, (None, -9_999, 20_000), (TOWN, -9_999, 20_000)):
+        first = max(START + timedelta(days=offset), date(2000, 1, 1))
+        last = first + timedelta(days=length)
+        assert_report_is_the_fold(p, incremental, town, first, last)
     assert p.rebuild() == len(log)
     assert views(p) == incremental
 
@@ -298,6 +307,58 @@ def check(c, specs, steps) -> None:
     for number in ("V1", "V2"):
         sessions = c.ledger.volunteer(number).sessions.values()
         assert incremental["view_volunteers"][(number,)]["minutes"] == sum(e - b for _, b, e, _ in sessions)
+
+
+def assert_report_is_the_fold(p, rows, town, first, last) -> None:
+    """The report's figures for a period, summed from the rollups' years, months and edge days,
+    equal the same figures summed from the pure fold's daily and per-gift rows."""
+    report = transparency_report(p, start=first, end=last, street_town=town)
+    lo, hi = first.isoformat(), last.isoformat()
+
+    def here(row):
+        return town is None or row["street_town"] == town
+
+    flows: dict[str, list[int]] = {}
+    for r in rows["view_town_daily"].values():
+        if lo <= r["day"] <= hi and here(r):
+            pair = flows.setdefault(r["category"], [0, 0])
+            pair[0] += r["amount"]
+            pair[1] += r["count"]
+    for row in report["income"]["rows"]:
+        assert [row["amount"], row["count"]] == flows.pop(row["category"], [0, 0]), (first, last, town, row)
+    for row in report["spending"]["rows"]:
+        assert [row["amount"], row["count"]] == flows.pop(f"spent:{row['kind']}", [0, 0]), (first, last, town, row)
+    assert not any(v != [0, 0] for k, v in flows.items() if k.startswith(("donation:", "grant:", "spent:")))
+
+    served: dict[str, list[int]] = {}
+    for r in rows["view_hours_daily"].values():
+        if lo <= r["day"] <= hi and here(r):
+            pair = served.setdefault(r["domain"], [0, 0])
+            pair[0] += r["minutes"]
+            pair[1] += r["sessions"]
+    assert {r["domain"]: [r["minutes"], r["sessions"]] for r in report["hours"]["rows"] if r["sessions"] or
+            r["minutes"]} == {k: v for k, v in served.items() if v != [0, 0]}
+
+    balances = {f: 0 for (f,), r in rows["view_funds"].items() if r["kind"] == "special" and here(r)}
+    for r in rows["view_fund_daily"].values():
+        if r["fund"] in balances and r["day"] <= hi:
+            balances[r["fund"]] += r["delta"]
+    assert {r["fund"]: r["balance"] for r in report["special_funds"]["rows"]} == balances
+
+    organised: dict[tuple, int] = {}
+    for r in rows["view_organisations"].values():
+        if r["kind"] == "social_organisation" and r["registered_on"] and r["registered_on"] <= hi and here(r):
+            key = (r["street_town"], r["community"] or None)
+            organised[key] = organised.get(key, 0) + 1
+    assert {(r["street_town"], r["community"]): r["organisations"]
+            for r in report["organisations"]["rows"]} == organised
+
+    donors = set()  # the specification: every gift received in the period and not reversed by its end
+    for (fund, entry), gift in rows["view_fund_entries"].items():
+        if (gift["type"] == "Fund.DonationReceived" and lo <= gift["day"] <= hi
+                and (gift["reversed"] is None or gift["reversed"] > hi) and (town is None or gift["street_town"] == town)):
+            donors.add(rows["view_town_donations"][(fund, entry)]["donor"])
+    assert report["donations"]["distinct_donors"] == len(donors), (first, last, town)
 
 
 def tie_out(c) -> None:
@@ -326,12 +387,12 @@ _SETTINGS = {
 
 
 @settings(max_examples=40, **_SETTINGS)
-@given(specs=fund_specs, steps=commands)
-def test_views_follow_random_ledgers_on_sqlite(specs, steps):
+@given(specs=fund_specs, steps=commands, periods=reports)
+def test_views_follow_random_ledgers_on_sqlite(specs, steps, periods):
     with tempfile.TemporaryDirectory() as tmp:
         c = found_ledger(f"sqlite:///{Path(tmp) / 'ledger.sqlite3'}", Path(tmp))
         try:
-            check(c, specs, steps)
+            check(c, specs, steps, periods)
         finally:
             c.ledger.close()
 
@@ -347,8 +408,8 @@ def postgres_server() -> str:
 
 
 @settings(max_examples=10, **_SETTINGS)
-@given(specs=fund_specs, steps=commands)
-def test_views_follow_random_ledgers_on_postgres(postgres_server, specs, steps):
+@given(specs=fund_specs, steps=commands, periods=reports)
+def test_views_follow_random_ledgers_on_postgres(postgres_server, specs, steps, periods):
     schema = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(postgres_server, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
@@ -357,7 +418,7 @@ def test_views_follow_random_ledgers_on_postgres(postgres_server, specs, steps):
         with tempfile.TemporaryDirectory() as tmp:
             c = found_ledger(f"{postgres_server}{separator}schema={schema}", Path(tmp))
             try:
-                check(c, specs, steps)
+                check(c, specs, steps, periods)
             finally:
                 c.ledger.close()
     finally:
