@@ -213,7 +213,7 @@ def test_corrections_hours_organisations_and_checkpoints_page_too(site):
 def test_every_public_answer_has_an_etag_and_a_client_holding_it_gets_304_unbuilt(site, monkeypatch):
     client, cast, _ = site
     paths = ["/", "/projects", "/projects/P-01", "/funds/GEN", f"/street-towns/{TOWN}", "/hours", "/corrections",
-             "/organisations", f"{API}/overview", f"{API}/projects?limit=2", f"{API}/district",
+             "/organisations", "/disclosures", f"{API}/disclosures", f"{API}/overview", f"{API}/projects?limit=2", f"{API}/district",
              "/downloads/csv/projects?table=projects", "/downloads/json/funds/GEN", "/downloads/xlsx/corrections"]
     tags = {}
     for path in paths:
