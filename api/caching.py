@@ -44,11 +44,12 @@ def _fingerprint() -> str:
 CODE = _fingerprint()
 
 
-def etag(request: Request, position: int, checkpoint: tuple[int, int], lang: str) -> str:
-    """The tag of the answer to ``request`` computed at ``position`` under ``checkpoint``."""
+def etag(request: Request, position: int, checkpoint: tuple[int, int], lang: str, standing: str = "") -> str:
+    """The tag of the answer to ``request`` computed at ``position`` under ``checkpoint`` (and the
+    views' runner's failure, which puts a banner on the page: ``api.standing``)."""
     params = sorted(request.query_params.multi_items())
     today = datetime.now(CHINA).date().isoformat()
-    basis = repr((CODE, request.url.path, params, lang, today, checkpoint))
+    basis = repr((CODE, request.url.path, params, lang, today, checkpoint, standing))
     return f'"{position}-{hashlib.sha256(basis.encode()).hexdigest()[:20]}"'
 
 
@@ -76,7 +77,7 @@ def fresh(request: Request, response: Response) -> dict[str, str]:
     latest = reads.ledger.checkpoints.latest()
     checkpoint = (latest.checkpoint.size, len(latest.cosigners)) if latest is not None else (0, 0)
     lang = i18n.language(request, request.query_params.get("lang"))
-    tag = etag(request, reads.projections.position(), checkpoint, lang)
+    tag = etag(request, reads.projections.position(), checkpoint, lang, repr(request.app.state.keeper.problem))
     sent = headers(tag)
     if matches(request.headers.get("if-none-match"), tag):
         raise HTTPException(304, headers=sent)

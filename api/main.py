@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from api import console, history, security, unavailable, writes
+from api import console, history, security, standing, unavailable, writes
 from api.limits import trust_proxies
 from api.reads import PublicReads
 from api.routes import disclosures, docs, health, log, pages, public
@@ -93,7 +93,8 @@ def create_app(
     check_key_dir(settings.resolved_key_dir)  # refuse to start where other users can read the keys
     owned = ledger is None
     ledger = ledger or Ledger(settings)
-    keeper = Keeper(ledger, Projections(ledger), interval=settings.views_interval)
+    keeper = Keeper(ledger, Projections(ledger), interval=settings.views_interval,
+                    check_interval=settings.views_check_interval)
     replica = None
     if settings.read_database_url:
         replica = Ledger(settings, database_url=settings.read_database_url, reference=ledger.reference, read_only=True)
@@ -171,6 +172,7 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(disclosures.router)
     unavailable.install(app)
+    standing.install(app)
     security.install(app)
     trust_proxies(app, app.state.api_settings)
     history.install(app)  # last: its refusal answers before any other middleware looks at a request

@@ -109,14 +109,14 @@ class ReplicaMonitor:
         state = ReplicaState(looked_at=time.monotonic())
         try:
             state.primary_head = self.primary.recorder.max_notification_id() or 0
-        except Exception as exc:  # the primary's own check reports it; keep the last head
+        except Exception as exc:  # noqa: BLE001 -- the primary's own check reports it; keep the last head
             state.primary_head = self.state.primary_head
             logger.debug("primary head unavailable: %s", exc)
         try:
             state.reached = min(self.projections.position(), self.replica.merkle.synced_position())
             state.replayed_at = _replayed_at(self.replica)
             state.ok = True
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 -- the copy is down or hung: reads go to the primary
             state.error = f"{type(exc).__name__}: {str(exc).strip()[:200]}"
         self._probe_started = 0.0
         with self._changed:
@@ -185,9 +185,14 @@ class PublicReads:
         """The side this request reads, its views including this process's last write where they can."""
         target = self.primary.written_through
         if not self.keeper.running:
-            self.keeper.catch_up()
+            self.keeper.catch_up_or_report()
         elif not self.keeper.wait_for(target, READ_WAIT):
             pass
+        if self.keeper.withheld:
+            return _withheld(self._side(target), self.keeper)
+        return self._side(target)
+
+    def _side(self, target: int) -> ReadSide:
         if self.monitor is None:
             return self.primary_side
         monitor = self.monitor
@@ -237,6 +242,25 @@ class PublicReads:
     def stop(self) -> None:
         if self.monitor is not None:
             self.monitor.stop()
+
+
+class _Refused:
+    """Stands in for views that failed their check: any use raises ``api.standing.ViewsWithheld``."""
+
+    def __init__(self, keeper: Keeper) -> None:
+        self._keeper = keeper
+
+    def __getattr__(self, name: str) -> Any:
+        from api.standing import withheld
+
+        check = self._keeper.views_check
+        raise withheld(self._keeper.withheld, check.position if check else 0)
+
+
+def _withheld(side: ReadSide, keeper: Keeper) -> ReadSide:
+    """The side with its views refused (their figures are not served); its ledger — checkpoints,
+    proofs, keys — still answers."""
+    return _with(side, projections=_Refused(keeper), district=_Refused(keeper))  # type: ignore[arg-type]
 
 
 def _with(side: ReadSide, **changes: Any) -> ReadSide:

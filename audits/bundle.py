@@ -57,6 +57,8 @@ class Bundle:
     figures: list[dict[str, Any]] = field(default_factory=list)
     statements: list[dict[str, Any]] = field(default_factory=list)
     """Each foundation's published 民非 statements of every report year (``audits.statements``)."""
+    pages: list[dict[str, Any]] = field(default_factory=list)
+    """Every public page's figures as the server showed them (``audits.pages``)."""
     manifest: dict[str, Any] = field(default_factory=dict)
     damaged_files: list[str] = field(default_factory=list)
     """Files whose SHA-256 differs from the manifest's."""
@@ -86,7 +88,7 @@ def collect(ledger: Any, *, figures: bool = True, since: tuple[int, int] | None 
                     first_leaf=since[0] if since else 0)
     if figures:
         try:
-            bundle.figures = _published(ledger, rows)
+            bundle.figures, bundle.pages = _published(ledger, rows)
             from audits.statements import published
 
             bundle.statements = published(ledger, report_years(rows, ledger.today()))
@@ -125,9 +127,10 @@ def _earliest_year(row: StoredRow) -> int | None:
     return min(years)
 
 
-def _published(ledger: Any, rows: list[StoredRow]) -> list[dict[str, Any]]:
+def _published(ledger: Any, rows: list[StoredRow]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The transparency reports the ledger publishes, as it publishes them: from its views, for the
-    district and each street-town, per calendar year."""
+    district and each street-town, per calendar year; and every public page with figures."""
+    from audits.pages import published_pages
     from projections.report import transparency_report
     from projections.runner import Projections
 
@@ -139,7 +142,7 @@ def _published(ledger: Any, rows: list[StoredRow]) -> list[dict[str, Any]]:
         for scope in scopes:
             reports.append(transparency_report(projections, start=date(year, 1, 1), end=date(year, 12, 31),
                                                street_town=scope))
-    return reports
+    return reports, published_pages(ledger, projections)
 
 
 # --- files ---------------------------------------------------------------------------------------
@@ -164,8 +167,8 @@ def write(bundle: Bundle, directory: Path, *, log_key: str | None = None) -> dic
         for size, note in bundle.checkpoints:
             handle.write(json.dumps({"tree_size": size, "note": note.decode("utf-8")}, ensure_ascii=False) + "\n")
     (directory / KEYS).write_text(json.dumps(bundle.keys or {}, ensure_ascii=False, indent=1) + "\n")
-    (directory / FIGURES).write_text(json.dumps({"reports": bundle.figures, "statements": bundle.statements},
-                                                ensure_ascii=False, indent=1) + "\n")
+    (directory / FIGURES).write_text(json.dumps({"reports": bundle.figures, "statements": bundle.statements,
+                                                 "pages": bundle.pages}, ensure_ascii=False, indent=1) + "\n")
     manifest = {
         "format": FORMAT,
         "origin": bundle.origin,
@@ -176,6 +179,7 @@ def write(bundle: Bundle, directory: Path, *, log_key: str | None = None) -> dic
         "latest_tree_size": max((s for s, _ in bundle.checkpoints), default=0),
         "reports": len(bundle.figures),
         "statements": len(bundle.statements),
+        "pages": len(bundle.pages),
         "figures_error": bundle.figures_error,
         "events_index": {"every": INDEX_EVERY, "offsets": offsets},
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -218,7 +222,8 @@ def read(directory: Path, *, from_leaf: int = 0) -> Bundle:
     published = _json(directory / FIGURES) or {}
     figures = published.get("reports") or []
     return Bundle(manifest.get("origin"), rows, checkpoints, keys=keys, figures=figures,
-                  statements=published.get("statements") or [], manifest=manifest, damaged_files=damaged,
+                  statements=published.get("statements") or [], pages=published.get("pages") or [],
+                  manifest=manifest, damaged_files=damaged,
                   first_leaf=from_leaf)
 
 

@@ -17,6 +17,7 @@ import msgspec
 from audits.bundle import Bundle, StoredRow
 from audits.directory import compare_keys_file
 from audits.figures import UnfoldableEvent, ViewsAt, compare_figures, continued_views, fresh_views
+from audits.pages import compare_pages
 from audits.findings import CRITICAL, WARNING, Finding
 from audits.replay import (
     Entry,
@@ -72,6 +73,9 @@ class AuditResult:
     statements_checked: int = 0
     statements_matched: int = 0
     """Published 民非 statements recomputed from the events (a full audit only), and how many agreed."""
+    pages_checked: int = 0
+    pages_matched: int = 0
+    """Public pages (funds, projects, street-towns …) recomputed from the events, and how many agreed."""
 
     @property
     def integrity_failures(self) -> list[Finding]:
@@ -180,13 +184,15 @@ def audit(bundle: Bundle, *, reference: Any, trusted: bytes | None = None, log_k
     views_at, figure_findings, matched, rule_findings, rules_state = judged
     figure_findings += _unfolded(bundle, views_at, replayed.entries)
     statement_findings, statements_matched = compare_statements(replayed.entries, bundle.statements)
-    figure_findings = figure_findings + statement_findings
+    page_findings, pages_matched = compare_pages(views_at, bundle.pages)
+    figure_findings = figure_findings + statement_findings + page_findings
     findings += replayed.findings + checkpoint_findings
     findings += _witness_findings(bundle, witnesses, witnessed, trusted is not None)
     findings += figure_findings + rule_findings
     result = AuditResult(origin, len(rows), replayed.verified_signatures, len(bundle.checkpoints), trusted_size,
                          len(bundle.figures), matched, findings, witnessed, replayed,
-                         statements_checked=len(bundle.statements), statements_matched=statements_matched)
+                         statements_checked=len(bundle.statements), statements_matched=statements_matched,
+                         pages_checked=len(bundle.pages), pages_matched=pages_matched)
     if save_state:
         if not anchor:
             result.state_error = "the log has no checkpoint to anchor an audit state to 没有检查点，无法保存审计状态"
@@ -359,7 +365,8 @@ def resume(state: AuditState, bundle: Bundle, *, reference: Any, log_key: Verifi
         image = _image(views_at, tail[anchor - size - 1].position, probe)
         state_error = probe.state_error
     figure_findings, matched = compare_figures(views_at, bundle.figures)
-    findings += figure_findings
+    page_findings, pages_matched = compare_pages(views_at, bundle.pages)
+    findings += figure_findings + page_findings
     rule_run = RuleRun.load(msgspec.msgpack.decode(body["rules"]))
     before = _split(replayed.entries, anchor)
     rule_run.feed(replayed.entries[:before], replayed.principals)
@@ -367,7 +374,8 @@ def resume(state: AuditState, bundle: Bundle, *, reference: Any, log_key: Verifi
     rule_run.feed(replayed.entries[before:], replayed.principals)
     findings += rule_run.finish(replayed.principals)
     result = AuditResult(origin, leaves, replayed.verified_signatures, len(bundle.checkpoints), size,
-                         len(bundle.figures), matched, findings, witnessed, replayed)
+                         len(bundle.figures), matched, findings, witnessed, replayed,
+                         pages_checked=len(bundle.pages), pages_matched=pages_matched)
     if save_state and result.ok:
         if anchor == size:
             result.state = state

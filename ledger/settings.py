@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     """Seconds between the server's background looks at the log for events to fold into the views
     and the Merkle tree (a write of the server's own wakes it at once). 0: no background runner;
     each public read catches the views up itself, as before."""
+    views_check_interval: float = 60.0
+    """Seconds between the server's checks of the views against the digests the runner kept
+    (``wushe projections check``; a scan of every view). A view that fails is not served."""
     key_dir: Path | None = None
     """Directory of private key files (``<handle>.key``, mode 0600); unset means ``<data_dir>/keys``."""
     reference_file: Path | None = None

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
-from projections.runner import Projections
+from projections.runner import Projections, ViewCheck
 
 logger = logging.getLogger("wushe.views")
 
@@ -21,10 +22,18 @@ logger = logging.getLogger("wushe.views")
 class Keeper:
     """Folds new events into the views and grows the Merkle tree, in a thread of its own."""
 
-    def __init__(self, ledger: Any, projections: Projections, *, interval: float = 1.0) -> None:
+    def __init__(self, ledger: Any, projections: Projections, *, interval: float = 1.0,
+                 check_interval: float = 60.0) -> None:
         self.ledger = ledger
         self.projections = projections
         self.interval = interval
+        self.check_interval = check_interval
+        """Seconds between checks of the views against their digests (``Projections.check``)."""
+        self.views_check: ViewCheck | None = None
+        """The last check of the views (None before the first)."""
+        self.problem: str | None = None
+        """What the last failed round said (the tampered event it stopped at), None after a good one."""
+        self._checked_at: float | None = None
         self.reached = 0
         """The log position both the views and the tree have reached, as this keeper last saw."""
         self.failure: str | None = None
@@ -50,6 +59,46 @@ class Keeper:
             self.reached = max(self.reached, reached)
             self._changed.notify_all()
         return reached
+
+    def catch_up_or_report(self) -> None:
+        """Catch up; a failure is kept (``failure``, ``problem``) and logged, never raised: the views
+        stand where they are, and the pages say so (``api.standing``)."""
+        try:
+            self.catch_up()
+        except Exception as exc:
+            self.failure, self.problem = type(exc).__name__, str(exc)
+            logger.exception("catching the views up failed")
+        else:
+            self.failure = self.problem = None
+        self.check_if_due()
+
+    def check_if_due(self) -> ViewCheck | None:
+        """Check the views against their digests if ``check_interval`` has passed since the last check."""
+        if self._checked_at is not None and time.monotonic() - self._checked_at < self.check_interval:
+            return self.views_check
+        return self.check_views()
+
+    def check_views(self) -> ViewCheck | None:
+        """Check the views against their digests now; a view that fails is not served until a
+        check passes again (after ``wushe projections rebuild``)."""
+        self._checked_at = time.monotonic()
+        if self.projections.read_only:
+            return None
+        try:
+            with self._run_lock:
+                self.views_check = self.projections.check()
+        except Exception:
+            logger.exception("checking the views failed")
+            return self.views_check
+        if not self.views_check.ok:
+            logger.error("views changed behind the runner's back: %s (at log position %s)",
+                         ", ".join(self.views_check.failed), self.views_check.position)
+        return self.views_check
+
+    @property
+    def withheld(self) -> tuple[str, ...]:
+        """The views whose last check failed: their figures are not served."""
+        return self.views_check.failed if self.views_check is not None else ()
 
     def wait_for(self, position: int, timeout: float) -> bool:
         """Wake the runner and wait until it has reached ``position`` (False after ``timeout`` seconds)."""
@@ -85,10 +134,5 @@ class Keeper:
     def _loop(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
-            try:
-                self.catch_up()
-                self.failure = None
-            except Exception as exc:  # a failed round is logged and tried again; /health shows it
-                self.failure = type(exc).__name__
-                logger.exception("catching the views up failed")
+            self.catch_up_or_report()  # a failed round is logged and tried again; the pages and /health say so
             self._wake.wait(self.interval)

@@ -28,14 +28,14 @@ from ledger.errors import TamperedEvent
 from ledger.events import EVENT_TYPES
 from ledger.merkle_log import LEAVES
 from ledger.sidetables import Cursor, SideTables, notifications_after
-from projections import corrections, donations, funds, hours, projects, streettowns
-from projections.base import ChangeT, Event, Table, rolled_up
+from projections import corrections, digest, donations, funds, hours, projects, streettowns
+from projections.base import EVERY, ChangeT, Event, Table
 
 VIEWS = (funds, streettowns, projects, hours, corrections, donations)
 """Every view, each a module with TABLES and a pure ``fold(event, read)``."""
 TABLES: tuple[Table, ...] = tuple(t for view in VIEWS for t in view.TABLES)
 _BY_NAME = {t.name: t for t in TABLES}
-SHAPE = int.from_bytes(hashlib.sha256(repr(TABLES).encode()).digest()[:6], "big")
+SHAPE = int.from_bytes(hashlib.sha256((repr(TABLES) + digest.VERSION).encode()).digest()[:6], "big")
 """A fingerprint of every view's definition, kept beside the position."""
 POSITION = "wushe_projection_position"
 _LOCK = "wushe_projections"
@@ -44,6 +44,9 @@ _PAGE = 5000
 """Events read per query when folding the whole log."""
 _FLUSH = 50_000
 """Events folded in memory between writes of the merged rows, when folding the whole log."""
+_REBUILD_CACHE_KIB = 256 * 1024
+"""SQLite's page cache while folding the whole log (the default is 2 MiB): the views' indexes
+stay in memory instead of being read back from the file as each flush inserts into them."""
 _decode = msgspec.json.Decoder().decode
 
 
@@ -55,6 +58,20 @@ class Status:
     """The log's last position."""
     lag: int
     """Events stored but not yet in the views."""
+
+
+@dataclass(frozen=True)
+class ViewCheck:
+    """The views checked against the digests the runner kept (``Projections.check``)."""
+
+    position: int
+    """The log position the views stand at."""
+    failed: tuple[str, ...]
+    """The view tables whose rows no longer give their digest (changed behind the runner's back)."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
 
 
 def changes_for(event: Event, read) -> list[ChangeT]:
@@ -75,6 +92,8 @@ class Projections:
         self.tables = SideTables(ledger.recorder)
         self.batch = batch
         self._statements: dict[tuple[str, tuple[str, ...], tuple[str, ...]], str] = {}
+        self.written: tuple[int, dict[str, int]] | None = None
+        """(position, digests) this object last wrote: a digest row changed since shows in ``check``."""
         self.read_only = bool(getattr(ledger, "read_only", False))
         """Views read from a read copy of the store (a replica): only the primary's runner folds."""
         if not self.read_only:
@@ -94,6 +113,8 @@ class Projections:
                     cursor.execute(f"DROP TABLE IF EXISTS {t.table(table.name)}")
                 cursor.execute(f"DELETE FROM {t.table(POSITION)}")
                 cursor.execute(f"INSERT INTO {t.table(POSITION)} (name, position) VALUES ('shape', ?)", (SHAPE,))
+                cursor.execute(f"DROP TABLE IF EXISTS {t.table(digest.DIGESTS)}")
+            digest.create(cursor, t)
             for table in TABLES:
                 columns = [f"{c} {self._type(table, c)}" for c in table.columns]
                 cursor.execute(f"CREATE TABLE IF NOT EXISTS {t.table(table.name)} ({', '.join(columns)}, "
@@ -145,6 +166,21 @@ class Projections:
         self.ledger.refresh_directory()
         return self._fold_log(verify_all=verify_all)
 
+    def check(self) -> ViewCheck:
+        """Recompute each view's digest from its rows and compare it with the one the runner kept
+        (under the runner's lock: no batch changes them meanwhile). A view that fails was changed
+        behind the runner's back; ``wushe projections rebuild`` folds it again from the signed log."""
+        t = self.tables
+        with t.transaction(commit=True, lock=_LOCK) as cursor:
+            position = self._position(cursor)
+            kept = digest.load(cursor, t)
+            failed = [table.name for table in TABLES if digest.recompute(cursor, t, table) != kept.get(table.name, 0)]
+        if self.written is not None and self.written[0] == position:
+            mine = self.written[1]
+            failed += [name for name in sorted(set(mine) | set(kept))
+                       if mine.get(name, 0) != kept.get(name, 0) and name not in failed]
+        return ViewCheck(position, tuple(failed))
+
     def _run_batch(self, size: int) -> int:
         with self.tables.transaction(commit=True, lock=_LOCK) as cursor:
             position = self._position(cursor)
@@ -156,51 +192,72 @@ class Projections:
             for event in self._verified(stored):
                 for change in changes_for(event, batch.read):
                     batch.add(change)
-            self._write(cursor, batch)
+            digests = digest.load(cursor, self.tables)
+            changed = self._write(cursor, batch, digests)
+            digest.save(cursor, self.tables, digests, changed)
             self._set_position(cursor, stored[-1].id)
-            return len(stored)
+        self.written = (stored[-1].id, digests)
+        return len(stored)
 
     def _fold_log(self, *, verify_all: bool = False) -> int:
         checkpoint = self.trusted_checkpoint()
         trusted = checkpoint.size if checkpoint else 0
         t = self.tables
         with t.transaction(commit=True, lock=_LOCK) as cursor:
-            for table in TABLES:
-                cursor.execute(f"DELETE FROM {t.table(table.name)}")
-            cursor.execute(f"DELETE FROM {t.table(POSITION)} WHERE name = 'views'")
-            frontier = merkle.Frontier()
-            written: set[tuple[str, tuple]] = set()  # rows written so far: the only ones a read can find
-            batch = _Batch(_Reader(cursor, t, written))
-            read, add = batch.read, batch.add
-            position = folded = 0
-            while page := _rows_after(cursor, position, _PAGE):
-                if frontier.size + len(page) > trusted:  # rows past the checkpoint: none may be off the tree
-                    _check_leaves(cursor, [(r[0], r[1], r[2], r[4]) for r in page[max(0, trusted - frontier.size):]])
-                for row in page:
-                    if frontier.size < trusted:
-                        event = _vouched(row, frontier)
-                        if verify_all:
-                            event = next(self._verified([_notification(row)]))
-                        if frontier.size == trusted:
-                            self._check_root(cursor, frontier, checkpoint)
-                    else:
+            if not t.postgres:  # the rebuild writes millions of rows into a dozen B-trees: cache them
+                cursor.execute(f"PRAGMA cache_size = -{_REBUILD_CACHE_KIB}")
+            try:
+                folded, position, digests = self._fold_into(cursor, checkpoint, trusted, verify_all)
+            finally:
+                if not t.postgres:
+                    cursor.execute("PRAGMA cache_size = -2000")
+        self.written = (position, digests)
+        return folded
+
+    def _fold_into(self, cursor: Cursor, checkpoint: Checkpoint | None, trusted: int,
+                   verify_all: bool) -> tuple[int, int, dict[str, int]]:
+        """Fold the whole log into emptied views: (events folded, position, each view's digest)."""
+        t = self.tables
+        for table in TABLES:
+            cursor.execute(f"DELETE FROM {t.table(table.name)}")
+        cursor.execute(f"DELETE FROM {t.table(POSITION)} WHERE name = 'views'")
+        digest.clear(cursor, t)
+        digests: dict[str, int] = {}
+        frontier = merkle.Frontier()
+        written: set[tuple[str, tuple]] = set()  # rows written so far: the only ones a read can find
+        batch = _Batch(_Reader(cursor, t, written))
+        read, add = batch.read, batch.add
+        position = folded = 0
+        while page := _rows_after(cursor, position, _PAGE):
+            if frontier.size + len(page) > trusted:  # rows past the checkpoint: none may be off the tree
+                _check_leaves(cursor, [(r[0], r[1], r[2], r[4]) for r in page[max(0, trusted - frontier.size):]])
+            for row in page:
+                if frontier.size < trusted:
+                    event = _vouched(row, frontier)
+                    if verify_all:
                         event = next(self._verified([_notification(row)]))
-                    for change in changes_for(event, read):
-                        add(change)
-                position = page[-1][0]
-                folded += len(page)
-                if folded % _FLUSH < _PAGE:
-                    self._write(cursor, batch)
-                    written.update(batch.pending)
-                    batch = _Batch(_Reader(cursor, t, written))
-                    read, add = batch.read, batch.add
-            if frontier.size < trusted:
-                raise TamperedEvent("log", frontier.size, f"the log holds {frontier.size} events, fewer than the "
-                                    f"{checkpoint.size} its newest checkpoint was signed over (events removed)")
-            self._write(cursor, batch)
-            if folded:
-                self._set_position(cursor, position)
-            return folded
+                    if frontier.size == trusted:
+                        self._check_root(cursor, frontier, checkpoint)
+                else:
+                    event = next(self._verified([_notification(row)]))
+                for change in changes_for(event, read):
+                    add(change)
+            position = page[-1][0]
+            folded += len(page)
+            if folded % _FLUSH < _PAGE:
+                self._write(cursor, batch, digests)
+                written.update(batch.pending)
+                batch = _Batch(_Reader(cursor, t, written))
+                read, add = batch.read, batch.add
+        if frontier.size < trusted:
+            raise TamperedEvent("log", frontier.size, f"the log holds {frontier.size} events, fewer than the "
+                                f"{checkpoint.size} its newest checkpoint was signed over (events removed)")
+        self._write(cursor, batch, digests)
+        digest.save(cursor, t, digests, digests)
+        if folded:
+            self._set_position(cursor, position)
+        return folded, position, digests
+        return folded
 
     def trusted_checkpoint(self) -> Checkpoint | None:
         """The newest checkpoint signed by a current key of the log (None if there is none)."""
@@ -248,15 +305,19 @@ class Projections:
             payload = {k: v for k, v in vars(domain_event).items() if k not in _ENVELOPE}
             yield Event(n.id, n.topic, str(n.originator_id), n.originator_version, domain_event.timestamp, payload)
 
-    def _write(self, cursor: Cursor, batch: _Batch) -> None:
-        """Write a batch's merged rows: one statement per table and shape of change, many rows each."""
+    def _write(self, cursor: Cursor, batch: _Batch, digests: dict[str, int]) -> set[str]:
+        """Write a batch's merged rows: one statement per table and shape of change, many rows each.
+        The views' digests take the change first (``projections.digest``); the views changed."""
+        rollups = _rollups(batch.pending)
+        changed = digest.apply(batch, _BY_NAME, digests, rollups)
         shapes: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[tuple]] = {}
         for (name, key), (add, put) in batch.pending.items():
             shapes.setdefault((name, tuple(add), tuple(put)), []).append((*key, *add.values(), *put.values()))
-        for (name, key), add in _rollups(batch.pending).items():
+        for (name, key), add in rollups.items():
             shapes.setdefault((name, tuple(add), ()), []).append((*key, *add.values()))
         for (name, adds, puts), rows in shapes.items():
             cursor.executemany(self._upsert(name, adds, puts), rows)
+        return changed
 
     def _upsert(self, name: str, adds: tuple[str, ...], puts: tuple[str, ...]) -> str:
         statement = self._statements.get((name, adds, puts))
@@ -282,25 +343,36 @@ class Projections:
         return [dict(zip(table.columns, r, strict=True)) for r in self.tables.fetchall(sql, params)]
 
 
-_ROLLED = {t.name: t for t in TABLES if t.rollups}
-
-
 def _rollups(pending: dict[tuple[str, tuple], tuple[dict[str, int], dict[str, Any]]]) -> dict[tuple[str, tuple], dict[str, int]]:
     """The monthly and yearly rows a batch's daily rows add to, merged: a batch of a district's
-    events touches thousands of days but only a few months, so the rollups cost little to keep."""
+    events touches thousands of days but only a few months, so the rollups cost little to keep
+    (the same sums as :func:`projections.base.rolled_up`, inlined: a rebuild derives millions)."""
     merged: dict[tuple[str, tuple], dict[str, int]] = {}
+    get = merged.get
     for (name, key), (add, _put) in pending.items():
-        table = _ROLLED.get(name)
-        if table is None or not add:
+        targets = _TARGETS.get(name)
+        if targets is None or not add:
             continue
-        for target, row, amounts, _ in rolled_up(table, key, add):
-            into = merged.get((target, row))
-            if into is None:
-                merged[(target, row)] = dict(amounts)
+        scope, day, *rest = key
+        for target, grain, scopes in targets:
+            if scopes is None:
+                scopes = (scope,)
             else:
-                for column, amount in amounts.items():
-                    into[column] = into.get(column, 0) + amount
+                scopes = (scope, EVERY)
+            period = day[:grain]
+            for s in scopes:
+                row = (target, (s, period, *rest))
+                into = get(row)
+                if into is None:
+                    merged[row] = dict(add)
+                else:
+                    for column, amount in add.items():
+                        into[column] += amount
     return merged
+
+
+_TARGETS = {t.name: tuple((target, grain, EVERY if every else None) for target, grain, every in t.rollups)
+            for t in TABLES if t.rollups}
 
 
 class _Batch:

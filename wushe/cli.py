@@ -909,6 +909,20 @@ def projections_run() -> None:
     out.print(f"folded {done} event(s) 已处理 {done} 条事件")
 
 
+@projections_app.command("check")
+@handles_errors
+def projections_check() -> None:
+    """Recompute each view's digest from its rows and compare it with the one the runner kept;
+    exit 1 naming each view changed behind the runner's back (an UPDATE of a view table)."""
+    check = _projections().check()
+    if check.failed:
+        _fail(msg("the views {views} no longer match the digests the runner kept at log position {position}: they "
+                  "were changed behind its back; `wushe projections rebuild` folds them again from the signed log",
+                  views=", ".join(check.failed), position=check.position))
+    out.print(str(msg("every view matches the digest the runner kept at log position {position}",
+                      position=check.position)), highlight=False)
+
+
 @projections_app.command("rebuild")
 @handles_errors
 def projections_rebuild(
@@ -1078,3 +1092,7 @@ def main() -> None:
 from wushe.users_cli import users_app  # registered last: it uses this module's state and error handling
 
 app.add_typer(users_app, name="users")
+
+from wushe.ops_cli import history_app
+
+app.add_typer(history_app, name="history")

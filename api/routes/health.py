@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from api.checks import Outcome, add_check, run_checks
-from ledger.stores import is_postgres
+from ledger.stores import is_postgres, replication_problem
 
 router = APIRouter(tags=["health"])
 
@@ -25,7 +25,8 @@ class CheckResult(BaseModel):
 class Health(BaseModel):
     status: str
     """``ok`` when every check passes; ``degraded`` when a non-critical one does not (the server
-    writes and serves, e.g. with the read copy down); ``uninitialised`` before ``wushe init``."""
+    writes and serves, e.g. with the read copy down, the views' runner failing — the figures stand
+    still — or a view failing its check — its figures are withheld); ``uninitialised`` before ``wushe init``."""
     store: str
     """``sqlite`` or ``postgresql``."""
     events: int
@@ -39,6 +40,11 @@ class Health(BaseModel):
     """``background`` (the server's runner keeps the views current), ``on-read`` (no runner: each
     public read catches up), or ``failing: <error>`` (its last round failed; it keeps trying)."""
     checks: list[CheckResult]
+    views_check: str = "not yet"
+    """The last check of the views against the digests the runner kept: ``ok``, ``failed: <views>``
+    (their figures are withheld: the ``views`` check fails), or ``not yet``."""
+    problem: str | None = None
+    """What the runner's last failed round said (the tampered event it stopped at)."""
 
 
 def install_checks(app: FastAPI) -> None:
@@ -55,13 +61,25 @@ def install_checks(app: FastAPI) -> None:
                        {"events": head, "initialised": founded})
 
     def replication() -> Outcome:
-        problem = getattr(ledger.factory, "replication_problem", None)
-        return Outcome("warn", problem) if problem else Outcome("ok")
+        """Looked at again on each call: a standby that attached asynchronously after the start,
+        or a primary whose synchronous standby was unnamed, is reported (degraded, not refused)."""
+        allowed = getattr(ledger.factory, "replication_problem", None)
+        if not is_postgres(ledger.database_url):
+            return Outcome("ok")
+        with ledger.recorder.datastore.transaction(commit=False) as cursor:
+            problem = replication_problem(cursor)
+        if problem is None:
+            return Outcome("ok")
+        if allowed or ledger.settings.replication_check == "warn":
+            return Outcome("warn", f"{problem} (WUSHE_REPLICATION_CHECK=warn)")
+        return Outcome("failing", f"{problem}: acknowledged writes may be lost on failover")
 
     def views() -> Outcome:
         keeper = app.state.keeper
         runner = _runner(keeper)
-        return Outcome("failing" if keeper.failure else "ok", runner if keeper.failure else None, {"runner": runner})
+        problems = ([f"{runner}: {keeper.problem}" if keeper.problem else runner] if keeper.failure else []) + (
+            [f"withheld, failed their check: {', '.join(keeper.withheld)}"] if keeper.withheld else [])
+        return Outcome("failing" if problems else "ok", "; ".join(problems) or None, {"runner": runner})
 
     add_check(app, "primary", primary)
     add_check(app, "replication", replication, critical=False)
@@ -91,7 +109,13 @@ def health(request: Request) -> Health | JSONResponse:
     status = "uninitialised" if not primary.data["initialised"] else "degraded" if degraded else "ok"
     return Health(status=status, store=store, events=head, initialised=primary.data["initialised"],
                   projections_position=views["position"], projections_lag=views["lag"],
-                  projections_runner=_runner(app.state.keeper), checks=checks)
+                  projections_runner=_runner(app.state.keeper), checks=checks,
+                  views_check=_views_check(app.state.keeper), problem=app.state.keeper.problem)
+
+
+def _views_check(keeper) -> str:
+    check = keeper.views_check
+    return "not yet" if check is None else "ok" if check.ok else f"failed: {', '.join(check.failed)}"
 
 
 def _runner(keeper) -> str:

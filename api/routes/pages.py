@@ -27,6 +27,7 @@ from api.caching import Fresh
 from api.charts import monthly_chart
 from api.deps import ReadsDep, public_reads
 from api.listings import PAGE_SIZE, Filters, Paging, RowSpool, every_row
+from api.standing import ViewsWithheld, standing
 from api.public_data import PublicPage
 from api.receipt_check import MAX_RECEIPT_BYTES, check_receipt, refusal
 from api.selection import Selection, html_selection
@@ -124,7 +125,9 @@ def _context(request: Request, lang: str, **extra: Any) -> dict[str, Any]:
         return i18n.pick(lang, zh, en)
 
     return {"lang": lang, "t": t, "url": url, "switch": switch, "cell": lambda v, k: cell(v, k, lang),
-            "quote": quote, "district": request.app.state.ledger.reference.district, **extra}
+            "quote": quote, "district": request.app.state.ledger.reference.district,
+            "standing": standing(request.app.state.keeper, request.app.state.keeper.projections),
+            "read_side": getattr(request.state, "read_side", None), **extra}
 
 
 def _render(request: Request, template: str, lang: str, asked: str | None, status: int = 200,
@@ -142,6 +145,8 @@ def _page(request: Request, path: str, asked: str | None, selection: Selection, 
         if selection.refused is not None:
             raise selection.refused
         page = build(request, path, selection)
+    except ViewsWithheld as exc:
+        return _render(request, "withheld.html", lang, asked, status=503, error=exc)
     except LedgerError as exc:
         return _render(request, "error.html", lang, asked, status=exc.status, error=exc)
     chart = monthly_chart(page.chart, lang) if page.chart is not None else None
@@ -185,6 +190,11 @@ def _page(request: Request, path: str, asked: str | None, selection: Selection, 
                        href=href, pages_of=pages_of, choices=_choices(request, page))
     response.headers.update(tag)
     return response
+
+
+def withheld_page(request: Request, exc: ViewsWithheld) -> HTMLResponse:
+    """The answer of any public page while the views fail their check (``api.standing``)."""
+    return _render(request, "withheld.html", i18n.language(request, None), None, status=503, error=exc)
 
 
 def _choices(request: Request, page: PublicPage) -> dict[str, Any] | None:

@@ -320,8 +320,8 @@ def test_a_crash_mid_batch_writes_nothing_and_the_next_run_completes(cast, monke
                 self.cursor.executemany(statement, [row])
                 applied += 1
 
-    def write_then_crash(self, cursor, batch):
-        real_write(self, CrashingCursor(cursor), batch)
+    def write_then_crash(self, cursor, batch, *digests):
+        return real_write(self, CrashingCursor(cursor), batch, *digests)
 
     monkeypatch.setattr(Projections, "_write", write_then_crash)
     with pytest.raises(Crash):
