@@ -131,6 +131,8 @@ def test_bad_list_parameters_are_4xx_naming_the_parameter(site):
     client, _, _ = site
     for params, status, name in (({"after": "not-a-cursor"}, 422, "after"), ({"limit": "0"}, 422, "limit"),
                                  ({"limit": "1001"}, 422, "limit"), ({"year": "26"}, 422, "year"),
+                                 ({"year": "２０２６"}, 422, "year"), ({"limit": "²"}, 422, "limit"),
+                                 ({"q": "a\u202eb"}, 422, "q"),
                                  ({"status": "lost"}, 422, "status"), ({"street_town": "atlantis"}, 404, "street_town"),
                                  ({"domain": "nope"}, 404, "domain"), ({"q": "x" * 101}, 422, "q"),
                                  ({"after": "WyJQLTAxIl0", "before": "WyJQLTAxIl0"}, 422, "before")):
