@@ -30,9 +30,21 @@ def _text(value: str | None, name: str, longest: int = 200) -> str | None:
     if value is None or not value.strip():
         return None
     value = value.strip()
-    if len(value) > longest or "\x00" in value:
+    if len(value) > longest or "\x00" in value or not value.isprintable() or not _encodable(value):
         raise InvalidInput(name, msg("at most {n} characters", n=longest))
     return value
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no database stores it
+        return False
+    return True
+
+
+def _number(value: str) -> bool:
+    return value.isascii() and value.isdigit()
 
 
 def read_selection(request: Request, most: int, street_town: str | None, domain: str | None, year: str | None,
@@ -47,7 +59,7 @@ def read_selection(request: Request, most: int, street_town: str | None, domain:
         raise NotFound("service domain", chosen_domain, field="domain")
     chosen_year = None
     if _text(year, "year") is not None:
-        if not year.strip().isdigit() or not 2000 <= int(year) <= 2999:
+        if not _number(year.strip()) or not 2000 <= int(year) <= 2999:
             raise InvalidInput("year", msg("a year written with four digits, such as 2026"))
         chosen_year = int(year)
     chosen_status = _text(status, "status")
@@ -55,7 +67,7 @@ def read_selection(request: Request, most: int, street_town: str | None, domain:
         raise InvalidInput("status", msg("choose from {choices}", choices=", ".join(STATUSES)))
     size = PAGE_SIZE
     if _text(limit, "limit") is not None:
-        if not limit.strip().isdigit() or not 1 <= int(limit) <= most:
+        if not _number(limit.strip()) or not 1 <= int(limit) <= most:
             raise InvalidInput("limit", msg("a page holds 1 to {most} rows", most=most))
         size = int(limit)
     return Selection(Filters(town, chosen_domain, chosen_year, chosen_status, _text(q, "q", MAX_SEARCH)),

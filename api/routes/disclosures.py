@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from api import i18n
+from api.caching import Fresh
 from api.deps import public_reads
 from api.routes.pages import LangQuery, _render
 from ledger.disclosures import ITEM_NAMES
@@ -39,11 +40,13 @@ def published(request: Request) -> dict[str, Any]:
 
 
 @router.get("/disclosures", response_class=HTMLResponse, include_in_schema=False)
-def disclosures_page(request: Request, lang: LangQuery = None) -> HTMLResponse:
-    return _render(request, "disclosures.html", i18n.language(request, lang), lang, data=published(request))
+def disclosures_page(request: Request, tag: Fresh, lang: LangQuery = None) -> HTMLResponse:
+    response = _render(request, "disclosures.html", i18n.language(request, lang), lang, data=published(request))
+    response.headers.update(tag)
+    return response
 
 
 @router.get("/api/v1/public/disclosures")
-def disclosures_json(request: Request) -> dict[str, Any]:
+def disclosures_json(request: Request, tag: Fresh) -> dict[str, Any]:
     """What each foundation published (信息公开), where and when, newest first."""
     return published(request)

@@ -3,7 +3,9 @@ JSON downloads of every table shown, and the page that checks a receipt or certi
 
 Every page at ``/<path>`` has its JSON at ``/api/v1/public/<path>`` (the home page's is ``overview``)
 and its downloads at ``/downloads/<csv|xlsx|json>/<path>``: all three come from one
-:class:`~api.public_data.PublicPage`, so a figure cannot differ between them.
+:class:`~api.public_data.PublicPage`, so a figure cannot differ between them. Lists that grow come
+a page at a time (:mod:`api.listings`), every answer is tagged for caching (:mod:`api.caching`),
+and a download holds every row, streamed from a thread of its own (:mod:`api.streaming`).
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ from api.caching import Fresh
 from api.charts import monthly_chart
 from api.deps import ReadsDep, public_reads
 from api.listings import PAGE_SIZE, Filters, Paging, RowSpool, every_row
-from api.standing import ViewsWithheld, standing
 from api.public_data import PublicPage
 from api.receipt_check import MAX_RECEIPT_BYTES, check_receipt, refusal
 from api.selection import Selection, html_selection
+from api.standing import ViewsWithheld, standing
 from api.streaming import threaded_body
 from ledger.errors import InvalidInput, LedgerError, NotFound
 from ledger.messages import msg

@@ -131,6 +131,8 @@ def test_bad_list_parameters_are_4xx_naming_the_parameter(site):
     client, _, _ = site
     for params, status, name in (({"after": "not-a-cursor"}, 422, "after"), ({"limit": "0"}, 422, "limit"),
                                  ({"limit": "1001"}, 422, "limit"), ({"year": "26"}, 422, "year"),
+                                 ({"year": "２０２６"}, 422, "year"), ({"limit": "²"}, 422, "limit"),
+                                 ({"q": "a\u202eb"}, 422, "q"),
                                  ({"status": "lost"}, 422, "status"), ({"street_town": "atlantis"}, 404, "street_town"),
                                  ({"domain": "nope"}, 404, "domain"), ({"q": "x" * 101}, 422, "q"),
                                  ({"after": "WyJQLTAxIl0", "before": "WyJQLTAxIl0"}, 422, "before")):
@@ -213,7 +215,7 @@ def test_corrections_hours_organisations_and_checkpoints_page_too(site):
 def test_every_public_answer_has_an_etag_and_a_client_holding_it_gets_304_unbuilt(site, monkeypatch):
     client, cast, _ = site
     paths = ["/", "/projects", "/projects/P-01", "/funds/GEN", f"/street-towns/{TOWN}", "/hours", "/corrections",
-             "/organisations", f"{API}/overview", f"{API}/projects?limit=2", f"{API}/district",
+             "/organisations", "/disclosures", f"{API}/disclosures", f"{API}/overview", f"{API}/projects?limit=2", f"{API}/district",
              "/downloads/csv/projects?table=projects", "/downloads/json/funds/GEN", "/downloads/xlsx/corrections"]
     tags = {}
     for path in paths:
