@@ -35,7 +35,7 @@ def install(app: FastAPI) -> None:
     def check() -> Outcome:
         try:
             problem = ledger.history_problem()
-        except Exception as exc:  # the store is down: the primary's check says so
+        except Exception as exc:  # noqa: BLE001 -- the store is down: the primary's check says so
             if app.state.history_problem is not None:
                 return Outcome("failing", app.state.history_problem.en)
             return Outcome("warn", f"could not compare the log with the published checkpoint: {type(exc).__name__}")

@@ -201,3 +201,32 @@ class Filters:
 
 NO_FILTERS = Filters()
 FIRST_PAGE = Paging()
+
+
+class RowSpool:
+    """Rows parked in a temporary file (a JSON line each) to be read back once, in order: a
+    download reads its lists inside one short snapshot and formats them after it closes (writing
+    XLSX is slow, and PostgreSQL ends a transaction idle for long between two reads)."""
+
+    def __init__(self, rows: Iterator[dict[str, Any]]) -> None:
+        import tempfile
+
+        import msgspec
+
+        self.file = tempfile.TemporaryFile()  # noqa: SIM115 - owned by the object, closed by close()
+        encode = msgspec.json.Encoder().encode
+        self.count = 0
+        for row in rows:
+            self.file.write(encode(row) + b"\n")
+            self.count += 1
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        import msgspec
+
+        decode = msgspec.json.Decoder().decode
+        self.file.seek(0)
+        for line in self.file:
+            yield decode(line)
+
+    def close(self) -> None:
+        self.file.close()

@@ -41,7 +41,9 @@ def check_receipt(ledger, settings, data: bytes | str) -> dict[str, Any]:
         return refusal(problem.text.en, problem.text.zh)
     receipt = json.loads(data)
     size = verified.checkpoint.size
-    matches_today = size <= ledger.merkle.size() and ledger.merkle.root(size) == verified.checkpoint.root
+    here = ledger.merkle.size()
+    not_yet = size > here  # a checkpoint signed by the log key beyond this copy's tree: it lags behind
+    matches_today = not not_yet and ledger.merkle.root(size) == verified.checkpoint.root
     found = ledger.merkle.leaf_at(verified.leaf_index)
     position = found[0] if found and found[0] == receipt["position"] else None
     record_bytes = base64.b64decode(next(e["event"] for e in receipt["entries"] if e["role"] == "record"))
@@ -64,7 +66,8 @@ def check_receipt(ledger, settings, data: bytes | str) -> dict[str, Any]:
     return {
         "verified": True, "kind": verified.kind, "origin": verified.origin, "leaf_index": verified.leaf_index,
         "position": position, "checkpoint_size": size, "signer": verified.signer,
-        "cosigners": verified.cosigners, "in_log_today": matches_today, "details": details,
+        "cosigners": verified.cosigners, "in_log_today": None if not_yet else matches_today, "details": details,
+        "not_yet_on_this_copy": not_yet,
         "stands": (reversal is None) if matches_today else None,
         "reversal": reversal.as_json() if reversal else None,
         # The link to the receipt page is derived from the leaf this log holds, never taken from the

@@ -13,14 +13,16 @@ from fastapi import FastAPI, Request
 
 from api.problems import problem_response
 from ledger.errors import LedgerError
+from ledger.stores import DatabaseUnresponsive
 
 logger = logging.getLogger("wushe")
 
 RETRY_AFTER_SECONDS = 2
 
-STORE_ERRORS = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
+STORE_ERRORS = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError, DatabaseUnresponsive)
 """What the store's drivers raise when the database cannot be reached or drops a connection
-(eventsourcing wraps psycopg's and sqlite3's; psycopg_pool's PoolTimeout is an OperationalError)."""
+(eventsourcing wraps psycopg's and sqlite3's; psycopg_pool's PoolTimeout is an OperationalError), and
+a server that stopped answering (``ledger.stores.DatabaseUnresponsive``)."""
 
 
 class StoreUnavailable(LedgerError):

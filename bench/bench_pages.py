@@ -148,18 +148,27 @@ async def load(base: str, requests: list[tuple[str, str]], connections: int):
 
     async def send(client, i: int) -> tuple[str, bool]:
         kind, path = requests[i]
-        return kind, (await client.get(path)).status_code == 200
+        answer = await client.get(path)
+        largest[kind] = max(largest.get(kind, 0), len(answer.content))
+        return kind, answer.status_code == 200
 
+    largest: dict[str, int] = {}
     seconds, answers = await drive(base, len(requests), connections, send)
     latencies: dict[str, list[float]] = defaultdict(list)
     for kind, ms, _ in answers:
         latencies[kind].append(ms)
+    SIZES.update({k: max(v, SIZES.get(k, 0)) for k, v in largest.items()})
     return seconds, latencies, sum(not ok for _, _, ok in answers)
+
+
+SIZES: dict[str, int] = {}
+"""The largest answer (bytes of body) seen per page kind in this run."""
 
 
 def row(kind: str, values: list[float], seconds: float | None = None) -> dict:
     out = {"page": kind, "requests": len(values), "p50_ms": percentile(values, 50),
-           "p95_ms": percentile(values, 95), "p99_ms": percentile(values, 99)}
+           "p95_ms": percentile(values, 95), "p99_ms": percentile(values, 99),
+           "largest_kb": SIZES[kind] / 1024 if kind in SIZES else None}
     if seconds is not None:
         out["per_second"] = len(values) / seconds
     return out
@@ -198,9 +207,11 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=3, help="the demo's scale when seeding here")
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--warmup", type=int, default=300)
-    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--quick", action="store_true", help="scale 2, 600 requests")
+    parser.add_argument("--no-rebuild", action="store_true",
+                        help="skip the rebuild measured in a fresh process (the views must be current)")
     args = parser.parse_args()
     if args.quick:
         args.scale, args.requests, args.warmup = 2, 600, 100
@@ -215,13 +226,13 @@ def main() -> None:
             ledger.close()
         events = events_in(data_dir)
         print(f"{events:,} events in {data_dir}" + (f" (seeded at scale {args.scale} in {seeded:.0f} s)" if seeded else ""))
-        rebuild_seconds, rebuild_peak = rebuild_measured(data_dir)
+        rebuild_seconds, rebuild_peak = (None, None) if args.no_rebuild else rebuild_measured(data_dir)
         result = measure(data_dir, args.requests, args.warmup, args.connections, args.seed)
     overall, trivial = result["overall"], result["trivial"]
     rows = [*result["pages"], overall, trivial]
     print_table(f"Public pages, {events:,} events on SQLite, {args.connections} connections, {args.requests} requests "
-                f"(+ as many of the trivial endpoint)", ["page", "requests", "p50 ms", "p95 ms", "p99 ms"],
-                [[r["page"], r["requests"], r["p50_ms"], r["p95_ms"], r["p99_ms"]] for r in rows])
+                f"(+ as many of the trivial endpoint)", ["page", "requests", "p50 ms", "p95 ms", "p99 ms", "largest KB"],
+                [[r["page"], r["requests"], r["p50_ms"], r["p95_ms"], r["p99_ms"], r["largest_kb"]] for r in rows])
     print_table("Against the trivial endpoint of the same server", ["", "per second", "p50 ms", "p99 ms"], [
         ["all pages", overall["per_second"], overall["p50_ms"], overall["p99_ms"]],
         ["trivial endpoint", trivial["per_second"], trivial["p50_ms"], trivial["p99_ms"]],

@@ -27,8 +27,6 @@ from ledger.demo import (
     CORRECTION_REASONS,
     GIVEN,
     HOURS_REASON,
-    PROJECT_THEMES,
-    SERVICE_CONTENT,
     SURNAMES,
     DemoExists,
     _cast,
@@ -39,6 +37,12 @@ from ledger.demo import (
     _root,
     _rotate,
     _Witnessing,
+    allowance_domain,
+    check_reference,
+    demo_town,
+    district_name,
+    service_content,
+    themes,
 )
 from ledger.errors import InvalidInput
 
@@ -85,10 +89,18 @@ def seed_years(
     ledger.new_id = lambda: f"{rng.getrandbits(64):016x}"
     if "demo-accountant" in ledger.directory().principals:
         raise DemoExists()
+    check_reference(ledger)
     run = _Years(ledger, key_dir, rng, scale, years, progress)
-    with ledger.bulk(batch_events) if bulk else nullcontext():
-        run.setup()
-        run.play()
+    head = ledger.recorder.max_notification_id() or 0
+    try:
+        with ledger.bulk(batch_events) if bulk else nullcontext():
+            run.setup()
+            run.play()
+    except BaseException:
+        witnessing = getattr(run, "witnessing", None)
+        if witnessing is not None and (ledger.recorder.max_notification_id() or 0) == head:
+            witnessing.undo()
+        raise
     run.counts["events"] = ledger.recorder.max_notification_id() or 0
     return dict(run.counts)
 
@@ -151,6 +163,7 @@ class _Years:
 
     def plan_year(self, year: int, first: date) -> None:
         rng, scale, ledger = self.rng, self.scale, self.ledger
+        district = district_name(ledger)
         last = min(_years_before(self.end, self.years - year - 1), self.end)
         days = (last - first).days
         label = f"{first.year}"
@@ -173,14 +186,14 @@ class _Years:
                 self.at(first + timedelta(days=10 + 91 * quarter), lambda t=town, a=amount, q=quarter, p=payer: self.grant(
                     f"GOV-{t}", a, "government_purchase", p, f"购买服务合同-{t}-{label}Q{q + 1}"))
         self.at(first + timedelta(days=30), lambda: self.grant(
-            "GENERAL", 20000000 * scale, "district_special_fund", "长宁区民政局", f"长宁区推进社会组织发展专项资金-{label}",
-            street_town="jiangsulu"))
+            "GENERAL", 20000000 * scale, "district_special_fund", f"{district}民政局", f"{district}推进社会组织发展专项资金-{label}",
+            street_town=demo_town(ledger, 1)))
         self.at(first + timedelta(days=40), lambda: self.grant(
-            "VP-ROUND", 80000000 * scale, "venture_philanthropy", "长宁区民政局", f"长宁区第{year + 1}届公益创投大赛",
-            street_town="xinhualu"))
+            "VP-ROUND", 80000000 * scale, "venture_philanthropy", f"{district}民政局", f"{district}第{year + 1}届公益创投大赛",
+            street_town=demo_town(ledger, 2)))
         self.at(first + timedelta(days=60), lambda: self.grant(
-            "LOTTERY", 30000000 * scale, "welfare_lottery", "长宁区福利彩票发行中心", f"福彩进社区-{label}",
-            street_town="tianshanlu"))
+            "LOTTERY", 30000000 * scale, "welfare_lottery", f"{district}福利彩票发行中心", f"福彩进社区-{label}",
+            street_town=demo_town(ledger, 4)))
 
         # projects paid by milestone, with a satisfaction survey
         for town in self.towns:
@@ -199,7 +212,7 @@ class _Years:
                 starts = first + timedelta(days=rng.randint(45, 120))
                 spec = {"code": code, "town": town, "domain": domain, "source": source, "fund": fund,
                         "budget": budget, "organisation": rng.choice(self.orgs[town]),
-                        "theme": rng.choice(PROJECT_THEMES[domain]), "starts": starts,
+                        "theme": rng.choice(themes(ledger, domain)), "starts": starts,
                         "ends": starts + timedelta(days=rng.choice([180, 270, 365])), "k": k}
                 self.at(starts, lambda s=spec: self.register_project(s, kept))
 
@@ -296,7 +309,7 @@ class _Years:
 
     def allowance(self, town: str, month: int) -> None:
         if self._disburse("GENERAL", 150000, "allowance", f"{town}社工站持证社工", "社工专业人才津贴",
-                          f"津贴-{self._today():%Y%m}", domain="community_governance", street_town=town):
+                          f"津贴-{self._today():%Y%m}", domain=allowance_domain(self.ledger), street_town=town):
             self.counts["allowances"] += 1
 
     def management(self, label: str) -> None:
@@ -318,7 +331,7 @@ class _Years:
         recorded = self.ledger.record_hours(
             self.recorder[town], number, organisation=self.orgs[town][0], domain=domain, on=day,
             start=time(hour, 0), end=time(hour + rng.choice([1, 2, 3]), rng.choice([0, 30])),
-            content=SERVICE_CONTENT[domain],
+            content=service_content(self.ledger, domain),
         )
         self.counts["service_records"] += 1
         if self.counts["service_records"] % 97 == 0:  # a sample to correct from, not every session

@@ -52,6 +52,50 @@ class DemoExists(Exception):
     """The demo's principals are already registered."""
 
 
+def demo_town(ledger: Ledger, i: int) -> str:
+    """The reference data's ``i``-th street-town (cycling): the demo names no district's towns itself."""
+    towns = ledger.reference.street_towns
+    return towns[i % len(towns)].code
+
+
+def district_name(ledger: Ledger) -> str:
+    return ledger.reference.district.name_zh
+
+
+def themes(ledger: Ledger, domain: str) -> list[str]:
+    """Project themes of a service domain: the demo's own for the domains it knows, else the domain's name."""
+    return PROJECT_THEMES.get(domain) or [ledger.reference.domain(domain).name_zh]
+
+
+def service_content(ledger: Ledger, domain: str) -> str:
+    return SERVICE_CONTENT.get(domain) or f"{ledger.reference.domain(domain).name_zh}志愿服务"
+
+
+def lottery_domains(ledger: Ledger) -> list[str]:
+    """The welfare-lottery fund's domains: elderly care, assistance and children where the reference has them."""
+    codes = [d.code for d in ledger.reference.domains]
+    wanted = [d for d in ("elderly_care", "social_assistance", "child_welfare") if d in codes]
+    return wanted or codes[:3]
+
+
+def allowance_domain(ledger: Ledger) -> str:
+    """The domain social workers' allowances are booked under: community governance where the
+    reference has it, else its last domain."""
+    codes = [d.code for d in ledger.reference.domains]
+    return "community_governance" if "community_governance" in codes else codes[-1]
+
+
+def check_reference(ledger: Ledger) -> None:
+    """Refuse, before anything is written, reference data the demo cannot draw on."""
+    from ledger.errors import InvalidInput
+    from ledger.messages import msg
+
+    if not ledger.reference.street_towns:
+        raise InvalidInput("reference_file", msg("the reference file lists no street-towns: the demo needs one"))
+    if not ledger.reference.domains:
+        raise InvalidInput("reference_file", msg("the reference file lists no service domains: the demo needs one"))
+
+
 @dataclass
 class _Cast:
     root: Actor
@@ -81,12 +125,27 @@ class _Witnessing:
         self.ledger = ledger
         self.log_actor = Actor(ledger.origin, read_signing_key(key_dir, ledger.origin))
         witness_dir = key_dir.parent / "witness"
-        witness_vkey = Witness.create(witness_dir, DEMO_WITNESS)
+        self.created: list[Path] = []
+        """Files this run wrote (removed again if the demo fails before writing an event)."""
+        stem = key_file_stem(DEMO_WITNESS)
+        if (witness_dir / f"{stem}.key").exists() and not (witness_dir / "witness-state.json").exists():
+            witness_vkey = Witness(witness_dir, DEMO_WITNESS).key.verifier  # left by a demo that wrote nothing
+        else:
+            witness_vkey = Witness.create(witness_dir, DEMO_WITNESS)
+            self.created += [witness_dir / f"{stem}.key", witness_dir / f"{stem}.pub"]
         self.witness = Witness(witness_dir, DEMO_WITNESS)
         trusted = key_dir / "witnesses"
         trusted.mkdir(exist_ok=True)
-        (trusted / f"{key_file_stem(DEMO_WITNESS)}.pub").write_text(witness_vkey.vkey + "\n")
+        pub = trusted / f"{stem}.pub"
+        if not pub.exists():
+            self.created.append(pub)
+        pub.write_text(witness_vkey.vkey + "\n")
         self.log_key = ledger.directory().active_keys(ledger.origin)[-1].key
+
+    def undo(self) -> None:
+        """Remove the files this run created (only when it wrote no event: the log keeps what it has)."""
+        for path in self.created:
+            path.unlink(missing_ok=True)
 
     def checkpoint(self) -> None:
         ledger = self.ledger
@@ -102,7 +161,8 @@ def _root(ledger: Ledger, key_dir: Path) -> Actor:
 
 def _organisations(ledger: Ledger, root: Actor, rng: random.Random, scale: int, counts: Counter) -> dict[str, list[str]]:
     """The foundation, a social-work station per street-town and its community organisations."""
-    ledger.register_organisation(root, FOUNDATION, "上海市长宁区社区公益基金会", "foundation", "xinhualu",
+    ledger.register_organisation(root, FOUNDATION, f"{district_name(ledger)}社区公益基金会", "foundation",
+                                 demo_town(ledger, 2),
                                  registered_on=date(2016, 3, 1))
     orgs_by_town: dict[str, list[str]] = {}
     for i, town in enumerate(t.code for t in ledger.reference.street_towns):
@@ -160,15 +220,15 @@ def _funds(ledger: Ledger, acct: Actor, rng: random.Random, start: date, end: da
     towns = [t.code for t in ledger.reference.street_towns]
     domains = [d.code for d in ledger.reference.domains]
     ledger.open_fund(acct, "GENERAL", "非限定性基金", FOUNDATION, purpose="基金会日常公益支出")
-    ledger.open_fund(acct, "VP-ROUND", "长宁区公益创投资金", FOUNDATION, restricted=True,
+    ledger.open_fund(acct, "VP-ROUND", f"{district_name(ledger)}公益创投资金", FOUNDATION, restricted=True,
                      purpose="公益创投项目资助", valid_from=start, valid_until=end + timedelta(days=730),
                      agreement_ref="长民社〔2025〕8号")
     ledger.open_fund(acct, "LOTTERY", "福彩公益金社区项目", FOUNDATION, restricted=True,
-                     purpose="福彩公益金用于养老、救助、儿童福利", domains=["elderly_care", "social_assistance", "child_welfare"],
+                     purpose="福彩公益金用于养老、救助、儿童福利", domains=lottery_domains(ledger),
                      valid_from=start, valid_until=end + timedelta(days=730))
     for town in towns:
         name_zh = ledger.reference.street_town(town).name_zh
-        allowed = sorted(rng.sample(domains, 3))
+        allowed = sorted(rng.sample(domains, min(3, len(domains))))
         ledger.open_fund(acct, f"SF-{town}", f"{name_zh}社区专项基金", FOUNDATION, kind="special", restricted=True,
                          purpose=f"用于{name_zh}社区{'、'.join(ledger.reference.domain(d).name_zh for d in allowed)}",
                          street_town=town, street_towns=[town], domains=allowed, valid_from=start,
@@ -222,8 +282,20 @@ def seed_demo(ledger: Ledger, key_dir: Path, *, scale: int = 1, seed: int = 2023
     end = _end_date(ledger)
     start = end - timedelta(days=364)
     counts: Counter[str] = Counter()
+    check_reference(ledger)
     root = _root(ledger, key_dir)
     witnessing = _Witnessing(ledger, key_dir)
+    head = ledger.recorder.max_notification_id() or 0
+    try:
+        return _seed(ledger, key_dir, rng, scale, start, end, counts, root, witnessing, progress)
+    except BaseException:
+        if (ledger.recorder.max_notification_id() or 0) == head:
+            witnessing.undo()
+        raise
+
+
+def _seed(ledger: Ledger, key_dir: Path, rng: random.Random, scale: int, start: date, end: date,
+          counts: Counter, root: Actor, witnessing: _Witnessing, progress: Any) -> dict:
 
     def checkpoint_and_witness() -> None:
         witnessing.checkpoint()
@@ -270,13 +342,15 @@ def seed_demo(ledger: Ledger, key_dir: Path, *, scale: int = 1, seed: int = 2023
                                 source="government_purchase", payer=f"{ledger.reference.street_town(town).name_zh}办事处",
                                 document_ref=f"购买服务合同-{town}-Q{quarter + 1}", received_on=day)
             counts["grants"] += 1
-    ledger.record_grant(acct, "VP-ROUND", 80000000 * scale, source="venture_philanthropy", payer="长宁区民政局",
-                        document_ref="长宁区公益创投大赛", received_on=start + timedelta(days=40), street_town="xinhualu")
-    ledger.record_grant(acct, "LOTTERY", 30000000 * scale, source="welfare_lottery", payer="长宁区福利彩票发行中心",
-                        document_ref="福彩进社区", received_on=start + timedelta(days=60), street_town="tianshanlu")
-    ledger.record_grant(acct, "GENERAL", 20000000 * scale, source="district_special_fund", payer="长宁区民政局",
-                        document_ref="长宁区推进社会组织发展专项资金", received_on=start + timedelta(days=30),
-                        street_town="jiangsulu")
+    district = district_name(ledger)
+    ledger.record_grant(acct, "VP-ROUND", 80000000 * scale, source="venture_philanthropy", payer=f"{district}民政局",
+                        document_ref=f"{district}公益创投大赛", received_on=start + timedelta(days=40),
+                        street_town=demo_town(ledger, 2))
+    ledger.record_grant(acct, "LOTTERY", 30000000 * scale, source="welfare_lottery", payer=f"{district}福利彩票发行中心",
+                        document_ref="福彩进社区", received_on=start + timedelta(days=60), street_town=demo_town(ledger, 4))
+    ledger.record_grant(acct, "GENERAL", 20000000 * scale, source="district_special_fund", payer=f"{district}民政局",
+                        document_ref=f"{district}推进社会组织发展专项资金", received_on=start + timedelta(days=30),
+                        street_town=demo_town(ledger, 1))
     counts["grants"] += 3
     # the foundation's standing (慈善组织, 公开募捐资格), bank interest, and the gift packs handed out
     ledger.record_profile(root, FOUNDATION, charity=True, public_fundraising=True, org_type="foundation",
@@ -307,7 +381,7 @@ def seed_demo(ledger: Ledger, key_dir: Path, *, scale: int = 1, seed: int = 2023
                 budget = rng.choice([12000000, 20000000, 30000000])
             code = f"P-{town}-{k + 1:02d}"
             org = rng.choice(orgs_by_town[town])
-            theme = rng.choice(PROJECT_THEMES[domain])
+            theme = rng.choice(themes(ledger, domain))
             p_start = start + timedelta(days=rng.randint(15, 120))
             ledger.register_project(
                 acct, code, f"{ledger.reference.street_town(town).name_zh}{theme}项目", street_town=town, domain=domain,
@@ -350,7 +424,7 @@ def seed_demo(ledger: Ledger, key_dir: Path, *, scale: int = 1, seed: int = 2023
         day = start + timedelta(days=28 + 30 * month)
         for town in towns[: 3 + scale]:
             request = ledger.request_disbursement(
-                acct, "GENERAL", 150000, kind="allowance", payee=f"{town}社工站持证社工", domain="community_governance",
+                acct, "GENERAL", 150000, kind="allowance", payee=f"{town}社工站持证社工", domain=allowance_domain(ledger),
                 street_town=town, purpose="社工专业人才津贴", on=day - timedelta(days=5))
             ledger.approve_disbursement(approver, request.ident, approval_ref=f"津贴-{day:%Y%m}",
                                         on=day - timedelta(days=2))
@@ -391,7 +465,7 @@ def seed_demo(ledger: Ledger, key_dir: Path, *, scale: int = 1, seed: int = 2023
                 domain = rng.choice(domains)
                 recorded = ledger.record_hours(
                     recorder, number, organisation=org, domain=domain, on=day, start=time(hour, 0),
-                    end=time(hour + rng.choice([1, 2, 3]), rng.choice([0, 30])), content=SERVICE_CONTENT[domain],
+                    end=time(hour + rng.choice([1, 2, 3]), rng.choice([0, 30])), content=service_content(ledger, domain),
                 )
                 service_positions.append(recorded.positions[0])
                 counts["service_records"] += 1

@@ -33,7 +33,6 @@ from ledger.errors import InvalidInput
 from ledger.filemodes import private_sqlite_file
 from ledger.intransaction import write_alongside
 
-
 logger = logging.getLogger("wushe.store")
 
 
@@ -49,22 +48,40 @@ class DatabaseUnreachable(StoreRefused):
     """No connection to the database could be made (libpq's reason is in the message)."""
 
 
-class DatabaseUnresponsive(psycopg.DatabaseError):
-    """The server did not answer a round trip within the client's deadline (it may be hung)."""
+class DatabaseUnresponsive(ConnectionError):
+    """The server did not answer a round trip within the client's deadline (it may be hung).
+    Not a psycopg error, so that eventsourcing passes it on at once instead of retrying ten times."""
+
+
+class UnconfirmedCommit(DatabaseUnresponsive):
+    """PostgreSQL stopped waiting for the synchronous standby to confirm a commit (the statement
+    timeout cancelled the wait; the commit stands on the primary only): answered 503, not 201."""
 
 
 def bounded_connection_class(deadline: float | None) -> type[psycopg.Connection]:
     """A psycopg connection class whose every round trip gives up after ``deadline`` seconds:
     the connection is then closed (it is in an unknown state) and ``DatabaseUnresponsive`` raised.
-    eventsourcing does not retry that error, so a hung server answers within one deadline."""
+    eventsourcing does not retry that error, so a request to a hung server ends within one deadline."""
 
     class BoundedConnection(psycopg.Connection):
         def wait(self, gen, interval=0.1, timeout=None):  # type: ignore[override]
+            unconfirmed = self.__dict__.get("_wushe_unconfirmed")
+            if unconfirmed is None:
+                unconfirmed = self.__dict__["_wushe_unconfirmed"] = []
+                self.add_notice_handler(lambda notice: unconfirmed.append(notice.message_primary)
+                                        if "synchronous replication" in (notice.message_primary or "") else None)
             try:
-                return super().wait(gen, interval=interval, timeout=timeout or deadline)
+                result = super().wait(gen, interval=interval, timeout=timeout or deadline)
             except psycopg.errors._WaitTimeout:
                 self.pgconn.finish()
                 raise DatabaseUnresponsive(f"the database did not answer within {deadline} s") from None
+            if unconfirmed:
+                # The server gave up waiting for the synchronous standby (a statement timeout): the
+                # commit is on the primary only. It must not be acknowledged as saved.
+                said = unconfirmed[0]
+                unconfirmed.clear()
+                raise UnconfirmedCommit(f"committed on the primary but not confirmed by a synchronous standby: {said}")
+            return result
 
     return BoundedConnection
 
@@ -157,7 +174,7 @@ class CheckedPostgresFactory(PostgresFactory):
             # One connection first, outside the pool, whose retries would hide libpq's reason
             # (a refused TLS handshake, a wrong password, no host accepting writes).
             pool.connection_class.connect(**{k: v for k, v in kwargs.items() if k != "row_factory"}).close()
-        except psycopg.Error as exc:
+        except (psycopg.Error, DatabaseUnresponsive) as exc:
             self.datastore.close()
             raise DatabaseUnreachable(f"cannot connect to PostgreSQL: {str(exc).strip()}") from None
         try:

@@ -90,11 +90,20 @@ def distinct_donors(views, first: date, last: date, towns: Sequence[str] | None)
     is a donor of its own. ``towns`` None: the whole district, a donor giving in two street-towns
     counted once.
 
-    Exact: the donors of each run come from the per-donor day, month and year rows (``GIFTS``),
+    Exact: the donors of each run come from the per-gift rows of its partial months (``GIFTS``)
+    and the per-donor month and year rows (``DONOR_MONTHS``, ``DONOR_YEARS``),
     less each gift received in the period and reversed by its end (``REVERSED_GIFTS``, as few as
     the corrections); a donor counts if any gift is left. Over all time (no gift outside the period)
     the count kept per street-town (``DONOR_COUNT``) answers in one row."""
-    from projections.streettowns import ANONYMOUS_DONOR, DONOR_COUNT, FLOWED, GIFTS, REVERSED_GIFTS
+    from projections.streettowns import (
+        ANONYMOUS_DONOR,
+        DONOR_COUNT,
+        DONOR_MONTHS,
+        DONOR_YEARS,
+        FLOWED,
+        GIFTS,
+        REVERSED_GIFTS,
+    )
 
     scopes = list(towns) if towns is not None else [EVERY]
     bounds = views.query("SELECT MIN(day) AS lo, MAX(day) AS hi FROM {t} WHERE street_town IN "
@@ -112,14 +121,15 @@ def distinct_donors(views, first: date, last: date, towns: Sequence[str] | None)
     town_values = () if towns is None else tuple(towns)
     names = {10: "{d}", 7: "{m}", 4: "{y}"}
     for grain, lo_key, hi_key in spans(first, last):
-        parts.append(f"SELECT donor AS donor, gifts AS n FROM {names[grain]} WHERE {town_clause}day >= ? AND day <= ?")
+        n = "1" if grain == 10 else "gifts"  # a day's rows are gifts, the others sums of them
+        parts.append(f"SELECT donor AS donor, {n} AS n FROM {names[grain]} WHERE {town_clause}day >= ? AND day <= ?")
         params += [*town_values, lo_key, hi_key]
     parts.append(f"SELECT donor AS donor, -1 AS n FROM {{r}} WHERE {town_clause}day >= ? AND day <= ? AND reversed <= ?")
     params += [*town_values, first.isoformat(), last.isoformat(), last.isoformat()]
     sql = (f"SELECT COALESCE(SUM(CASE WHEN donor = ? THEN n ELSE 1 END), 0) AS donors FROM ("
            f"SELECT donor AS donor, SUM(n) AS n FROM ({' UNION ALL '.join(parts)}) AS g "
            f"GROUP BY donor HAVING SUM(n) > 0) AS d")
-    found = views.query(sql, (ANONYMOUS_DONOR, *params), d=GIFTS.daily, m=GIFTS.months, y=GIFTS.years,
+    found = views.query(sql, (ANONYMOUS_DONOR, *params), d=GIFTS, m=DONOR_MONTHS, y=DONOR_YEARS,
                         r=REVERSED_GIFTS)
     return int(found[0][0])
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ledger.events import EVENT_TYPES
-from projections.base import Change, ChangeT, Event, Reader, Table, as_json
+from projections.base import Change, ChangeT, Event, Reader, Table, as_json, rolled
 
 PROJECTS = Table(
     "view_projects", keys=("code",),
@@ -25,7 +25,13 @@ DISBURSEMENTS = Table(
     integers=("amount",), indexes=(("paid_on",), ("reversed_on",)),
 )
 """Indexed by the days paid and reversed, so a report reads only its period's payments."""
-TABLES = (PROJECTS, MILESTONES, DISBURSEMENTS)
+PAID = rolled("view_project_paid_daily", "view_project_paid_monthly", "view_project_paid_yearly",
+              ("street_town", "day", "project", "approval_ref"), ("paid", "paid_count", "reversed", "reversed_count"),
+              every=True)
+"""Project payments per street-town, day (month, year) and project: paid on the day it was paid
+(under its approval reference), reversed on the day of the reversal (reference ``""``), so a
+report's projects for any period are sums of a few rows per project."""
+TABLES = (PROJECTS, MILESTONES, DISBURSEMENTS, *PAID.tables)
 TYPES = frozenset(t for t in EVENT_TYPES if t.startswith(("Project.", "Disbursement.")))
 
 
@@ -78,7 +84,13 @@ def _disbursement(event: Event, read: Reader) -> Iterator[ChangeT]:
             yield Change(PROJECTS.name, (project,), add={"requested": -amount})
     elif event.type == "Disbursement.Paid":
         yield Change(DISBURSEMENTS.name, (number,), put={"status": "paid", "paid_on": p["paid_on"]})
+        if known["kind"] == "project" and project and p["paid_on"]:
+            yield Change(PAID.daily.name, (known["street_town"] or "", p["paid_on"], project, known["approval_ref"] or ""),
+                         add={"paid": amount, "paid_count": 1, "reversed": 0, "reversed_count": 0})
     elif event.type == "Disbursement.Reversed":
         yield Change(DISBURSEMENTS.name, (number,), put={"status": "reversed", "reversed_on": event.recorded_on})
+        if known["kind"] == "project" and project:
+            yield Change(PAID.daily.name, (known["street_town"] or "", event.recorded_on, project, ""),
+                         add={"paid": 0, "paid_count": 0, "reversed": amount, "reversed_count": 1})
         if project:
             yield Change(PROJECTS.name, (project,), add={"approved": -amount})

@@ -29,7 +29,7 @@ from ledger.events import EVENT_TYPES
 from ledger.merkle_log import LEAVES
 from ledger.sidetables import Cursor, SideTables, notifications_after
 from projections import corrections, digest, donations, funds, hours, projects, streettowns
-from projections.base import ChangeT, Event, Table, rolled_up
+from projections.base import EVERY, ChangeT, Event, Table
 
 VIEWS = (funds, streettowns, projects, hours, corrections, donations)
 """Every view, each a module with TABLES and a pure ``fold(event, read)``."""
@@ -44,6 +44,9 @@ _PAGE = 5000
 """Events read per query when folding the whole log."""
 _FLUSH = 50_000
 """Events folded in memory between writes of the merged rows, when folding the whole log."""
+_REBUILD_CACHE_KIB = 256 * 1024
+"""SQLite's page cache while folding the whole log (the default is 2 MiB): the views' indexes
+stay in memory instead of being read back from the file as each flush inserts into them."""
 _decode = msgspec.json.Decoder().decode
 
 
@@ -201,45 +204,59 @@ class Projections:
         trusted = checkpoint.size if checkpoint else 0
         t = self.tables
         with t.transaction(commit=True, lock=_LOCK) as cursor:
-            for table in TABLES:
-                cursor.execute(f"DELETE FROM {t.table(table.name)}")
-            cursor.execute(f"DELETE FROM {t.table(POSITION)} WHERE name = 'views'")
-            digest.clear(cursor, t)
-            digests: dict[str, int] = {}
-            frontier = merkle.Frontier()
-            written: set[tuple[str, tuple]] = set()  # rows written so far: the only ones a read can find
-            batch = _Batch(_Reader(cursor, t, written))
-            read, add = batch.read, batch.add
-            position = folded = 0
-            while page := _rows_after(cursor, position, _PAGE):
-                if frontier.size + len(page) > trusted:  # rows past the checkpoint: none may be off the tree
-                    _check_leaves(cursor, [(r[0], r[1], r[2], r[4]) for r in page[max(0, trusted - frontier.size):]])
-                for row in page:
-                    if frontier.size < trusted:
-                        event = _vouched(row, frontier)
-                        if verify_all:
-                            event = next(self._verified([_notification(row)]))
-                        if frontier.size == trusted:
-                            self._check_root(cursor, frontier, checkpoint)
-                    else:
-                        event = next(self._verified([_notification(row)]))
-                    for change in changes_for(event, read):
-                        add(change)
-                position = page[-1][0]
-                folded += len(page)
-                if folded % _FLUSH < _PAGE:
-                    self._write(cursor, batch, digests)
-                    written.update(batch.pending)
-                    batch = _Batch(_Reader(cursor, t, written))
-                    read, add = batch.read, batch.add
-            if frontier.size < trusted:
-                raise TamperedEvent("log", frontier.size, f"the log holds {frontier.size} events, fewer than the "
-                                    f"{checkpoint.size} its newest checkpoint was signed over (events removed)")
-            self._write(cursor, batch, digests)
-            digest.save(cursor, t, digests, digests)
-            if folded:
-                self._set_position(cursor, position)
+            if not t.postgres:  # the rebuild writes millions of rows into a dozen B-trees: cache them
+                cursor.execute(f"PRAGMA cache_size = -{_REBUILD_CACHE_KIB}")
+            try:
+                folded, position, digests = self._fold_into(cursor, checkpoint, trusted, verify_all)
+            finally:
+                if not t.postgres:
+                    cursor.execute("PRAGMA cache_size = -2000")
         self.written = (position, digests)
+        return folded
+
+    def _fold_into(self, cursor: Cursor, checkpoint: Checkpoint | None, trusted: int,
+                   verify_all: bool) -> tuple[int, int, dict[str, int]]:
+        """Fold the whole log into emptied views: (events folded, position, each view's digest)."""
+        t = self.tables
+        for table in TABLES:
+            cursor.execute(f"DELETE FROM {t.table(table.name)}")
+        cursor.execute(f"DELETE FROM {t.table(POSITION)} WHERE name = 'views'")
+        digest.clear(cursor, t)
+        digests: dict[str, int] = {}
+        frontier = merkle.Frontier()
+        written: set[tuple[str, tuple]] = set()  # rows written so far: the only ones a read can find
+        batch = _Batch(_Reader(cursor, t, written))
+        read, add = batch.read, batch.add
+        position = folded = 0
+        while page := _rows_after(cursor, position, _PAGE):
+            if frontier.size + len(page) > trusted:  # rows past the checkpoint: none may be off the tree
+                _check_leaves(cursor, [(r[0], r[1], r[2], r[4]) for r in page[max(0, trusted - frontier.size):]])
+            for row in page:
+                if frontier.size < trusted:
+                    event = _vouched(row, frontier)
+                    if verify_all:
+                        event = next(self._verified([_notification(row)]))
+                    if frontier.size == trusted:
+                        self._check_root(cursor, frontier, checkpoint)
+                else:
+                    event = next(self._verified([_notification(row)]))
+                for change in changes_for(event, read):
+                    add(change)
+            position = page[-1][0]
+            folded += len(page)
+            if folded % _FLUSH < _PAGE:
+                self._write(cursor, batch, digests)
+                written.update(batch.pending)
+                batch = _Batch(_Reader(cursor, t, written))
+                read, add = batch.read, batch.add
+        if frontier.size < trusted:
+            raise TamperedEvent("log", frontier.size, f"the log holds {frontier.size} events, fewer than the "
+                                f"{checkpoint.size} its newest checkpoint was signed over (events removed)")
+        self._write(cursor, batch, digests)
+        digest.save(cursor, t, digests, digests)
+        if folded:
+            self._set_position(cursor, position)
+        return folded, position, digests
         return folded
 
     def trusted_checkpoint(self) -> Checkpoint | None:
@@ -326,25 +343,36 @@ class Projections:
         return [dict(zip(table.columns, r, strict=True)) for r in self.tables.fetchall(sql, params)]
 
 
-_ROLLED = {t.name: t for t in TABLES if t.rollups}
-
-
 def _rollups(pending: dict[tuple[str, tuple], tuple[dict[str, int], dict[str, Any]]]) -> dict[tuple[str, tuple], dict[str, int]]:
     """The monthly and yearly rows a batch's daily rows add to, merged: a batch of a district's
-    events touches thousands of days but only a few months, so the rollups cost little to keep."""
+    events touches thousands of days but only a few months, so the rollups cost little to keep
+    (the same sums as :func:`projections.base.rolled_up`, inlined: a rebuild derives millions)."""
     merged: dict[tuple[str, tuple], dict[str, int]] = {}
+    get = merged.get
     for (name, key), (add, _put) in pending.items():
-        table = _ROLLED.get(name)
-        if table is None or not add:
+        targets = _TARGETS.get(name)
+        if targets is None or not add:
             continue
-        for target, row, amounts, _ in rolled_up(table, key, add):
-            into = merged.get((target, row))
-            if into is None:
-                merged[(target, row)] = dict(amounts)
+        scope, day, *rest = key
+        for target, grain, scopes in targets:
+            if scopes is None:
+                scopes = (scope,)
             else:
-                for column, amount in amounts.items():
-                    into[column] = into.get(column, 0) + amount
+                scopes = (scope, EVERY)
+            period = day[:grain]
+            for s in scopes:
+                row = (target, (s, period, *rest))
+                into = get(row)
+                if into is None:
+                    merged[row] = dict(add)
+                else:
+                    for column, amount in add.items():
+                        into[column] += amount
     return merged
+
+
+_TARGETS = {t.name: tuple((target, grain, EVERY if every else None) for target, grain, every in t.rollups)
+            for t in TABLES if t.rollups}
 
 
 class _Batch:

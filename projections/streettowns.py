@@ -26,10 +26,13 @@ DONOR_COUNT = Table("view_town_donor_count", keys=("street_town",), counters=("d
 """Donors with a gift not reversed, per street-town and (``*``) in the whole district."""
 DONOR_TOTALS = Table("view_donor_totals", keys=("donor",), counters=("gifts",))
 """Gifts per donor across street-towns, net of reversals (for the district's count)."""
-GIFTS = rolled("view_donor_days", "view_donor_months", "view_donor_years", ("street_town", "day", "donor"),
-               ("gifts",))
-"""Gifts received per donor and day, month and year (never lessened by a reversal: see
-``REVERSED_GIFTS``); every anonymous gift counts under the one key ``anonymous``, each a donor."""
+GIFTS = Table("view_gifts", keys=("street_town", "day", "fund", "entry"), attributes=("donor",))
+"""Each gift on the day it was received, with its donor's counting key (``anonymous`` for every
+anonymous gift): a period's partial months read these."""
+DONOR_MONTHS = Table("view_donor_months", keys=("street_town", "day", "donor"), counters=("gifts",))
+DONOR_YEARS = Table("view_donor_years", keys=("street_town", "day", "donor"), counters=("gifts",))
+"""Gifts received per donor and month (``day`` is ``YYYY-MM``) and year (``YYYY``), never lessened by
+a reversal (see ``REVERSED_GIFTS``); every anonymous gift counts under the key ``anonymous``."""
 REVERSED_GIFTS = Table("view_reversed_gifts", keys=("street_town", "day", "fund", "entry"),
                        attributes=("donor", "reversed"))
 """Each reversed gift on the day it was received, with its donor's key and the day it was reversed:
@@ -42,7 +45,8 @@ HOURS = Table("view_town_hours", keys=("street_town", "domain"), counters=("minu
 ORGANISATIONS = Table("view_organisations", keys=("code",),
                       attributes=("name", "kind", "street_town", "community", "registered_on"))
 COMMUNITIES = Table("view_town_communities", keys=("street_town", "community"), counters=("organisations",))
-TABLES = (INCOME, SPENDING, *FLOWED.tables, DONORS, DONOR_COUNT, DONOR_TOTALS, *GIFTS.tables, REVERSED_GIFTS,
+TABLES = (INCOME, SPENDING, *FLOWED.tables, DONORS, DONOR_COUNT, DONOR_TOTALS, GIFTS, DONOR_MONTHS, DONOR_YEARS,
+          REVERSED_GIFTS,
           HOURS, ORGANISATIONS, COMMUNITIES, *ORGANISED.tables)
 
 
@@ -68,10 +72,18 @@ def _counted(donor: str) -> str:
     return ANONYMOUS_DONOR if donor.startswith("anonymous:") else donor
 
 
-def _gift(town: str, donor: str, day: str, read: Reader) -> Iterator[ChangeT]:
-    """A gift: the donor's day, their net gifts, and the donor counts when it is their only one."""
-    yield Change(GIFTS.daily.name, (town, day, _counted(donor)), add={"gifts": 1})
+def _gift(town: str, donor: str, day: str, fund: str, entry: str, read: Reader) -> Iterator[ChangeT]:
+    """A gift: its day's row, its donor's month and year, their net gifts, and the donor counts
+    when it is their only gift not reversed (each anonymous gift counts at once, a donor of its own)."""
+    counted = _counted(donor)
+    yield Change(GIFTS.name, (town, day, fund, entry), put={"donor": counted})
+    yield Change(DONOR_MONTHS.name, (town, day[:7], counted), add={"gifts": 1})
+    yield Change(DONOR_YEARS.name, (town, day[:4], counted), add={"gifts": 1})
     yield Change(DONORS.name, (town, donor), add={"gifts": 1})
+    if counted == ANONYMOUS_DONOR:
+        yield Change(DONOR_COUNT.name, (town,), add={"donors": 1})
+        yield Change(DONOR_COUNT.name, (EVERY,), add={"donors": 1})
+        return
     if not (read(DONORS.name, (town, donor)) or {}).get("gifts"):
         yield Change(DONOR_COUNT.name, (town,), add={"donors": 1})
     yield Change(DONOR_TOTALS.name, (donor,), add={"gifts": 1})
@@ -81,6 +93,10 @@ def _gift(town: str, donor: str, day: str, read: Reader) -> Iterator[ChangeT]:
 
 def _ungift(town: str, donor: str, read: Reader) -> Iterator[ChangeT]:
     yield Change(DONORS.name, (town, donor), add={"gifts": -1})
+    if donor.startswith("anonymous:"):
+        yield Change(DONOR_COUNT.name, (town,), add={"donors": -1})
+        yield Change(DONOR_COUNT.name, (EVERY,), add={"donors": -1})
+        return
     if read(DONORS.name, (town, donor))["gifts"] == 1:
         yield Change(DONOR_COUNT.name, (town,), add={"donors": -1})
     yield Change(DONOR_TOTALS.name, (donor,), add={"gifts": -1})
@@ -95,7 +111,8 @@ def fold(event: Event, read: Reader) -> Iterator[ChangeT]:
         day = p.get("received_on") or p.get("paid_on")
         yield from _money(town, funds.category(event), day, p["amount"], +1)
         if event.type == "Fund.DonationReceived":
-            yield from _gift(town, donor_key(p, p["entry"]), day_of(p.get("received_on"), event), read)
+            yield from _gift(town, donor_key(p, p["entry"]), day_of(p.get("received_on"), event), event.code,
+                             p["entry"], read)
     elif event.type == "Fund.Reversed":
         original = read(funds.ENTRIES.name, (event.code, p["entry"]))
         if original["type"] in ("Fund.DonationReceived", "Fund.GrantReceived", "Fund.Paid"):
@@ -103,10 +120,10 @@ def fold(event: Event, read: Reader) -> Iterator[ChangeT]:
             # A correction counts on the day it was made: the figures of earlier days stay as published.
             yield from _money(town, original["category"], event.recorded_on, original["amount"], -1)
             if original["type"] == "Fund.DonationReceived":
-                donor = read(DONATIONS.name, (event.code, p["entry"]))["donor"]
-                yield from _ungift(town, donor, read)
+                counted = read(GIFTS.name, (town, original["day"], event.code, p["entry"]))["donor"]
+                yield from _ungift(town, f"anonymous:{p['entry']}" if counted == ANONYMOUS_DONOR else counted, read)
                 yield Change(REVERSED_GIFTS.name, (town, original["day"], event.code, p["entry"]), put={
-                    "donor": _counted(donor), "reversed": event.recorded_on})
+                    "donor": counted, "reversed": event.recorded_on})
     elif event.type == "Volunteer.ServiceRecorded":
         yield Change(HOURS.name, (p["street_town"], p["domain"]), add={"minutes": p["minutes"], "sessions": 1})
     elif event.type == "Volunteer.ServiceReversed":
@@ -122,13 +139,6 @@ def fold(event: Event, read: Reader) -> Iterator[ChangeT]:
             if p["registered_on"]:
                 yield Change(ORGANISED.daily.name, (p["street_town"], p["registered_on"], p["community"] or ""),
                              add={"organisations": 1})
-    if event.type == "Fund.DonationReceived":
-        yield Change(DONATIONS.name, (event.code, p["entry"]), put={"donor": donor_key(p, p["entry"])})
-
-
-DONATIONS = Table("view_town_donations", keys=("fund", "entry"), attributes=("donor",))
-"""Which donor key each donation counted under, so its reversal uncounts the same donor."""
-TABLES = (*TABLES, DONATIONS)
 TYPES = frozenset({"Fund.DonationReceived", "Fund.GrantReceived", "Fund.Paid", "Fund.Reversed",
                    "Volunteer.ServiceRecorded", "Volunteer.ServiceReversed", "Organisation.Registered"})
 

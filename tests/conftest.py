@@ -15,6 +15,7 @@ from datetime import date
 
 import psycopg
 import pytest
+from pgcluster import replicated  # noqa: F401 -- the clusters' fixture, for every test module
 from typer.testing import CliRunner, Result
 
 from ledger.application import Actor, Ledger

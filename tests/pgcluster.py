@@ -17,10 +17,13 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
 
 import psycopg
+import pytest
 
 BIN = Path(os.environ.get("WUSHE_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 COMMAND_TIMEOUT = 60
@@ -52,7 +55,7 @@ def _as_server_user(args: list[str]) -> list[str]:
 
 
 def _run(args: list[str], timeout: float = COMMAND_TIMEOUT) -> str:
-    done = subprocess.run(_as_server_user(args), capture_output=True, text=True, timeout=timeout,
+    done = subprocess.run(_as_server_user(args), capture_output=True, text=True, timeout=timeout, check=False,
                           stdin=subprocess.DEVNULL)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed ({done.returncode}): {done.stdout}{done.stderr}")
@@ -111,8 +114,7 @@ class Cluster:
 
     def _append_conf(self, settings: dict[str, str]) -> None:
         with open(self.data / "postgresql.conf", "a") as conf:
-            for key, value in settings.items():
-                conf.write(f"{key} = {value}\n")
+            conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
 
     # --- running -----------------------------------------------------------------------------
 
@@ -204,12 +206,7 @@ def clean_up(*clusters: Cluster) -> None:
         shutil.rmtree(base, ignore_errors=True)
 
 
-# --- pytest fixtures (import them into a test module) ------------------------------------------
-
-import uuid  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-
-import pytest  # noqa: E402
+# --- pytest fixtures (tests/conftest.py imports `replicated`, so every module may use it) -------
 
 
 def need_clusters() -> None:

@@ -1092,3 +1092,7 @@ def main() -> None:
 from wushe.users_cli import users_app  # registered last: it uses this module's state and error handling
 
 app.add_typer(users_app, name="users")
+
+from wushe.ops_cli import history_app
+
+app.add_typer(history_app, name="history")

@@ -65,7 +65,7 @@ async def statements_page(
 async def statements_file(
     request: Request, staff: StaffDep, year: Annotated[str, Query(max_length=4)],
     foundation: Annotated[str, Query(max_length=64)] = "", quarter: Annotated[str, Query(max_length=1)] = "",
-    month: Annotated[str, Query(max_length=2)] = "", format: Annotated[str, Query(max_length=4)] = "xlsx",  # noqa: A002
+    month: Annotated[str, Query(max_length=2)] = "", format: Annotated[str, Query(max_length=4)] = "xlsx",
 ) -> Response:
     """The statements as XLSX, PDF or JSON, exactly as `wushe statements` and the API write them."""
     staff.require(*STATEMENT_ROLES)

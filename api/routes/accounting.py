@@ -14,8 +14,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from api.auth import CallerDep
-from api.routes.record import WRITTEN, Code, Command, Day, FundCode, IdempotencyKey, Milestone, Text, _write
 from api.problems import PrinterUnavailable
+from api.routes.record import WRITTEN, Code, Command, Day, FundCode, IdempotencyKey, Milestone, Text, _write
 from api.schemas import PROBLEMS
 from api.validation import Amount
 from ledger.application import Actor

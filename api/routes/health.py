@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from api.checks import Outcome, add_check, run_checks
-from ledger.stores import is_postgres
+from ledger.stores import is_postgres, replication_problem
 
 router = APIRouter(tags=["health"])
 
@@ -61,8 +61,18 @@ def install_checks(app: FastAPI) -> None:
                        {"events": head, "initialised": founded})
 
     def replication() -> Outcome:
-        problem = getattr(ledger.factory, "replication_problem", None)
-        return Outcome("warn", problem) if problem else Outcome("ok")
+        """Looked at again on each call: a standby that attached asynchronously after the start,
+        or a primary whose synchronous standby was unnamed, is reported (degraded, not refused)."""
+        allowed = getattr(ledger.factory, "replication_problem", None)
+        if not is_postgres(ledger.database_url):
+            return Outcome("ok")
+        with ledger.recorder.datastore.transaction(commit=False) as cursor:
+            problem = replication_problem(cursor)
+        if problem is None:
+            return Outcome("ok")
+        if allowed or ledger.settings.replication_check == "warn":
+            return Outcome("warn", f"{problem} (WUSHE_REPLICATION_CHECK=warn)")
+        return Outcome("failing", f"{problem}: acknowledged writes may be lost on failover")
 
     def views() -> Outcome:
         keeper = app.state.keeper

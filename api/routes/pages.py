@@ -24,7 +24,7 @@ from api import i18n, public_data
 from api.caching import Fresh
 from api.charts import monthly_chart
 from api.deps import ReadsDep, public_reads
-from api.listings import PAGE_SIZE, Filters, Paging, every_row
+from api.listings import PAGE_SIZE, Filters, Paging, RowSpool, every_row
 from api.standing import ViewsWithheld, standing
 from api.public_data import PublicPage
 from api.receipt_check import MAX_RECEIPT_BYTES, check_receipt, refusal
@@ -32,7 +32,7 @@ from api.selection import Selection, html_selection
 from api.streaming import threaded_body
 from ledger.errors import InvalidInput, LedgerError, NotFound
 from ledger.messages import msg
-from projections.exports import csv_chunks, xlsx_stream
+from projections.exports import csv_chunks, xlsx_book
 from projections.report import snapshot
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -124,13 +124,15 @@ def _context(request: Request, lang: str, **extra: Any) -> dict[str, Any]:
 
     return {"lang": lang, "t": t, "url": url, "switch": switch, "cell": lambda v, k: cell(v, k, lang),
             "quote": quote, "district": request.app.state.ledger.reference.district,
-            "standing": standing(request.app.state.keeper, request.app.state.keeper.projections), **extra}
+            "standing": standing(request.app.state.keeper, request.app.state.keeper.projections),
+            "read_side": getattr(request.state, "read_side", None), **extra}
 
 
 def _render(request: Request, template: str, lang: str, asked: str | None, status: int = 200,
             **extra: Any) -> HTMLResponse:
     response = templates.TemplateResponse(request, template, _context(request, lang, **extra), status_code=status)
-    if asked is not None:
+    if asked is not None and request.cookies.get(i18n.COOKIE) != asked:
+        # Set only when it changes: an answer that sets a cookie is one a shared cache must not keep.
         response.set_cookie(i18n.COOKIE, asked, max_age=365 * 24 * 3600, samesite="lax")
     return response
 
@@ -294,23 +296,7 @@ def download(request: Request, fmt: Literal["csv", "xlsx", "json"], path: str, t
     projections = public_reads(request).projections
 
     def produce(emit) -> None:
-        with snapshot(projections) as views:
-            def rows(sheet):
-                listing = page.listings.get(sheet.name)
-                return every_row(views, listing) if listing is not None else sheet.rows
-
-            if chosen_sheet is not None:
-                for piece in csv_chunks(chosen_sheet.columns, rows(chosen_sheet)):
-                    emit(piece.encode())
-            elif fmt == "json":
-                for piece in json_chunks(page, views.position, rows):
-                    emit(piece.encode())
-            else:
-                with tempfile.TemporaryFile() as spool:
-                    xlsx_stream(((s, rows(s)) for s in page.sheets), spool)
-                    spool.seek(0)
-                    while piece := spool.read(256 * 1024):
-                        emit(piece)
+        write_download(projections, page, fmt, chosen_sheet, emit)
 
     if chosen_sheet is not None:
         name, media = f"{stem}-{chosen_sheet.name}.csv", "text/csv; charset=utf-8"
@@ -319,6 +305,43 @@ def download(request: Request, fmt: Literal["csv", "xlsx", "json"], path: str, t
     else:
         name, media = f"{stem}.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return StreamingResponse(threaded_body(produce), media_type=media, headers={**_attachment(name), **tag})
+
+
+def write_download(projections, page: PublicPage, fmt: str, chosen_sheet, emit) -> None:
+    """Write a download of ``page`` (one table as CSV when ``chosen_sheet`` is given) to ``emit``.
+
+    Its lists are read whole inside one snapshot of the views, a batch at a time, into spools on
+    disk; the snapshot closes before anything is formatted, so a slow format (XLSX) or a slow
+    client never keeps a transaction open. Memory stays at a batch whatever the rows' number."""
+    wanted = [chosen_sheet] if chosen_sheet is not None else page.sheets
+    spools: dict[str, RowSpool] = {}
+    try:
+        with snapshot(projections) as views:
+            position = views.position
+            for sheet in wanted:
+                listing = page.listings.get(sheet.name)
+                if listing is not None:
+                    spools[sheet.name] = RowSpool(every_row(views, listing))
+
+        def rows(sheet):
+            return spools.get(sheet.name, sheet.rows)
+
+        if chosen_sheet is not None:
+            for piece in csv_chunks(chosen_sheet.columns, rows(chosen_sheet)):
+                emit(piece.encode())
+        elif fmt == "json":
+            for piece in json_chunks(page, position, rows):
+                emit(piece.encode())
+        else:
+            book = xlsx_book((s, rows(s)) for s in page.sheets)
+            with tempfile.TemporaryFile() as zipped:
+                book.save(zipped)
+                zipped.seek(0)
+                while piece := zipped.read(256 * 1024):
+                    emit(piece)
+    finally:
+        for spool in spools.values():
+            spool.close()
 
 
 def json_chunks(page: PublicPage, position: int, rows) -> Iterator[str]:

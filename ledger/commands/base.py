@@ -28,9 +28,9 @@ from ledger.mapper import SigningMapper, signing_as
 from ledger.merkle_log import LEAVES, MerkleLog
 from ledger.messages import codes as _codes
 from ledger.messages import msg, term
-from ledger.published import PublishedRecord
 from ledger.principals import DIRECTORY_ID, RECORDER, ROLE_NAMES, ROOT, Directory, KeyRecord, Principal
 from ledger.projects import Organisation, Project, organisation_id, project_id
+from ledger.published import PublishedRecord
 from ledger.reference import ReferenceData, load_reference
 from ledger.settings import Settings
 from ledger.sidetables import SideTables

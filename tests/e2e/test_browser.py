@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -207,7 +208,8 @@ def _pages(demo: Demo) -> dict[str, str]:
         "home": "/", "street-town": f"/street-towns/{demo.town}",
         "street-town-donations": f"/street-towns/{demo.town}/donations", "funds": "/funds", "fund": f"/funds/{demo.fund}",
         "projects": "/projects", "project": f"/projects/{demo.project}", "hours": "/hours",
-        "corrections": "/corrections", "checkpoints": "/checkpoints", "verify": "/verify",
+        "corrections": "/corrections", "organisations": "/organisations", "checkpoints": "/checkpoints",
+        "verify": "/verify",
         "receipt": demo.receipt["verify_path"],
     }
 
@@ -411,3 +413,99 @@ def test_the_api_docs_render_offline_under_a_strict_content_security_policy(brow
         assert problems == [], problems
     finally:
         context.close()
+
+
+# --- lists a page at a time, and their filters ------------------------------------------------------
+
+_LABELS = {"zh": {"next": "下一页", "prev": "上一页", "filter": "筛选"},
+           "en": {"next": "Next", "prev": "Previous", "filter": "Filter"}}
+
+
+def _listed(page, table: str) -> list[str]:
+    return [a.get_attribute("href").split("?")[0].rsplit("/", 1)[-1]
+            for a in page.locator(f"table[data-table={table}] tbody tr th a").all()]
+
+
+def _fits(page) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], width
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_resident_pages_through_and_filters_the_projects_on_a_phone(phone, demo, lang):
+    words = _LABELS[lang]
+    every = [p["project"] for p in demo.json("/api/v1/public/projects?limit=1000")["tables"]["projects"]]
+    assert len(every) > 3
+    page = phone.open(f"/projects?limit=3&lang={lang}")
+    assert page.locator("html").get_attribute("lang") == ("en" if lang == "en" else "zh-CN")
+    pages = [_listed(page, "projects")]
+    _fits(page)
+    while page.locator("nav.pager a[rel=next]").count():
+        page.get_by_role("link", name=words["next"], exact=True).click()
+        page.wait_for_load_state()
+        _fits(page)
+        pages.append(_listed(page, "projects"))
+    assert [code for p in pages for code in p] == every  # every project once, in order
+    assert all(len(p) == 3 for p in pages[:-1])
+    page.get_by_role("link", name=words["prev"], exact=True).click()  # and back one page
+    page.wait_for_load_state()
+    assert _listed(page, "projects") == pages[-2]
+    assert page.locator("html").get_attribute("lang") == ("en" if lang == "en" else "zh-CN")
+
+    # the filter form: one street-town, then a search within the district by part of a name
+    page = phone.open(f"/projects?lang={lang}")
+    page.locator("form.filters select[name=street_town]").select_option(demo.town)
+    page.get_by_role("button", name=words["filter"], exact=True).click()
+    page.wait_for_load_state()
+    _fits(page)
+    local = demo.json(f"/api/v1/public/projects?street_town={demo.town}&limit=1000")
+    assert _listed(page, "projects") == [p["project"] for p in local["tables"]["projects"]]
+    assert page.locator("#summary-projects").inner_text().strip() == f"{local['summary']['projects']:,}"
+    assert page.locator("html").get_attribute("lang") == ("en" if lang == "en" else "zh-CN")
+    name = local["tables"]["projects"][0]["name"]
+    page.locator("form.filters select[name=street_town]").select_option("")
+    page.locator("form.filters input[name=q]").fill(name[:2])
+    page.get_by_role("button", name=words["filter"], exact=True).click()
+    page.wait_for_load_state()
+    found = demo.json(f"/api/v1/public/projects?q={urllib.parse.quote(name[:2])}&limit=1000")
+    assert _listed(page, "projects") == [p["project"] for p in found["tables"]["projects"]]
+    assert demo.project in every
+    assert phone.problems == []
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_corrections_and_organisations_page_and_filter_on_a_phone(phone, demo, lang):
+    words = _LABELS[lang]
+    everything = demo.json("/api/v1/public/corrections?limit=1000")["tables"]["corrections"]
+    page = phone.open(f"/corrections?limit=2&lang={lang}")
+    shown = []
+    while True:
+        _fits(page)
+        shown += [int(t.inner_text().replace(",", "")) for t in
+                  page.locator("table[data-table=corrections] tbody tr th").all() if t.inner_text().strip()]
+        if not page.locator("nav.pager a[rel=next]").count():
+            break
+        page.get_by_role("link", name=words["next"], exact=True).click()
+        page.wait_for_load_state()
+    assert shown == [c["position"] for c in everything]
+    year = everything[0]["day"][:4]
+    page = phone.open(f"/corrections?lang={lang}")
+    page.locator("form.filters input[name=year]").fill(year)
+    page.locator("form.filters select[name=street_town]").select_option(demo.town)
+    page.get_by_role("button", name=words["filter"], exact=True).click()
+    page.wait_for_load_state()
+    chosen = demo.json(f"/api/v1/public/corrections?year={year}&street_town={demo.town}")
+    assert page.locator("#summary-corrections").inner_text().strip() == f"{chosen['summary']['corrections']:,}"
+
+    organisations = demo.json(f"/api/v1/public/organisations?street_town={demo.town}&limit=1000")
+    page = phone.open(f"/organisations?street_town={demo.town}&limit=5&lang={lang}")
+    listed = []
+    while True:
+        _fits(page)
+        listed += [t.inner_text().strip() for t in page.locator("table[data-table=organisations] tbody tr th").all()]
+        if not page.locator("nav.pager a[rel=next]").count():
+            break
+        page.get_by_role("link", name=words["next"], exact=True).click()
+        page.wait_for_load_state()
+    assert listed == [o["organisation"] for o in organisations["tables"]["organisations"]]
+    assert phone.problems == []

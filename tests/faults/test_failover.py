@@ -10,12 +10,12 @@ from __future__ import annotations
 import shutil
 import sqlite3
 
+import pgcluster
 import pytest
+from conftest import found_ledger
 from fastapi.testclient import TestClient
 
-import pgcluster
 from api.main import create_app
-from conftest import found_ledger
 from ledger.application import Actor, Ledger
 from ledger.commands.log import HistoryConflict
 from ledger.settings import Settings

@@ -280,7 +280,8 @@ def check(c, specs, steps, periods=()) -> None:
     assert p.position() == log[-1].position and p.status().lag == 0
 
     assert incremental == folded(log)
-    for town, offset, length in (*periods, (None, -9_999, 20_000), (TOWN, -9_999, 20_000)):
+    fixed = ((None, -9_999, 20_000), (TOWN, -9_999, 20_000), (None, -30, 1_000), (TOWN, 0, 200), (TOWN, 0, 1_000))
+    for town, offset, length in (*periods, *fixed):  # all time, and periods past today's reversals
         first = max(START + timedelta(days=offset), date(2000, 1, 1))
         last = first + timedelta(days=length)
         assert_report_is_the_fold(p, incremental, town, first, last)
@@ -353,11 +354,30 @@ def assert_report_is_the_fold(p, rows, town, first, last) -> None:
     assert {(r["street_town"], r["community"]): r["organisations"]
             for r in report["organisations"]["rows"]} == organised
 
+    paid: dict[str, list] = {}  # project payments: paid in the period, less reversals made in it
+    for d in rows["view_disbursements"].values():
+        if d["kind"] != "project" or not here(d):
+            continue
+        if d["paid_on"] and lo <= d["paid_on"] <= hi:
+            entry = paid.setdefault(d["project"], [0, 0, 0, set()])
+            entry[0] += d["amount"]
+            entry[2] += 1
+            if d["approval_ref"]:
+                entry[3].add(d["approval_ref"])
+        if d["reversed_on"] and lo <= d["reversed_on"] <= hi:
+            entry = paid.setdefault(d["project"], [0, 0, 0, set()])
+            entry[1] += d["amount"]
+            entry[2] -= 1
+    assert {r["project"]: [r["paid"], r["reversed"], r["payments"], set(r["disbursement_approval_refs"])]
+            for r in report["projects"]["rows"]} == paid, (first, last, town)
+
     donors = set()  # the specification: every gift received in the period and not reversed by its end
+    gifts = {(fund, entry): r["donor"] for (_, _, fund, entry), r in rows["view_gifts"].items()}
     for (fund, entry), gift in rows["view_fund_entries"].items():
         if (gift["type"] == "Fund.DonationReceived" and lo <= gift["day"] <= hi
                 and (gift["reversed"] is None or gift["reversed"] > hi) and (town is None or gift["street_town"] == town)):
-            donors.add(rows["view_town_donations"][(fund, entry)]["donor"])
+            donor = gifts[(fund, entry)]
+            donors.add(f"anonymous:{entry}" if donor == "anonymous" else donor)
     assert report["donations"]["distinct_donors"] == len(donors), (first, last, town)
 
 
