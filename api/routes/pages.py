@@ -25,10 +25,10 @@ from api.caching import Fresh
 from api.charts import monthly_chart
 from api.deps import ReadsDep, public_reads
 from api.listings import PAGE_SIZE, Filters, Paging, RowSpool, every_row
-from api.standing import ViewsWithheld, standing
 from api.public_data import PublicPage
 from api.receipt_check import MAX_RECEIPT_BYTES, check_receipt, refusal
 from api.selection import Selection, html_selection
+from api.standing import ViewsWithheld, standing
 from api.streaming import threaded_body
 from ledger.errors import InvalidInput, LedgerError, NotFound
 from ledger.messages import msg
