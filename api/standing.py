@@ -52,7 +52,7 @@ def standing(keeper, projections) -> Standing | None:
     try:
         position = projections.position()
         head = keeper.ledger.recorder.max_notification_id() or 0
-    except Exception:  # the store itself is down: the banner still says the figures may be stale
+    except Exception:  # noqa: BLE001  (the store itself is down: the banner still says the figures may be stale)
         position = head = 0
     return Standing(position, head, failure, keeper.withheld)
 
@@ -64,7 +64,7 @@ def install(app) -> None:
 
     async def refused(request, exc: ViewsWithheld):
         path = request.url.path
-        if path.startswith("/api/") or path.startswith("/downloads/"):
+        if path.startswith(("/api/", "/downloads/")):
             return problem_response(exc, {"Retry-After": "60"})
         from api.routes.pages import withheld_page
 

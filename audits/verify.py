@@ -17,8 +17,8 @@ import msgspec
 from audits.bundle import Bundle, StoredRow
 from audits.directory import compare_keys_file
 from audits.figures import UnfoldableEvent, ViewsAt, compare_figures, continued_views, fresh_views
-from audits.pages import compare_pages
 from audits.findings import CRITICAL, WARNING, Finding
+from audits.pages import compare_pages
 from audits.replay import (
     Entry,
     KeySpan,

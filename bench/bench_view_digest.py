@@ -1,6 +1,7 @@
 """What keeping a digest of each view costs the views' runner (issue #17 item 10): the same demo
 ledger rebuilt with the digests kept and with their upkeep switched off, alternately in one
-process, and one ``Projections.check`` (a scan of every view); and what the log's shape check
+process, and one ``Projections.check`` (a scan of every view); what the Merkle-leaf check (issue #17 item 9)
+adds to loading an aggregate; and what the log's shape check
 (issue #17 item 8) adds to ``wushe log --verify``'s signature replay. Ratios of the same run only.
 
     .venv/bin/python bench/bench_view_digest.py [--scale N]     # default scale 7 (~10k events)
@@ -20,10 +21,11 @@ from benchlib import demo_ledger, describe, machine
 
 from ledger.verify import check_log
 from projections import digest
-from projections.runner import Projections
+from projections.runner import TABLES, Projections
 
 SCALE = int(sys.argv[sys.argv.index("--scale") + 1]) if "--scale" in sys.argv else 7
-REPEATS = 3
+REPEATS = 6
+LOADS = 200
 
 
 def main() -> int:
@@ -36,17 +38,16 @@ def main() -> int:
             views.rebuild()
             kept, plain = [], []
             real = digest.apply
-            for _ in range(REPEATS):
-                t0 = time.perf_counter()
-                views.rebuild()
-                kept.append(time.perf_counter() - t0)
-                digest.apply = lambda *args: set()  # upkeep off: same folds and writes
-                try:
-                    t0 = time.perf_counter()
-                    views.rebuild()
-                    plain.append(time.perf_counter() - t0)
-                finally:
-                    digest.apply = real
+            for round_ in range(REPEATS):
+                for keep in ((True, False) if round_ % 2 == 0 else (False, True)):  # alternate who goes first
+                    if not keep:
+                        digest.apply = lambda *args: set()  # upkeep off: same folds and writes
+                    try:
+                        t0 = time.perf_counter()
+                        views.rebuild()
+                        (kept if keep else plain).append(time.perf_counter() - t0)
+                    finally:
+                        digest.apply = real
             views.rebuild()
             t0 = time.perf_counter()
             assert views.check().ok
@@ -56,6 +57,25 @@ def main() -> int:
                   f"(runs {', '.join(f'{a / b:.3f}' for a, b in zip(kept, plain, strict=True))}); "
                   f"one check of every view {check:.3f} s = {check / k:.3f} of a rebuild")
             ledger.merkle.sync()
+            code = views.rows(TABLES[0], order="code")[0]["code"]
+            check = ledger._check_leaves
+            for forget in (True, False):
+                loads: dict[bool, list[float]] = {True: [], False: []}
+                for round_ in range(REPEATS):
+                    for leaves in ((True, False) if round_ % 2 == 0 else (False, True)):
+                        ledger._check_leaves = check if leaves else (lambda stream: None)
+                        ledger._leaves_checked.clear()
+                        t0 = time.perf_counter()
+                        for _ in range(LOADS):
+                            if forget:  # each load asks about the whole stream, as for one not seen yet
+                                ledger._leaves_checked.clear()
+                            ledger.fund(code)
+                        loads[leaves].append((time.perf_counter() - t0) / LOADS)
+                ledger._check_leaves = check
+                a, b = statistics.median(loads[True]), statistics.median(loads[False])
+                how = "whole stream asked each time" if forget else "checked versions remembered"
+                print(f"loading fund {code} ({LOADS} cached loads, {how}): {a * 1e3:.3f} ms with the leaf check, "
+                      f"{b * 1e3:.3f} ms without: ratio {a / b:.3f}")
             t0 = time.perf_counter()
             assert all(c.ok for c in check_log(ledger.log_positions(1)))
             signatures = time.perf_counter() - t0

@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from eventsourcing.persistence import StoredEvent
 from rawsql import RawSQL
 from typer.testing import CliRunner
 from vocabulary import log_actor
@@ -40,16 +39,18 @@ class Raw(RawSQL):
                  (f"UPDATE {t} SET {p} = ? WHERE {p} = -1", (b,)))
 
     def insert_at(self, position: int, stream: str, version: int, topic: str, state: bytes) -> None:
-        self.run((f"INSERT INTO {self.table} ({self.pos}, originator_id, originator_version, topic, state) "
-                  "VALUES (?, ?, ?, ?, ?)", (position, stream, version, topic, state)))
+        sql = (f"INSERT INTO {self.table} ({self.pos}, originator_id, originator_version, topic, state) "
+               "VALUES (?, ?, ?, ?, ?)")
+        self.run((sql, (position, stream, version, topic, state)))
 
     def gap(self, width: int) -> None:
         """Make the next event's log position skip ``width`` numbers, as a rolled-back insert does on
         PostgreSQL (on SQLite, by moving the newest row up: it must not be in the tree yet)."""
         t = self.table
         if self.postgres:
-            self.run((f"SELECT setval(pg_get_serial_sequence('{t}', 'notification_id'), "
-                      f"(SELECT MAX(notification_id) FROM {t}) + ?)", (width,)))
+            sql = (f"SELECT setval(pg_get_serial_sequence('{t}', 'notification_id'), "
+                   f"(SELECT MAX(notification_id) FROM {t}) + ?)")
+            self.run((sql, (width,)))
         else:
             self.run((f"UPDATE {t} SET rowid = rowid + ? WHERE rowid = (SELECT MAX(rowid) FROM {t})", (width,)))
 
@@ -217,10 +218,9 @@ def test_a_freshly_opened_ledger_refuses_the_forged_event_too(gap_scene, databas
     try:
         with pytest.raises(TamperedEvent):
             other.fund("GEN")
-        with pytest.raises(TamperedEvent):
-            with other.bulk():
-                other.request_disbursement(at["successor"], "GEN", 1_000, kind="management", payee="基金会",
-                                           purpose="办公")
+        with pytest.raises(TamperedEvent), other.bulk():
+            other.request_disbursement(at["successor"], "GEN", 1_000, kind="management", payee="基金会",
+                                       purpose="办公")
     finally:
         other.close()
 
