@@ -40,9 +40,11 @@ class Settings(BaseSettings):
     """Seconds between the server's background looks at the log for events to fold into the views
     and the Merkle tree (a write of the server's own wakes it at once). 0: no background runner;
     each public read catches the views up itself, as before."""
-    views_check_interval: float = 60.0
+    views_check_interval: float = 900.0
     """Seconds between the server's checks of the views against the digests the runner kept
-    (``wushe projections check``; a scan of every view). A view that fails is not served."""
+    (``wushe projections check``; a scan of every view). A view that fails is not served. The
+    scan holds the runner for 0.14–0.30 of a rebuild's time (docs/performance.md §9), seconds at a
+    million events: every quarter of an hour keeps that under a few per cent of the runner's time."""
     key_dir: Path | None = None
     """Directory of private key files (``<handle>.key``, mode 0600); unset means ``<data_dir>/keys``."""
     reference_file: Path | None = None
