@@ -8,7 +8,7 @@ from datetime import date, time
 
 import pytest
 from auditkit import audited, plant
-from vocabulary import TOWN, donate, hours, open_general, open_restricted, pay, project, register_volunteer
+from vocabulary import donate, hours, open_general, open_restricted, pay, project, register_volunteer
 
 from audits.bundle import collect
 from audits.findings import ERROR, WARNING

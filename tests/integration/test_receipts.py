@@ -151,7 +151,7 @@ def test_a_witnessed_checkpoint_names_its_cosigner(scene, tmp_path):
 
 
 def test_a_cosignature_that_does_not_verify_is_not_kept(scene, tmp_path):
-    vkey = Witness.create(tmp_path, "mca.example")
+    Witness.create(tmp_path, "mca.example")
     other = Witness.create(tmp_path, "mca.other")
     latest = scene.ledger.checkpoints.latest()
     cp, line = Witness(tmp_path, "mca.example").cosign(latest.note, scene.log.key.verifier,
