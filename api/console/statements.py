@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -55,8 +56,8 @@ async def statements_page(
         answer = await run_in_threadpool(_run, request, staff, _query(staff, foundation, year, quarter, month, "json"))
         doc = json.loads(answer.body)
     foundations = [] if scope else [o for o in views.organisations(request, "foundation", "community_foundation")]
-    params = "&".join(f"{k}={v}" for k, v in (("foundation", scope or foundation), ("year", year),
-                                               ("quarter", quarter), ("month", month)) if v)
+    params = urlencode([(k, v) for k, v in (("foundation", scope or foundation), ("year", year),
+                                             ("quarter", quarter), ("month", month)) if v])
     return render(request, "statements.html", staff, doc=doc, scope=scope, foundations=foundations,
                   foundation=foundation, year=year, quarter=quarter, month=month, params=params)
 
