@@ -903,6 +903,24 @@ def _latest_checkpoint(ledger) -> dict[str, Any] | None:
     return None if latest is None else checkpoint_facts(latest)
 
 
+_CONSISTENCY: dict[tuple[int, bytes, int, bytes], bool] = {}
+"""Whether one signed root extends another, as found once: a fact of the two signed roots, so it
+holds for as long as the process runs however the tree grows (a page of 50 checkpoints at a million
+leaves is otherwise 50 proofs read from the stored tree per request)."""
+
+
+def _consistent(ledger, older, newer) -> bool:
+    key = (older.size, older.root, newer.size, newer.root)
+    found = _CONSISTENCY.get(key)
+    if found is None:
+        proof = ledger.merkle.consistency_proof(older.size, newer.size)
+        found = merkle.verify_consistency(older.size, newer.size, older.root, newer.root, proof)
+        if len(_CONSISTENCY) >= 100_000:
+            _CONSISTENCY.clear()
+        _CONSISTENCY[key] = found
+    return found
+
+
 def checkpoints_page(ledger, limit: int | None = None, paging: Paging = FIRST_PAGE) -> PublicPage:
     """Signed checkpoints, newest first, one page at a time (``limit`` overrides the page size),
     each checked to extend the one before it by a consistency proof computed from the tree and
@@ -922,9 +940,7 @@ def checkpoints_page(ledger, limit: int | None = None, paging: Paging = FIRST_PA
         if previous is None:
             row["consistent"] = None
         else:
-            proof = ledger.merkle.consistency_proof(previous.checkpoint.size, current.checkpoint.size)
-            row["consistent"] = merkle.verify_consistency(previous.checkpoint.size, current.checkpoint.size,
-                                                          previous.checkpoint.root, current.checkpoint.root, proof)
+            row["consistent"] = _consistent(ledger, previous.checkpoint, current.checkpoint)
         row["root_short"] = row["root_hash"][:16] + "…"
         row["witnesses"] = len(row["cosigners"])
         rows.append(row)
