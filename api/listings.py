@@ -198,6 +198,21 @@ class Filters:
     def year_range(self) -> tuple[str, str]:
         return f"{self.year:04d}-01-01", f"{self.year:04d}-12-31"
 
+    def clauses(self, *, street_town: str | None = None, domain: str | None = None,
+                year: str | None = None) -> tuple[list[str], list[Any]]:
+        """The SQL conditions of the filters set, on the columns a list names for them (``year``:
+        a date column within the year), with their parameters."""
+        where: list[str] = []
+        params: list[Any] = []
+        for column, value in ((street_town, self.street_town), (domain, self.domain)):
+            if column and value:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if year and self.year:
+            where.append(f"{year} >= ? AND {year} <= ?")
+            params += list(self.year_range())
+        return where, params
+
 
 NO_FILTERS = Filters()
 FIRST_PAGE = Paging()

@@ -360,13 +360,7 @@ def _projects(views, reference, where: str = "", params: tuple = ()) -> list[dic
 def project_listing(reference, filters: Filters, today: date) -> Listing:
     """The projects the filters select, by code: a street-town, a domain, those running at some
     time in a year, a status today, a name or code containing the search text."""
-    where, params = [], []
-    if filters.street_town:
-        where.append("street_town = ?")
-        params.append(filters.street_town)
-    if filters.domain:
-        where.append("domain = ?")
-        params.append(filters.domain)
+    where, params = filters.clauses(street_town="street_town", domain="domain")
     if filters.year:
         first, last = filters.year_range()
         where.append("starts_on <= ? AND (ends_on IS NULL OR ends_on >= ?)")
@@ -461,22 +455,18 @@ def funds_page(ledger, projections: Projections) -> PublicPage:
 def gift_listing(code: str, filters: Filters = NO_FILTERS, reference=None) -> Listing:
     """A fund's gifts, newest first (by day, then entry), in one year or one street-town if the
     filters say; each with the street-town it counts for."""
-    where, params = "fund = ?", (code,)
-    if filters.year:
-        where, params = where + " AND day >= ? AND day <= ?", (*params, *filters.year_range())
-    if filters.street_town:
-        where, params = where + " AND street_town = ?", (*params, filters.street_town)
-    return Listing(donations.DONATIONS, ("day", "entry"), descending=True, where=where, params=params,
+    where, params = filters.clauses(street_town="street_town", year="day")
+    return Listing(donations.DONATIONS, ("day", "entry"), descending=True, where=" AND ".join(["fund = ?", *where]),
+                   params=(code, *params),
                    shape=lambda views, raw: [_gift(g, reference) for g in raw])
 
 
 def town_gift_listing(code: str, filters: Filters = NO_FILTERS, reference=None) -> Listing:
     """Every gift a street-town's figures count, whatever fund received it (a district-wide fund's
     gift tagged with the street-town too), newest first, in one year if the filters say."""
-    where, params = "street_town = ?", (code,)
-    if filters.year:
-        where, params = where + " AND day >= ? AND day <= ?", (*params, *filters.year_range())
-    return Listing(donations.DONATIONS, ("day", "fund", "entry"), descending=True, where=where, params=params,
+    where, params = filters.clauses(year="day")
+    return Listing(donations.DONATIONS, ("day", "fund", "entry"), descending=True,
+                   where=" AND ".join(["street_town = ?", *where]), params=(code, *params),
                    shape=lambda views, raw: [_gift(g, reference) for g in raw])
 
 
@@ -776,13 +766,7 @@ _CORRECTED = {"Fund.DonationReceived": ("捐赠", "Donation"), "Fund.GrantReceiv
 
 def correction_listing(reference, filters: Filters = NO_FILTERS) -> Listing:
     """Corrections, newest first (by log position), of one street-town and one year if asked."""
-    where, params = [], []
-    if filters.street_town:
-        where.append("street_town = ?")
-        params.append(filters.street_town)
-    if filters.year:
-        where.append("day >= ? AND day <= ?")
-        params += list(filters.year_range())
+    where, params = filters.clauses(street_town="street_town", year="day")
     return Listing(corrections.CORRECTIONS, ("position",), descending=True, where=" AND ".join(where),
                    params=tuple(params), shape=lambda views, raw: _correction_rows(views, reference, raw))
 
@@ -845,13 +829,7 @@ _ORGANISATION_KINDS = {"social_organisation": ("社区社会组织", "Community 
 
 def organisation_listing(reference, filters: Filters = NO_FILTERS) -> Listing:
     """Organisations by code: of one street-town, registered in one year, named or coded like the search."""
-    where, params = [], []
-    if filters.street_town:
-        where.append("street_town = ?")
-        params.append(filters.street_town)
-    if filters.year:
-        where.append("registered_on >= ? AND registered_on <= ?")
-        params += list(filters.year_range())
+    where, params = filters.clauses(street_town="street_town", year="registered_on")
     if filters.q:
         where.append("(LOWER(name) LIKE ? ESCAPE '\\' OR LOWER(code) LIKE ? ESCAPE '\\')")
         params += [like(filters.q)] * 2

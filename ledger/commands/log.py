@@ -71,15 +71,9 @@ class LogCommands(LedgerBase):
         latest = self.checkpoints.latest()
         if latest is None:
             return None, None
-        try:
-            records = self.directory().active_keys(self.origin)
-        except NotFound:
-            return False  # no log key registered: nothing of this ledger's was signed
-        for record in records:
-            try:
-                return open_checkpoint(latest.note, record.key)[0], None
-            except CheckpointError:
-                continue
+        opened = self._open_with_log_key(latest.note)
+        if opened is not None:
+            return opened, None
         return None, f"the newest checkpoint (size {latest.checkpoint.size}) is not signed by the log's key"
 
     def check_structure(self) -> StructureReport:
@@ -143,19 +137,20 @@ class LogCommands(LedgerBase):
         self.published.record(checkpoint, note, witnessed=witnessed)
 
     def _signed_by_log_key(self, note: bytes) -> bool:
-        from ledger.checkpoints import open_checkpoint
+        return self._open_with_log_key(note) is not None
 
+    def _open_with_log_key(self, note: bytes) -> Checkpoint | None:
+        """The checkpoint a note holds, if a current key of the log signed it."""
         try:
             records = self.directory().active_keys(self.origin)
         except NotFound:
-            return False  # no log key registered: nothing of this ledger's was signed
+            return None  # no log key registered: nothing of this ledger's was signed
         for record in records:
             try:
-                open_checkpoint(note, record.key)
-                return True
+                return open_checkpoint(note, record.key)[0]
             except CheckpointError:
                 continue
-        return False
+        return None
 
     def _directory_origin(self) -> str | None:
         try:
