@@ -11,16 +11,30 @@ lets browsers and proxies keep a copy but ask each time: figures change with eve
 
 The tag is read before the page: a runner committing in between makes the page newer than its tag,
 never older, so a stale copy is never confirmed (the next request simply gets a 200 again).
+
+The server keeps the answers it built by their tag (:class:`Answers`, ``WUSHE_API_ANSWER_CACHE_MIB``):
+the views change only when the runner advances, so a second reader of the same page at the same
+position gets the bytes the first one was sent, without the page being read or rendered again. An
+answer is kept only when it was built at the very position its tag names, with status 200, on a
+read side that is not behind its primary (a page behind says how many seconds behind: those are
+built each time). While one request builds an answer, others asking for the same tag wait for it
+instead of building it too. ``X-Wushe-Cache: hit`` or ``miss`` says which an answer was.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 
 from api import i18n
 from api.deps import public_reads
@@ -77,12 +91,125 @@ def fresh(request: Request, response: Response) -> dict[str, str]:
     latest = reads.ledger.checkpoints.latest()
     checkpoint = (latest.checkpoint.size, len(latest.cosigners)) if latest is not None else (0, 0)
     lang = i18n.language(request, request.query_params.get("lang"))
-    tag = etag(request, reads.projections.position(), checkpoint, lang, repr(request.app.state.keeper.problem))
+    position = reads.projections.position()
+    tag = etag(request, position, checkpoint, lang, repr(request.app.state.keeper.problem))
     sent = headers(tag)
     if matches(request.headers.get("if-none-match"), tag):
         raise HTTPException(304, headers=sent)
     response.headers.update(sent)
+    side = getattr(request.state, "read_side", None)
+    current = side is None or not side.behind
+    request.state.answer_key = (tag, position) if current else None
     return sent
+
+
+@dataclass(frozen=True)
+class Stored:
+    body: bytes
+    media_type: str
+
+
+class Answers:
+    """Built answers by their ETag, least recently used dropped first beyond ``max_bytes``."""
+
+    WAIT = 30.0
+    """Seconds a request waits for another one building the same answer before building it itself."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self.hits = 0
+        self.misses = 0
+        self._entries: OrderedDict[str, Stored] = OrderedDict()
+        self._building: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: str) -> Stored | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: str, stored: Stored) -> None:
+        if len(stored.body) > self.max_bytes // 4:  # one answer never pushes out most of the others
+            return
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self.size -= len(old.body)
+            self._entries[key] = stored
+            self.size += len(stored.body)
+            while self.size > self.max_bytes:
+                _, dropped = self._entries.popitem(last=False)
+                self.size -= len(dropped.body)
+
+    def answer(self, key: str, position: int, build: Callable[[], tuple[Response, int | None]]
+               ) -> tuple[Response | Stored, bool]:
+        """The stored answer for ``key`` (and True), or one built now (and False), kept when it
+        was built at ``position`` with status 200."""
+        while True:
+            with self._lock:
+                found = self._entries.get(key)
+                if found is not None:
+                    self._entries.move_to_end(key)
+                    self.hits += 1
+                    return found, True
+                pending = self._building.get(key)
+                if pending is None:
+                    pending = self._building[key] = threading.Event()
+                    break
+            if not pending.wait(self.WAIT) or self.get(key) is None:
+                # the other build failed, was not kept, or is slow: build this one alone
+                response, _ = build()
+                with self._lock:
+                    self.misses += 1
+                return response, False
+        try:
+            response, built_at = build()
+            if response.status_code == 200 and built_at == position and isinstance(response.body, bytes):
+                self.put(key, Stored(response.body, response.media_type or "application/octet-stream"))
+            with self._lock:
+                self.misses += 1
+            return response, False
+        finally:
+            with self._lock:
+                self._building.pop(key, None)
+            pending.set()
+
+
+def cached(request: Request, sent: dict[str, str], build: Callable[[], tuple[Response, int | None]]) -> Response:
+    """The answer ``build`` makes (the response and the position it was built at), or the same
+    bytes kept from an earlier request under this request's tag (:func:`fresh` sets it)."""
+    answers: Answers | None = getattr(request.app.state, "answers", None)
+    key = getattr(request.state, "answer_key", None)
+    if answers is None or key is None:
+        response, _ = build()
+        response.headers.update(sent)
+        return response
+    found, hit = answers.answer(key[0], key[1], build)
+    response = Response(found.body, media_type=found.media_type) if hit else found
+    response.headers.update({**sent, "X-Wushe-Cache": "hit" if hit else "miss"})
+    return response
+
+
+def cached_json(request: Request, sent: dict[str, str], build: Callable[[], dict], at: str = "position") -> Response:
+    """A JSON answer of the public API through the cache; its member ``at`` says the position it was built at."""
+
+    def made() -> tuple[Response, int | None]:
+        content = build()
+        response = JSONResponse(jsonable_encoder(content))
+        side = getattr(request.state, "read_side", None)
+        if side is not None and side.behind:
+            response.headers["X-Wushe-Figures-As-Of"] = str(side.as_of_position)
+            response.headers["X-Wushe-Behind-Primary"] = str(side.behind)
+        position = content.get(at) if isinstance(content, dict) else None
+        return response, position if isinstance(position, int) else None
+
+    return cached(request, sent, made)
 
 
 Fresh = Annotated[dict[str, str], Depends(fresh)]

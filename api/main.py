@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api import console, history, security, standing, unavailable, writes
+from api.caching import Answers
 from api.checks import Outcome, add_check
 from api.limits import trust_proxies
 from api.reads import PublicReads
@@ -179,6 +180,8 @@ def create_app(
     app.include_router(log.router)
     app.include_router(log.pages)
     writes.install(app, api_settings)
+    cache_mib = app.state.api_settings.answer_cache_mib
+    app.state.answers = Answers(cache_mib * 2**20) if cache_mib > 0 else None
     console.install(app)
     app.include_router(pages.router)
     app.include_router(disclosures.router)

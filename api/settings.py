@@ -29,6 +29,9 @@ class ApiSettings(BaseSettings):
     """Save donations that arrive together in one transaction (``api.groupcommit``); it roughly
     doubled the donation rate on the two-core test machine (docs/performance.md §7). ``false``
     saves each donation in a transaction of its own."""
+    answer_cache_mib: int = 64
+    """Memory for the public answers already built, kept by their ETag (``api.caching.Answers``):
+    a page is built once per views position and language, then sent as stored; 0 turns it off."""
     max_body_bytes: int = 65_536
     """Largest request body accepted; larger ones are refused with 413 before they are read whole."""
     max_json_depth: int = 32

@@ -83,12 +83,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(data_dir: Path, port: int) -> subprocess.Popen:
+def start(data_dir: Path, port: int, answer_cache_mib: int = 64) -> subprocess.Popen:
     """The server, once its runner has brought the views to the log's head."""
     import httpx
 
     process = subprocess.Popen([sys.executable, __file__, "--serve", str(data_dir), str(port)],
-                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+                               env={**os.environ, "PYTHONPATH": str(ROOT),
+                                    "WUSHE_API_ANSWER_CACHE_MIB": str(answer_cache_mib)})
     deadline = time.time() + 600
     while time.time() < deadline:
         try:
@@ -174,10 +175,11 @@ def row(kind: str, values: list[float], seconds: float | None = None) -> dict:
     return out
 
 
-def measure(data_dir: Path, count: int, warmup: int, connections: int, seed: int) -> dict:
+def measure(data_dir: Path, count: int, warmup: int, connections: int, seed: int,
+            answer_cache_mib: int = 64) -> dict:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = start(data_dir, port)
+    server = start(data_dir, port, answer_cache_mib)
     try:
         mix = page_mix(base, seed)
         asyncio.run(load(base, [mix[i % len(mix)] for i in range(warmup)], connections))
@@ -210,6 +212,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--quick", action="store_true", help="scale 2, 600 requests")
+    parser.add_argument("--answer-cache", type=int, default=64, metavar="MIB",
+                        help="the server's cache of built answers (WUSHE_API_ANSWER_CACHE_MIB); 0: every "
+                             "request builds its page, as on a ledger whose views move between readers")
     parser.add_argument("--no-rebuild", action="store_true",
                         help="skip the rebuild measured in a fresh process (the views must be current)")
     args = parser.parse_args()
@@ -227,7 +232,7 @@ def main() -> None:
         events = events_in(data_dir)
         print(f"{events:,} events in {data_dir}" + (f" (seeded at scale {args.scale} in {seeded:.0f} s)" if seeded else ""))
         rebuild_seconds, rebuild_peak = (None, None) if args.no_rebuild else rebuild_measured(data_dir)
-        result = measure(data_dir, args.requests, args.warmup, args.connections, args.seed)
+        result = measure(data_dir, args.requests, args.warmup, args.connections, args.seed, args.answer_cache)
     overall, trivial = result["overall"], result["trivial"]
     rows = [*result["pages"], overall, trivial]
     print_table(f"Public pages, {events:,} events on SQLite, {args.connections} connections, {args.requests} requests "
@@ -243,9 +248,9 @@ def main() -> None:
         ["rebuild of every view (fresh process)", rebuild_peak, rebuild_seconds]])
     if result["failures"]:
         print(f"{result['failures']} requests failed")
-    name = "bench_pages.1m" if events >= 500_000 else "bench_pages"
+    name = ("bench_pages.1m" if events >= 500_000 else "bench_pages") + ("" if args.answer_cache else ".uncached")
     write_results(name, {"machine": info, "events": events, "scale": None if args.data else args.scale,
-                         "connections": args.connections, "rebuild_seconds": rebuild_seconds,
+                         "connections": args.connections, "answer_cache_mib": args.answer_cache, "rebuild_seconds": rebuild_seconds,
                          "rebuild_peak_rss_mib": rebuild_peak, **result})
 
 

@@ -23,7 +23,7 @@ from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
 from api import i18n, public_data
-from api.caching import Fresh
+from api.caching import Fresh, cached
 from api.charts import monthly_chart
 from api.deps import ReadsDep, public_reads
 from api.listings import PAGE_SIZE, Filters, Paging, RowSpool, every_row
@@ -133,6 +133,10 @@ def _context(request: Request, lang: str, **extra: Any) -> dict[str, Any]:
 def _render(request: Request, template: str, lang: str, asked: str | None, status: int = 200,
             **extra: Any) -> HTMLResponse:
     response = templates.TemplateResponse(request, template, _context(request, lang, **extra), status_code=status)
+    return _remember_language(request, response, asked)
+
+
+def _remember_language(request: Request, response, asked: str | None):
     if asked is not None and request.cookies.get(i18n.COOKIE) != asked:
         # Set only when it changes: an answer that sets a cookie is one a shared cache must not keep.
         response.set_cookie(i18n.COOKIE, asked, max_age=365 * 24 * 3600, samesite="lax")
@@ -140,15 +144,22 @@ def _render(request: Request, template: str, lang: str, asked: str | None, statu
 
 
 def _page(request: Request, path: str, asked: str | None, selection: Selection, tag: dict[str, str]) -> HTMLResponse:
+    """The page at ``path``, rendered, or the same bytes rendered for an earlier reader of the same
+    tag (``api.caching.Answers``)."""
     lang = i18n.language(request, asked)
+    answer = cached(request, tag, lambda: _built_page(request, path, lang, selection))
+    return _remember_language(request, answer, asked)
+
+
+def _built_page(request: Request, path: str, lang: str, selection: Selection) -> tuple[HTMLResponse, int | None]:
     try:
         if selection.refused is not None:
             raise selection.refused
         page = build(request, path, selection)
     except ViewsWithheld as exc:
-        return _render(request, "withheld.html", lang, asked, status=503, error=exc)
+        return _render(request, "withheld.html", lang, None, status=503, error=exc), None
     except LedgerError as exc:
-        return _render(request, "error.html", lang, asked, status=exc.status, error=exc)
+        return _render(request, "error.html", lang, None, status=exc.status, error=exc), None
     chart = monthly_chart(page.chart, lang) if page.chart is not None else None
     data_path = page.path or "overview"
 
@@ -186,10 +197,9 @@ def _page(request: Request, path: str, asked: str | None, selection: Selection, 
                 "previous": link(before=shown.previous) if shown.previous else None,
                 "next": link(after=shown.next) if shown.next else None}
 
-    response = _render(request, "page.html", lang, asked, page=page, chart=chart, download=download, api=api,
+    response = _render(request, "page.html", lang, None, page=page, chart=chart, download=download, api=api,
                        href=href, pages_of=pages_of, choices=_choices(request, page))
-    response.headers.update(tag)
-    return response
+    return response, page.position
 
 
 def withheld_page(request: Request, exc: ViewsWithheld) -> HTMLResponse:

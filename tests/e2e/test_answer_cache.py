@@ -1,0 +1,139 @@
+"""The public answers kept by their tag (``api.caching.Answers``), on SQLite and PostgreSQL: a second
+reader of the same page at the same views position gets the bytes the first was sent without the
+page being built again; a new event, another language or other parameters build anew; errors are
+never kept; concurrent readers of one page build it once; memory stays within its bound."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from fastapi import Response
+from fastapi.testclient import TestClient
+
+from api import public_data
+from api.caching import Answers, Stored
+from api.main import create_app
+from api.settings import ApiSettings
+
+API = "/api/v1/public"
+UNLIMITED = ApiSettings(public_rate="100000/minute", auth_rate="100000/minute")
+
+
+@pytest.fixture(name="site")
+def site_fixture(cast):
+    led = cast.ledger
+    led.open_fund(cast.accountant, "GEN", "综合基金", "CNCF", street_town="xianxiaxincun")
+    led.record_donation(cast.accountant, "GEN", 12_345, donor_type="resident")
+    app = create_app(ledger=led, api_settings=UNLIMITED)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client, cast
+
+
+def _counting(monkeypatch, name: str) -> list[int]:
+    built = []
+    real = getattr(public_data, name)
+
+    def counted(*args, **kwargs):
+        built.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(public_data, name, counted)
+    return built
+
+
+@pytest.mark.parametrize("path", ["/funds/GEN", f"{API}/funds/GEN"])
+def test_a_second_reader_gets_the_same_bytes_unbuilt_and_a_new_event_builds_anew(site, monkeypatch, path):
+    client, cast = site
+    built = _counting(monkeypatch, "fund_page")
+    first, second = client.get(path), client.get(path)
+    assert first.status_code == second.status_code == 200
+    assert (first.headers["x-wushe-cache"], second.headers["x-wushe-cache"]) == ("miss", "hit")
+    assert second.content == first.content and second.headers["etag"] == first.headers["etag"]
+    assert second.headers["content-type"] == first.headers["content-type"]
+    assert len(built) == 1
+    assert "123.45" in first.text
+
+    cast.ledger.record_donation(cast.accountant, "GEN", 100_000, donor_type="resident")
+    after = client.get(path)
+    assert after.headers["x-wushe-cache"] == "miss" and after.headers["etag"] != first.headers["etag"]
+    assert "1,123.45" in after.text or "1123.45" in after.text  # the new balance, never the kept one
+    assert len(built) == 2
+
+
+def test_language_and_parameters_are_answers_of_their_own_and_the_cookie_still_follows_the_reader(site):
+    client, _ = site
+    zh = client.get("/funds/GEN")
+    en = client.get("/funds/GEN", params={"lang": "en"})
+    assert en.headers["x-wushe-cache"] == "miss" and en.content != zh.content
+    client.cookies.clear()
+    again = client.get("/funds/GEN", params={"lang": "en"})
+    assert again.headers["x-wushe-cache"] == "hit"
+    assert "wushe_lang=en" in again.headers.get("set-cookie", "")  # asked for English: remembered, hit or not
+    assert client.get("/funds/GEN", params={"limit": 1}).headers["x-wushe-cache"] == "miss"
+
+
+def test_errors_are_built_each_time_and_never_kept(site, monkeypatch):
+    client, _ = site
+    built = _counting(monkeypatch, "fund_page")
+    for _ in range(2):
+        missing = client.get("/funds/NOPE")
+        assert missing.status_code == 404 and missing.headers["x-wushe-cache"] == "miss"
+        assert client.get(f"{API}/funds/NOPE").status_code == 404
+    assert len(built) == 4
+    assert client.get("/funds/GEN", params={"limit": "0"}).status_code == 422
+    assert client.get("/funds/GEN", params={"limit": "0"}).headers["x-wushe-cache"] == "miss"
+
+
+def test_concurrent_readers_of_one_page_build_it_once(site, monkeypatch):
+    client, _ = site
+    gate = threading.Event()
+    built = []
+    real = public_data.fund_page
+
+    def slow(*args, **kwargs):
+        built.append(1)
+        gate.wait(5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(public_data, "fund_page", slow)
+    with ThreadPoolExecutor(6) as pool:
+        answers = [pool.submit(client.get, "/funds/GEN") for _ in range(6)]
+        threading.Timer(0.5, gate.set).start()
+        bodies = [a.result(timeout=30) for a in answers]
+    assert {b.status_code for b in bodies} == {200} and len({b.content for b in bodies}) == 1
+    assert len(built) == 1
+    assert sorted(b.headers["x-wushe-cache"] for b in bodies) == ["hit"] * 5 + ["miss"]
+
+
+def test_the_cache_can_be_turned_off(cast):
+    cast.ledger.open_fund(cast.accountant, "GEN", "综合基金", "CNCF")
+    app = create_app(ledger=cast.ledger, api_settings=ApiSettings(public_rate="1000/minute", answer_cache_mib=0))
+    with TestClient(app) as client:
+        assert app.state.answers is None
+        assert all("x-wushe-cache" not in client.get("/funds/GEN").headers for _ in range(2))
+
+
+def _made(body: bytes, position: int = 7, status: int = 200):
+    return lambda: (Response(body, status_code=status, media_type="text/html"), position)
+
+
+def test_memory_stays_within_its_bound_and_the_least_recently_used_goes_first():
+    answers = Answers(max_bytes=1000)
+    for n in range(5):
+        answers.answer(f"k{n}", 7, _made(bytes([n]) * 200))
+    assert answers.get("k0") is not None  # k0 used again: k1 is now the least recently used
+    answers.answer("k5", 7, _made(b"x" * 200))
+    assert answers.size <= 1000 and answers.get("k1") is None and answers.get("k0") is not None
+    answers.answer("big", 7, _made(b"y" * 600))  # over a quarter of the bound: sent, not kept
+    assert answers.get("big") is None and answers.size <= 1000
+
+
+def test_an_answer_built_at_another_position_than_its_tag_or_failed_is_not_kept():
+    answers = Answers(max_bytes=10_000)
+    answers.answer("newer", 7, _made(b"built after the runner moved", position=8))
+    answers.answer("failed", 7, _made(b"oops", status=503))
+    assert answers.get("newer") is None and answers.get("failed") is None
+    found, hit = answers.answer("kept", 7, _made(b"ok"))
+    assert not hit and answers.get("kept") == Stored(b"ok", "text/html")
