@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from conftest import found_ledger, fresh_postgres_schema
 from fastapi.testclient import TestClient
+from agreements import agreement
 
 from api.main import create_app
 from api.settings import ApiSettings
@@ -66,7 +67,7 @@ class Site:
 
     def restricted_fund(self, money_fen: int) -> str:
         return self.fund(money_fen, kind="special", restricted=True, purpose="仙霞新村养老服务专项",
-                         domains=["elderly_care"], street_towns=[TOWN], agreement_ref="协议-2026-01")
+                         domains=["elderly_care"], street_towns=[TOWN], agreement=agreement())
 
     def requested(self, fund: str, fen: int = 100, actor=None) -> str:
         return self.ledger.request_disbursement(actor or self.cast.accountant, fund, fen, kind="allowance",

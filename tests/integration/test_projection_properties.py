@@ -16,6 +16,7 @@ from conftest import POSTGRES_URL, REQUIRE_POSTGRES, found_ledger, postgres_prob
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from replayed import balanced_books, folded, verified_log, views
+from agreements import agreement
 
 from ledger.errors import LedgerError, TamperedEvent
 from ledger.funds import DONOR_TYPES, GRANT_SOURCES
@@ -111,7 +112,7 @@ class Scenario:
                     "purpose": "仙霞新村养老服务专项",
                     "domains": ["elderly_care"],
                     "street_towns": [TOWN],
-                    "agreement_ref": "协议-2026-01",
+                    "agreement": agreement(),
                 }
                 if restricted
                 else {}

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule, run_state_machine_as_test
 from replayed import balanced_books, folded, verified_log, views
+from agreements import agreement
 
 from audits.bundle import collect
 from audits.findings import CRITICAL
@@ -74,7 +75,7 @@ class Application(RuleBasedStateMachine):
             special = code == "SPECIAL"
             led.open_fund(self.c.accountant, code, f"{code} 基金", "CNCF", street_town=TOWN,
                           **({"kind": "special", "restricted": True, "purpose": "仙霞新村养老服务专项",
-                              "domains": ["elderly_care"], "street_towns": [TOWN], "agreement_ref": "协议-1"}
+                              "domains": ["elderly_care"], "street_towns": [TOWN], "agreement": agreement(ref="协议-1")}
                              if special else {}))
         led.register_project(self.c.accountant, "P1", "长者助餐", street_town=TOWN, domain="elderly_care",
                              organisation="LELING", budget=BUDGET, funding_source="fund",
