@@ -10,9 +10,9 @@ from datetime import date
 from typing import Any
 
 import pytest
+from agreements import agreement
 from conftest import found_ledger, fresh_postgres_schema
 from fastapi.testclient import TestClient
-from agreements import agreement
 
 from api.main import create_app
 from api.settings import ApiSettings

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date, time
 
 import pytest
-from fastapi.testclient import TestClient
 from agreements import agreement
+from fastapi.testclient import TestClient
 
 from api.main import create_app
 

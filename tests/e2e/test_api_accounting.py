@@ -7,9 +7,9 @@ from __future__ import annotations
 import io
 from datetime import date
 
+from agreements import agreement
 from apisite import TOWN, assert_problem, fresh, site_fixture  # noqa: F401  (the site fixture)
 from openpyxl import load_workbook
-from agreements import agreement
 
 from ledger.statements import Period, ledger_books, statements
 

@@ -5,13 +5,13 @@ maker-checker, revoked tokens."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import itertools
+from collections.abc import Callable
 from datetime import date, time, timedelta
 
 import pytest
-from apisite import ROLES, TOWN, Site, assert_problem, fresh, site_fixture  # noqa: F401  (the site fixture)
 from agreements import agreement
+from apisite import ROLES, TOWN, Site, assert_problem, fresh, site_fixture  # noqa: F401  (the site fixture)
 
 OK, UNAUTH, FORBIDDEN = "ok", 401, 403
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import base64
 
 import pytest
+from agreements import agreement
 from apisite import TOWN, assert_problem, build_site, fresh, site_fixture  # noqa: F401  (the site fixture)
 from conftest import signer_of
-from agreements import agreement
 
 from api.settings import ApiSettings
 

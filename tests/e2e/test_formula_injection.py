@@ -14,8 +14,8 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from fastapi.testclient import TestClient
 from agreements import agreement, agreement_options
+from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.settings import ApiSettings

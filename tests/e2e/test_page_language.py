@@ -13,8 +13,8 @@ from datetime import date, time
 from html.parser import HTMLParser
 
 import pytest
-from fastapi.testclient import TestClient
 from agreements import agreement
+from fastapi.testclient import TestClient
 
 from api.main import create_app
 from ledger.application import Actor

@@ -15,9 +15,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from agreements import agreement
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
-from agreements import agreement
 
 from api.main import create_app
 from ledger.application import Actor

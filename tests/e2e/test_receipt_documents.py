@@ -11,8 +11,8 @@ import shutil
 import unicodedata
 
 import pytest
-from pypdf import PdfReader
 from agreements import agreement_options
+from pypdf import PdfReader
 
 from ledger.receipts import verify_receipt
 from ledger.signing import VerifierKey

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from agreements import agreement
 from freezegun import freeze_time
 from vocabulary import TOWN, donate, open_general, open_restricted, postings_by_account, project, register_volunteer
-from agreements import agreement
 
 from ledger.errors import InvalidInput, UnknownReference
 from ledger.money import to_decimal

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from agreements import agreement
 from conftest import POSTGRES_URL, REQUIRE_POSTGRES, found_ledger, postgres_problem
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from replayed import balanced_books, folded, verified_log, views
-from agreements import agreement
 
 from ledger.errors import LedgerError, TamperedEvent
 from ledger.funds import DONOR_TYPES, GRANT_SOURCES

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from agreements import agreement
 from conftest import POSTGRES_URL, REQUIRE_POSTGRES, Cast, found_ledger, postgres_problem
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule, run_state_machine_as_test
 from replayed import balanced_books, folded, verified_log, views
-from agreements import agreement
 
 from audits.bundle import collect
 from audits.findings import CRITICAL

@@ -14,8 +14,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from freezegun import freeze_time
 from agreements import agreement
+from freezegun import freeze_time
 
 from ledger.errors import FundRestricted, InsufficientFunds, InvalidInput
 from ledger.statements import Period, ledger_books, line_value, statements

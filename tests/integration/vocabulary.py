@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from contextlib import contextmanager
 from datetime import date, time
+
 from agreements import agreement
 
 from ledger.application import Actor
