@@ -51,7 +51,9 @@ def real_event(data_dir: Path):
     cast = found_ledger(f"sqlite:///{data_dir / 'ledger.sqlite3'}", data_dir)
     ledger = cast.ledger
     ledger.open_fund(cast.accountant, "XX-SF", "仙霞新村街道社区专项基金", "CNCF", kind="special", restricted=True,
-                     purpose="养老服务", street_town=TOWN)
+                     purpose="养老服务", street_town=TOWN,
+                     agreement={"ref": "XX-SF-2025", "use": "养老服务项目", "termination": "协议期满",
+                                "leftover": "用于相近目的"})
     recorded = ledger.record_donation(cast.accountant, "XX-SF", 120050, **DONATION)
     stored = ledger.recorder.select_notifications(start=recorded.positions[0], limit=1)[0]
     return cast.accountant.key, ledger, stored

@@ -232,12 +232,21 @@ def _funds(ledger: Ledger, acct: Actor, rng: random.Random, start: date, end: da
         ledger.open_fund(acct, f"SF-{town}", f"{name_zh}社区专项基金", FOUNDATION, kind="special", restricted=True,
                          purpose=f"用于{name_zh}社区{'、'.join(ledger.reference.domain(d).name_zh for d in allowed)}",
                          street_town=town, street_towns=[town], domains=allowed, valid_from=start,
-                         valid_until=end + timedelta(days=1095), agreement_ref=f"专项基金协议-{town}-2025")
+                         valid_until=end + timedelta(days=1095), agreement=_agreement(town, name_zh))
         ledger.open_fund(acct, f"GOV-{town}", f"{name_zh}政府购买服务资金", FOUNDATION, restricted=True,
                          purpose="街镇政府购买社区服务项目", street_town=town, street_towns=[town],
                          valid_from=start, valid_until=end + timedelta(days=365))
         counts["funds"] += 2
     counts["funds"] += 3
+
+
+def _agreement(town: str, name_zh: str) -> dict:
+    """A street-town special fund's agreement (专项基金协议) with the host foundation: 3 % agreed
+    management fee; the leftover to a same or similar purpose in the same street-town."""
+    return {"ref": f"专项基金协议-{town}-2025", "use": f"资助{name_zh}社区服务项目及困难家庭帮扶，专款专用",
+            "termination": "协议期满、设立目的已实现或无法实现、连续两年未开展活动，经管委会决议终止",
+            "leftover": "终止后剩余财产由基金会用于同一街镇相同或相近目的的公益活动，并在三个月内公开",
+            "fee_rate_bp": 300}
 
 
 def _donation(ledger: Ledger, rng: random.Random, town: str, day: date, giving_day: date) -> tuple[str, int, dict]:

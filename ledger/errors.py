@@ -59,6 +59,11 @@ FIELDS: dict[str, Msg] = {
     "text": term("text"), "to_fund": term("target fund"), "token_id": term("token id"), "tree_size": term("tree size"),
     "valid_from": term("valid from"), "valid_until": term("valid until"), "volunteer": term("volunteer"),
     "body": term("request body"), "lang": term("language"), "name_zh": term("Chinese name"),
+    "agreement": term("special fund agreement"), "agreement_ref": term("agreement reference"),
+    "agreement.ref": term("agreement reference"), "agreement.use": term("the fund's use"),
+    "agreement.termination": term("termination conditions"), "agreement.leftover": term("leftover handling"),
+    "agreement.leftover_fund": term("fund receiving the leftover"),
+    "agreement.fee_rate_bp": term("agreed management-fee rate"),
 }
 """Each input a message can name, by its field name, as people read it."""
 

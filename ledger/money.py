@@ -6,7 +6,7 @@ import re
 import unicodedata
 from decimal import Decimal
 
-from ledger.errors import InvalidAmount
+from ledger.errors import InvalidAmount, InvalidInput
 from ledger.messages import Msg, msg, term
 
 #: The largest single amount the ledger accepts: ¥10,000,000,000.00. It keeps every sum of a
@@ -28,6 +28,15 @@ def parse_amount(text: str, *, field: str = "amount") -> int:
         raise InvalidAmount(field, problem)
     match = _AMOUNT.match(normalise_amount(text))
     assert match is not None
+    return int(match["yuan"]) * 100 + int((match["fen"] or "0").ljust(2, "0"))
+
+
+def parse_rate_bp(text: str, *, field: str = "fee_rate") -> int:
+    """A rate typed as a percent with at most two places ("3", "2.5", "2.5%") as basis points (250)."""
+    match = _AMOUNT.match(normalise_amount(text).removesuffix("%").strip())
+    if match is None:
+        raise InvalidInput(field, f"{text!r} is not a percent: write at most two decimal places, such as 2.5",
+                           f"{text!r} 不是百分比：最多两位小数，例如 2.5")
     return int(match["yuan"]) * 100 + int((match["fen"] or "0").ljust(2, "0"))
 
 

@@ -24,7 +24,7 @@ from ledger.checkpoints import CheckpointError
 from ledger.errors import LedgerError
 from ledger.merkle_log import ProofRangeError
 from ledger.messages import Msg, codes, explain, msg
-from ledger.money import format_cny, parse_amount
+from ledger.money import format_cny, parse_amount, parse_rate_bp
 from ledger.principals import LOG, ROLES
 from ledger.receipts import ReceiptError
 from ledger.settings import Settings, trusted_witnesses
@@ -344,12 +344,14 @@ def fund_open(
     fee_rate: Annotated[str | None, typer.Option(help="…: the agreed management fee, percent (e.g. 5 or 2.5).")] = None,
     actor: AsOption = None,
 ) -> None:
-    """Open a fund or special fund (with --agreement-*: the special fund's agreement)."""
+    """Open a fund or special fund (a special fund needs its agreement: --agreement-ref, --agreement-use,
+    --agreement-termination, --agreement-leftover, optionally --fee-rate and --agreement-leftover-fund)."""
     agreement = None
-    if agreement_use or agreement_termination or agreement_leftover or fee_rate:
+    parts = (agreement_use, agreement_termination, agreement_leftover, agreement_leftover_fund, fee_rate)
+    if any(parts) or (special and agreement_ref):
         agreement = {"ref": agreement_ref or "", "use": agreement_use or "", "termination": agreement_termination or "",
                      "leftover": agreement_leftover or "", "leftover_fund": agreement_leftover_fund,
-                     "fee_rate_bp": _amount(fee_rate, "agreement.fee_rate_bp") if fee_rate else 0}
+                     "fee_rate_bp": parse_rate_bp(fee_rate, field="agreement.fee_rate_bp") if fee_rate else 0}
     _done("fund", state.ledger.open_fund(
         state.actor(actor), code, name, foundation, kind="special" if special else "general",
         restricted=restricted or special, purpose=purpose, street_town=street_town, domains=domain or [],

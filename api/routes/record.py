@@ -178,8 +178,22 @@ def register_organisation(request: Request, caller: CallerDep, key: IdempotencyK
         credit_code=body.credit_code, registered_on=body.registered_on))
 
 
+class AgreementIn(Command):
+    """A special fund's agreement (专项基金协议, 《上海市基金会专项基金管理办法》)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ref: Text = Field(description="Agreement reference (协议编号)")
+    use: Text = Field(description="How the fund's property is used (使用方式)")
+    termination: Text = Field(description="When the fund ends (终止条件)")
+    leftover: Text = Field(description="What happens to its leftover property (剩余财产处理)")
+    leftover_fund: Code | None = Field(None, description="The fund the leftover goes to, if the agreement names one")
+    fee_rate_bp: StrictInt = Field(0, description="The agreed management fee in basis points of the fund's "
+                                                  "income: 300 = 3 %; 0 = none")
+
+
 class FundIn(Command):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"code": "XX-SF", "name": "仙霞新村街道社区专项基金", "foundation": "CNCF", "special": True, "purpose": "养老服务", "street_town": "xianxiaxincun", "domains": ["elderly_care"]}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"code": "XX-SF", "name": "仙霞新村街道社区专项基金", "foundation": "CNCF", "special": True, "purpose": "养老服务", "street_town": "xianxiaxincun", "domains": ["elderly_care"], "agreement": {"ref": "XX-SF-2026-01", "use": "资助本街道社区养老服务项目", "termination": "协议期满或设立目的已实现", "leftover": "用于本街道相同或相近目的的公益活动", "fee_rate_bp": 300}}]})
 
     code: Code
     name: Text
@@ -192,7 +206,9 @@ class FundIn(Command):
     street_towns: list[Code] = Field(default_factory=list, max_length=20)
     valid_from: Day | None = None
     valid_until: Day | None = None
-    agreement_ref: Text | None = None
+    agreement_ref: Text | None = Field(None, description="A restricted fund's agreement reference; a special "
+                                                         "fund's is ``agreement.ref``")
+    agreement: AgreementIn | None = Field(None, description="A special fund's agreement: required for a special fund")
 
 
 @router.post("/funds", **WRITTEN)
@@ -202,7 +218,8 @@ def open_fund(request: Request, caller: CallerDep, key: IdempotencyKey, body: Fu
         a, body.code, body.name, body.foundation, kind="special" if body.special else "general",
         restricted=body.restricted or body.special, purpose=body.purpose, street_town=body.street_town,
         domains=body.domains, street_towns=body.street_towns, valid_from=body.valid_from,
-        valid_until=body.valid_until, agreement_ref=body.agreement_ref))
+        valid_until=body.valid_until, agreement_ref=body.agreement_ref,
+        agreement=body.agreement.model_dump() if body.agreement else None))
 
 
 class CloseIn(Command):

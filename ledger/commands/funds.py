@@ -57,6 +57,8 @@ def check_agreement(agreement: dict | None, purpose: str) -> dict | None:
     optional ``leftover_fund`` and the agreed management-fee rate ``fee_rate_bp`` (basis points)."""
     if agreement is None:
         return None
+    if not isinstance(agreement, dict):
+        raise InvalidInput("agreement", "the agreement is an object of its parts", "协议须按各项分别填写")
     for name in ("ref", *AGREEMENT_TEXTS):
         require_text(agreement.get(name) or "", f"agreement.{name}")
     rate = agreement.get("fee_rate_bp", 0)
@@ -80,8 +82,9 @@ class FundCommands(LedgerBase):
         valid_from: date | None = None, valid_until: date | None = None, agreement_ref: str | None = None,
         agreement: dict | None = None,
     ) -> Recorded:
-        """Open a fund; a special fund (专项基金) with its agreement (``check_agreement``), which sets
-        the management fee it may pay and what happens when it ends."""
+        """Open a fund; a special fund (专项基金) only with its agreement (``check_agreement``), which
+        sets the management fee it may pay and what happens when it ends. Special funds opened
+        before agreements were required (``agreement_ref`` only) keep replaying as they were."""
         self.authorise(actor, ACCOUNTANT, foundation=foundation)
         check_code(code, "code")
         require_text(name, "name")
@@ -97,7 +100,15 @@ class FundCommands(LedgerBase):
             raise InvalidInput("purpose", msg("a restricted fund needs a written purpose"))
         if agreement is not None and kind != "special":
             raise InvalidInput("agreement", "only a special fund has a special-fund agreement", "只有专项基金才有专项基金协议")
+        if kind == "special" and agreement is None:
+            raise InvalidInput("agreement", "a special fund is opened with its agreement: reference, use, termination "
+                               "conditions, leftover handling and the agreed management-fee rate",
+                               "开设专项基金须载明其协议：协议编号、使用方式、终止条件、剩余财产处理及约定的管理费率")
         agreed = check_agreement(agreement, purpose.strip())
+        ref = clean(agreement_ref, "agreement_ref")
+        if agreed and ref is not None and ref != agreed["ref"]:
+            raise InvalidInput("agreement_ref", f"differs from the agreement's reference {agreed['ref']}",
+                               f"与协议编号 {agreed['ref']} 不一致")
         if street_town is not None:
             self.reference.street_town(street_town)
         for code_ in street_towns or []:
@@ -112,7 +123,7 @@ class FundCommands(LedgerBase):
             street_towns=sorted(set(street_towns or [])),
             valid_from=valid_from.isoformat() if valid_from else None,
             valid_until=valid_until.isoformat() if valid_until else None,
-            agreement_ref=clean(agreement_ref, "agreement_ref") or (agreed["ref"] if agreed else None),
+            agreement_ref=agreed["ref"] if agreed else ref,
             **({"agreement": agreed} if agreed else {}),
         )
         return self._create(actor, code, fund, "fund", "code")

@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 
 import pytest
+from agreements import agreement
 from conftest import found_ledger, fresh_postgres_schema
 from fastapi.testclient import TestClient
 
@@ -66,7 +67,7 @@ class Site:
 
     def restricted_fund(self, money_fen: int) -> str:
         return self.fund(money_fen, kind="special", restricted=True, purpose="仙霞新村养老服务专项",
-                         domains=["elderly_care"], street_towns=[TOWN], agreement_ref="协议-2026-01")
+                         domains=["elderly_care"], street_towns=[TOWN], agreement=agreement())
 
     def requested(self, fund: str, fen: int = 100, actor=None) -> str:
         return self.ledger.request_disbursement(actor or self.cast.accountant, fund, fen, kind="allowance",

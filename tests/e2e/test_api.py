@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, time
 
 import pytest
+from agreements import agreement
 from fastapi.testclient import TestClient
 
 from api.main import create_app
@@ -19,7 +20,7 @@ def client(cast):
 def _seed(cast):
     led, acct = cast.ledger, cast.accountant
     led.open_fund(acct, "XX-SF", "仙霞专项基金", "CNCF", kind="special", restricted=True, purpose="养老",
-                  street_town="xianxiaxincun", domains=["elderly_care"])
+                  street_town="xianxiaxincun", domains=["elderly_care"], agreement=agreement())
     led.open_fund(acct, "GEN", "非限定性基金", "CNCF")
     led.record_donation(acct, "XX-SF", 120050, donor_type="resident", donor_name="张三")
     led.record_donation(acct, "GEN", 30000, donor_type="business", donor_name="某公司", donor_public=True,

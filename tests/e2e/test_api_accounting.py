@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 from datetime import date
 
+from agreements import agreement
 from apisite import TOWN, assert_problem, fresh, site_fixture  # noqa: F401  (the site fixture)
 from openpyxl import load_workbook
 
@@ -86,7 +87,7 @@ def test_refused_accounting_writes_say_why_and_write_nothing(site):
 def test_a_special_fund_ends_and_its_publication_is_recorded(site):
     leftover = site.restricted_fund(0)
     special = site.fund(0, kind="special", restricted=True, purpose="仙霞新村养老服务专项", domains=["elderly_care"],
-                        street_towns=[TOWN], agreement_ref="协议-2026-09")
+                        street_towns=[TOWN], agreement=agreement(ref="协议-2026-09"))
     site.ledger.record_donation(site.cast.accountant, special, 500, donor_type="resident")
     ended = site.post("accountant", f"/api/v1/funds/{special}/terminate",
                       {"reason": "协议期满", "to_fund": leftover, "on": date.today().isoformat()})

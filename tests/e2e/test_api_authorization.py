@@ -5,11 +5,12 @@ maker-checker, revoked tokens."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import itertools
+from collections.abc import Callable
 from datetime import date, time, timedelta
 
 import pytest
+from agreements import agreement
 from apisite import ROLES, TOWN, Site, assert_problem, fresh, site_fixture  # noqa: F401  (the site fixture)
 
 OK, UNAUTH, FORBIDDEN = "ok", 401, 403
@@ -50,7 +51,7 @@ def _since() -> str:
 
 def _special(s: Site) -> str:
     return s.fund(0, kind="special", restricted=True, purpose="助老", domains=["elderly_care"], street_towns=[TOWN],
-                  agreement_ref="协议-T")
+                  agreement=agreement(ref="协议-T"))
 
 
 ENDPOINTS: dict[str, tuple[Request, dict[str, object]]] = {
@@ -341,7 +342,7 @@ FOREIGN: dict[str, tuple[Request, dict[str, object]]] = {
     "release another foundation's restriction": (
         lambda s: ("POST", "/api/v1/releases", {
             "fund": _other_fund(s, 500, kind="special", restricted=True, purpose="养老", domains=["elderly_care"],
-                                street_towns=[TOWN], agreement_ref="协议-X"),
+                                street_towns=[TOWN], agreement=agreement(ref="协议-X")),
             "to_fund": s.fund(), "amount": "1.00", "basis": "协议"}), NOBODY),
     "donate into another foundation's fund": (
         lambda s: ("POST", "/api/v1/donations", {"fund": _other_fund(s), "amount": "1", "donor_type": "resident"}),
@@ -401,7 +402,7 @@ FOREIGN: dict[str, tuple[Request, dict[str, object]]] = {
     "terminate another foundation's special fund": (
         lambda s: ("POST", "/api/v1/funds/{}/terminate".format(_other_fund(
             s, kind="special", restricted=True, purpose="养老", domains=["elderly_care"], street_towns=[TOWN],
-            agreement_ref="协议-Y")), {"reason": "期满"}), ONLY_OTHER),
+            agreement=agreement(ref="协议-Y"))), {"reason": "期满"}), ONLY_OTHER),
     "record another foundation's profile": (
         lambda s: ("POST", f"/api/v1/organisations/{OTHER}/profile", {
             "charity": True, "public_fundraising": True, "org_type": "foundation", "since": _since(),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 
 import pytest
+from agreements import agreement
 from apisite import TOWN, assert_problem, build_site, fresh, site_fixture  # noqa: F401  (the site fixture)
 from conftest import signer_of
 
@@ -29,7 +30,7 @@ def test_every_write_verb_end_to_end(site):
                                              "street_town": TOWN}))
     _ok(post("accountant", "/api/v1/funds", {
         "code": special, "name": "助老专项基金", "foundation": "CNCF", "special": True, "purpose": "仙霞新村养老服务",
-        "street_town": TOWN, "domains": ["elderly_care"], "street_towns": [TOWN], "agreement_ref": "协议-7"}))
+        "street_town": TOWN, "domains": ["elderly_care"], "street_towns": [TOWN], "agreement": agreement(ref="协议-7")}))
     _ok(post("accountant", "/api/v1/funds", {"code": spare, "name": "备用", "foundation": "CNCF", "street_town": TOWN}))
     donation = _ok(post("accountant", "/api/v1/donations", {
         "fund": special, "amount": "5000.00", "donor_type": "resident", "donor_name": "张小明", "method": "transfer"}))

@@ -7,6 +7,7 @@ import stat
 
 import psycopg
 import pytest
+from agreements import agreement_options
 
 
 @pytest.fixture
@@ -18,7 +19,8 @@ def wushe(cli):
     run("principal", "add", "acct", "--name", "会计", "--role", "accountant", "--foundation", "CNCF", "--as", "root")
     run("principal", "add", "appr", "--name", "审批", "--role", "approver", "--foundation", "CNCF", "--as", "root")
     run("fund", "open", "XX-SF", "--name", "仙霞专项基金", "--foundation", "CNCF", "--special",
-        "--purpose", "养老服务", "--street-town", "xianxiaxincun", "--domain", "elderly_care", "--as", "acct")
+        "--purpose", "养老服务", "--street-town", "xianxiaxincun", "--domain", "elderly_care",
+        *agreement_options(), "--as", "acct")
     run("project", "register", "P1", "--name", "助餐", "--street-town", "xianxiaxincun", "--domain", "elderly_care",
         "--organisation", "LELING", "--budget", "5000", "--funding-source", "fund", "--approval-ref", "长民〔2026〕1号",
         "--starts-on", "2026-01-01", "--ends-on", "2026-12-31", "--reach", "500", "--as", "acct")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from agreements import agreement, agreement_options
 from fastapi.testclient import TestClient
 
 from api.main import create_app
@@ -41,7 +42,7 @@ def _seed(cast) -> None:
                               community=HOSTILE["reason"], registered_on=date(2021, 1, 1))
     led.open_fund(acct, "EVIL", HOSTILE["fund"], "CNCF", kind="special", restricted=True,
                   purpose=HOSTILE["purpose"], street_town=TOWN, domains=["elderly_care"], street_towns=[TOWN],
-                  agreement_ref=HOSTILE["approval"])
+                  agreement=agreement(ref=HOSTILE["approval"], use=HOSTILE["purpose"]))
     led.record_donation(acct, "EVIL", 500_000, donor_type="business", donor_name=HOSTILE["fund"], donor_public=True)
     led.register_project(acct, "EVILP", HOSTILE["project"], street_town=TOWN, domain="elderly_care",
                          organisation="EVILORG", budget=100_000, funding_source="fund",
@@ -98,7 +99,8 @@ def test_wushe_export_csv_and_xlsx_carry_no_formula(cli, tmp_path):
         "--street-town", TOWN, "--registered-on", "2021-01-01", "--as", "root")
     cli("principal", "add", "acct", "--name", "会计", "--role", "accountant", "--foundation", "CNCF", "--as", "root")
     cli("fund", "open", "EVIL", "--name", HOSTILE["fund"], "--foundation", "CNCF", "--special",
-        "--purpose", HOSTILE["purpose"], "--street-town", TOWN, "--domain", "elderly_care", "--as", "acct")
+        "--purpose", HOSTILE["purpose"], "--street-town", TOWN, "--domain", "elderly_care",
+        *agreement_options(), "--as", "acct")
     cli("donation", "record", "--fund", "EVIL", "--amount", "800", "--donor-type", "resident", "--as", "acct")
     cli("project", "register", "EVILP", "--name", HOSTILE["project"], "--street-town", TOWN,
         "--domain", "elderly_care", "--organisation", "EVILORG", "--budget", "1000", "--funding-source", "fund",

@@ -13,6 +13,7 @@ from datetime import date, time
 from html.parser import HTMLParser
 
 import pytest
+from agreements import agreement
 from fastapi.testclient import TestClient
 
 from api.main import create_app
@@ -71,7 +72,7 @@ def visible(html: str, lang: str) -> str:
 def _seed(cast, log: Actor) -> dict[str, int]:
     led, acct = cast.ledger, cast.accountant
     led.open_fund(acct, "XX-SF", "仙霞养老专项基金", "CNCF", kind="special", restricted=True, purpose="仙霞养老",
-                  street_town=TOWN, street_towns=[TOWN], domains=["elderly_care"], agreement_ref="协议-1",
+                  street_town=TOWN, street_towns=[TOWN], domains=["elderly_care"], agreement=agreement(ref="协议-1"),
                   valid_until=date(2029, 10, 30))
     led.open_fund(acct, "GEN", "非限定性基金", "CNCF")
     kept = led.record_donation(acct, "XX-SF", 120_050, donor_type="resident", donor_name="张三丰",

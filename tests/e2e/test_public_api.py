@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from agreements import agreement
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
@@ -53,7 +54,8 @@ class Site:
 def _seed(cast, log: Actor, witness: Witness) -> dict[str, int]:
     led, acct = cast.ledger, cast.accountant
     led.open_fund(acct, "XX-SF", "仙霞养老专项基金", "CNCF", kind="special", restricted=True, purpose="仙霞养老",
-                  street_town=TOWN, street_towns=[TOWN], domains=["elderly_care"], agreement_ref="协议-1")
+                  street_town=TOWN, street_towns=[TOWN], domains=["elderly_care"],
+                  agreement=agreement(ref="协议-1"))
     led.open_fund(acct, "GEN", "非限定性基金", "CNCF")
     private = led.record_donation(acct, "XX-SF", 120_050, donor_type="resident", donor_name=SECRET_NAMES[0],
                                   received_on=date(2026, 3, 2))

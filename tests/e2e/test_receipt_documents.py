@@ -11,6 +11,7 @@ import shutil
 import unicodedata
 
 import pytest
+from agreements import agreement_options
 from pypdf import PdfReader
 
 from ledger.receipts import verify_receipt
@@ -29,7 +30,8 @@ def wushe(cli):
         cli("principal", "add", handle, "--name", f"会计{handle}", "--role", "accountant", "--foundation", foundation,
             "--as", "root")
     cli("fund", "open", "ELDER", "--name", "仙霞助老专项基金", "--foundation", "CNCF", "--special", "--purpose",
-        "养老服务", "--street-town", "xianxiaxincun", "--domain", "elderly_care", "--as", "acct")
+        "养老服务", "--street-town", "xianxiaxincun", "--domain", "elderly_care", *agreement_options(),
+        "--as", "acct")
     cli("fund", "open", "OF", "--name", "另一基金", "--foundation", "OTHERF", "--street-town", "hongqiao",
         "--as", "acct-o")
     return cli

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date, time
 
 import pytest
+from agreements import open_legacy_special
 from auditkit import audited, plant
 from vocabulary import donate, hours, open_general, open_restricted, pay, project, register_volunteer
 
@@ -14,6 +15,7 @@ from audits.bundle import collect
 from audits.findings import ERROR, WARNING
 from audits.verify import audit
 from ledger.envelope import open_sealed
+from ledger.verify import check_log
 
 
 @pytest.fixture
@@ -76,16 +78,43 @@ def test_special_fund_used_outside_its_purpose_is_found(history, rule, changes):
     assert positions([finding]) == {position} and finding.fund == "SF"
 
 
+def _fee_planted(cast, code: str) -> int:
+    """A management fee of ¥10 from ``code``, as SF's payment but behind the write side's back."""
+    _, paid = stored(cast, "Fund.Paid", "fund:SF")
+    postings = [dict(p, account=p["account"].replace("SF", code)) for p in paid["postings"]]
+    return plant(cast.ledger, f"fund:{code}", "Fund.Paid",
+                 dict(paid, entry=f"fee-{code}", kind="management", amount=1_000, postings=postings), cast.accountant.key)
+
+
 def test_a_fee_from_restricted_money_needs_an_agreement(history):
-    position = _paid_from_sf(history, kind="management")
-    assert positions(found(history, "funds.fee", WARNING)) == {position}  # SF has agreement 协议-2026-01
-    open_restricted(history, "NOAGREE", agreement_ref=None)
-    donate(history, "NOAGREE", 5_000)
-    _, paid = stored(history, "Fund.Paid", "fund:SF")
-    postings = [dict(p, account=p["account"].replace("SF", "NOAGREE")) for p in paid["postings"]]
-    fee = plant(history.ledger, "fund:NOAGREE", "Fund.Paid",
-                dict(paid, entry="fee", kind="management", amount=1_000, postings=postings), history.accountant.key)
-    assert positions(found(history, "funds.fee")) == {fee}
+    beyond = _paid_from_sf(history, kind="management")  # SF's agreement agrees no management fee
+    assert positions(found(history, "funds.fee")) == {beyond}
+    # special funds opened before agreements were required: a reference to check on paper, or none
+    open_legacy_special(history.ledger, history.accountant, "OLDREF", agreement_ref="协议-旧-1")
+    open_legacy_special(history.ledger, history.accountant, "NOAGREE", agreement_ref=None)
+    for code in ("OLDREF", "NOAGREE"):
+        donate(history, code, 5_000)
+    to_check, unagreed = _fee_planted(history, "OLDREF"), _fee_planted(history, "NOAGREE")
+    assert positions(found(history, "funds.fee", WARNING)) == {to_check}
+    assert positions(found(history, "funds.fee")) == {beyond, unagreed}
+
+
+def test_an_old_special_fund_without_its_agreement_still_loads_verifies_and_audits(history):
+    """A FundOpened of the first version (``agreement_ref`` only) keeps its meaning on replay: the
+    fund loads, takes money and pays, the log verifies and the audit raises no error for it."""
+    opened = open_legacy_special(history.ledger, history.accountant, "OLD", agreement_ref="协议-旧-2")
+    _, payload = stored(history, "Fund.Opened", "fund:OLD")
+    assert "agreement" not in payload and payload["agreement_ref"] == "协议-旧-2"
+    donate(history, "OLD", 30_000)
+    pay(history, "OLD", 10_000, project="P1", on=date(2026, 4, 1))
+    fund = history.ledger.fund("OLD")
+    assert fund.kind == "special" and fund.agreement is None and fund.agreement_ref == "协议-旧-2"
+    assert fund.balance == 20_000
+    result = audited(history.ledger)
+    assert result.ok  # integrity: every event, the old one too, verifies
+    assert [f.one_line() for f in result.findings if f.severity == ERROR and f.rule.startswith("funds.")] == []
+    assert result.events > opened.positions[0] and result.pages_checked == result.pages_matched
+    assert all(check.ok for check in check_log(history.ledger.log_positions()))
 
 
 def test_an_overdraft_at_any_moment_is_found(history):

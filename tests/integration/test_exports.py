@@ -17,6 +17,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from agreements import agreement
 from freezegun import freeze_time
 from vocabulary import TOWN, donate, open_general, open_restricted, postings_by_account, project, register_volunteer
 
@@ -64,7 +65,7 @@ def mixed_history(c) -> Scenario:
         open_restricted(c, "SPEC")
         c.ledger.open_fund(c.accountant, "HQ-SF", "虹桥社区治理专项基金", "CNCF", kind="special", restricted=True,
                            purpose="社区治理", street_town="hongqiao", domains=["community_governance"],
-                           valid_until=date(2032, 12, 31), agreement_ref="虹桥-协议-1")
+                           valid_until=date(2032, 12, 31), agreement=agreement(ref="虹桥-协议-1"))
         donate(c, "GEN", 100_000, donor_name="张三", donor_public=True, received_on=date(2031, 1, 10))
         donate(c, "SPEC", 80_000, donor_name="王五", received_on=date(2031, 2, 1))
         donate(c, "SPEC", 33_333, donor_type="business", received_on=date(2031, 2, 15))  # anonymous

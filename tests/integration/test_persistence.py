@@ -6,6 +6,7 @@ import sqlite3
 from datetime import date
 
 import pytest
+from agreements import agreement
 
 from ledger.application import Ledger
 from ledger.errors import AlreadyExists, InvalidInput
@@ -125,7 +126,7 @@ def test_reopened_ledger_sees_the_same_books(cast, database_url, tmp_path):
     ledger, acct, appr = cast.ledger, cast.accountant, cast.approver
     ledger.open_fund(acct, "GEN", "通用基金", "CNCF", street_town=TOWN)
     ledger.open_fund(acct, "SPEC", "养老专项", "CNCF", street_town=TOWN, kind="special", restricted=True,
-                     purpose="养老服务", domains=["elderly_care"], street_towns=[TOWN])
+                     purpose="养老服务", domains=["elderly_care"], street_towns=[TOWN], agreement=agreement())
     ledger.record_donation(acct, "GEN", 120_000, donor_type="business")
     ledger.record_grant(acct, "SPEC", 80_000, source="government_purchase", payer="长宁区民政局")
     ledger.allocate(acct, "GEN", "SPEC", 20_000, reason="配套")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from agreements import agreement
 from conftest import POSTGRES_URL, REQUIRE_POSTGRES, found_ledger, postgres_problem
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -111,7 +112,7 @@ class Scenario:
                     "purpose": "仙霞新村养老服务专项",
                     "domains": ["elderly_care"],
                     "street_towns": [TOWN],
-                    "agreement_ref": "协议-2026-01",
+                    "agreement": agreement(),
                 }
                 if restricted
                 else {}

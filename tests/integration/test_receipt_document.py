@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from agreements import agreement
 
 from api.receipt_document import ReceiptRefused, donation_receipt, month_receipts, render_receipts_html
 from ledger.application import Actor
@@ -21,7 +22,8 @@ def scene(cast):
     key = SigningKey.generate(ledger.origin)
     ledger.register_principal(cast.root, ledger.origin, "账本日志", ["log"], key=key.verifier)
     ledger.open_fund(cast.accountant, "ELDER", "仙霞助老专项基金", "CNCF", kind="special", restricted=True,
-                     purpose="养老服务", street_town="xianxiaxincun", domains=["elderly_care"])
+                     purpose="养老服务", street_town="xianxiaxincun", domains=["elderly_care"],
+                     agreement=agreement())
     ledger.open_fund(cast.other_accountant, "OF", "另一基金", "OTHERF", street_town="hongqiao")
     return cast, Actor(ledger.origin, key)
 

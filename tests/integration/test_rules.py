@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, time, timedelta
 
 import pytest
+from agreements import agreement
 from freezegun import freeze_time
 
 from ledger.application import Actor, Ledger
@@ -173,6 +174,35 @@ def test_special_fund_must_be_restricted_with_a_purpose(cast):
     with nothing_written(cast), pytest.raises(InvalidInput) as err:
         open_general(cast, "SP2", kind="special", restricted=True, purpose="  ")
     assert_named(err, "invalid-input", "purpose")
+
+
+def test_a_new_special_fund_needs_its_agreement(cast):
+    """《上海市基金会专项基金管理办法》: a special fund is opened with its agreement, not a bare reference."""
+    for missing in ({"agreement": None}, {"agreement": None, "agreement_ref": "协议-1"}):
+        with nothing_written(cast), pytest.raises(InvalidInput) as err:
+            open_restricted(cast, "SPEC", **missing)
+        assert_named(err, "invalid-input", "agreement")
+        assert "协议" in err.value.message_zh and "agreement" in err.value.message
+    for part in ("ref", "use", "termination", "leftover"):
+        with nothing_written(cast), pytest.raises(InvalidInput) as err:
+            open_restricted(cast, "SPEC", agreement=agreement(**{part: " "}))
+        assert_named(err, "invalid-input", f"agreement.{part}")
+    for rate in (-1, 10_001, "3", 2.5, True):
+        with nothing_written(cast), pytest.raises(InvalidInput) as err:
+            open_restricted(cast, "SPEC", agreement=agreement(fee_rate_bp=rate))
+        assert_named(err, "invalid-input", "agreement.fee_rate_bp")
+    with nothing_written(cast), pytest.raises(InvalidInput) as err:
+        open_restricted(cast, "SPEC", agreement_ref="协议-2", agreement=agreement(ref="协议-1"))
+    assert_named(err, "invalid-input", "agreement_ref")
+    with nothing_written(cast), pytest.raises(InvalidInput) as err:
+        open_general(cast, "GEN", agreement=agreement())
+    assert_named(err, "invalid-input", "agreement")
+    open_restricted(cast, "SPEC", agreement=agreement(fee_rate_bp=250, leftover_fund="GEN"))
+    fund = cast.ledger.fund("SPEC")
+    assert fund.agreement_ref == "协议-2026-01" and fund.agreement["fee_rate_bp"] == 250
+    assert fund.agreement["purpose"] == "仙霞新村养老服务专项" and fund.agreement["leftover_fund"] == "GEN"
+    open_general(cast, "VP", restricted=True, purpose="公益创投", agreement_ref="长民社〔2025〕8号")  # not special
+    assert cast.ledger.fund("VP").agreement_ref == "长民社〔2025〕8号" and cast.ledger.fund("VP").agreement is None
 
 
 def test_fund_restricted_to_unknown_street_town_is_refused(cast):

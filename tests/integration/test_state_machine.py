@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from agreements import agreement
 from conftest import POSTGRES_URL, REQUIRE_POSTGRES, Cast, found_ledger, postgres_problem
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
@@ -74,7 +75,7 @@ class Application(RuleBasedStateMachine):
             special = code == "SPECIAL"
             led.open_fund(self.c.accountant, code, f"{code} 基金", "CNCF", street_town=TOWN,
                           **({"kind": "special", "restricted": True, "purpose": "仙霞新村养老服务专项",
-                              "domains": ["elderly_care"], "street_towns": [TOWN], "agreement_ref": "协议-1"}
+                              "domains": ["elderly_care"], "street_towns": [TOWN], "agreement": agreement(ref="协议-1")}
                              if special else {}))
         led.register_project(self.c.accountant, "P1", "长者助餐", street_town=TOWN, domain="elderly_care",
                              organisation="LELING", budget=BUDGET, funding_source="fund",

@@ -14,6 +14,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from agreements import agreement
 from freezegun import freeze_time
 
 from ledger.errors import FundRestricted, InsufficientFunds, InvalidInput
@@ -64,12 +65,12 @@ def small_year(c) -> None:
                              starts_on=date(2026, 3, 1), ends_on=date(2026, 12, 31), reach=300)
         led.open_fund(a, "GEN", "非限定性基金", "CNCF", street_town=TOWN)
         led.open_fund(a, "SVC", "购买服务资金", "CNCF", street_town=TOWN)
-        agreement = {"ref": "助老专项协议", "use": "资助辖区助老服务", "termination": "设立满一年或余额用尽",
-                     "leftover": "转入同为助老用途的专项基金", "leftover_fund": "SF2", "fee_rate_bp": 500}
+        agreed = {"ref": "助老专项协议", "use": "资助辖区助老服务", "termination": "设立满一年或余额用尽",
+                  "leftover": "转入同为助老用途的专项基金", "leftover_fund": "SF2", "fee_rate_bp": 500}
         led.open_fund(a, "SF", "助老专项基金", "CNCF", kind="special", restricted=True, purpose="助老服务",
-                      street_town=TOWN, domains=["elderly_care"], agreement=agreement)
+                      street_town=TOWN, domains=["elderly_care"], agreement=agreed)
         led.open_fund(a, "SF2", "助老专项基金（二期）", "CNCF", kind="special", restricted=True, purpose="助老服务",
-                      street_town=TOWN, domains=["elderly_care"])
+                      street_town=TOWN, domains=["elderly_care"], agreement=agreement(ref="助老专项协议（二期）"))
         led.open_fund(c.other_accountant, "OTH-GEN", "另一基金会非限定性基金", "OTHERF", street_town="hongqiao")
 
         led.record_donation(a, "GEN", 10_000 * Y, donor_type="resident", received_on=date(2026, 1, 5))
@@ -201,7 +202,7 @@ def test_the_write_side_refuses_what_the_rules_forbid(year):
     with pytest.raises(InvalidInput) as restricted_contract:
         led.sign_contract(a, "SF2", "C2", buyer="街道", milestones=[("全部", 100)], document_ref="合同")
     assert restricted_contract.value.field == "fund"
-    with pytest.raises(FundRestricted):  # SF2 has no agreement: no management fee from restricted money
+    with pytest.raises(FundRestricted):  # SF2's agreement agrees no fee: none from restricted money
         led.request_disbursement(a, "SF2", 100, kind="management", payee="CNCF", purpose="管理费")
     with pytest.raises(InvalidInput) as shares:
         led.request_disbursement(a, "GEN", 900, kind="shared", payee="物业", purpose="房租",
@@ -213,8 +214,7 @@ def test_the_write_side_refuses_what_the_rules_forbid(year):
 def test_the_agreed_fee_is_capped_on_write(cast):
     led, a = cast.ledger, cast.accountant
     led.open_fund(a, "SF", "专项", "CNCF", kind="special", restricted=True, purpose="助老", street_town=TOWN,
-                  domains=["elderly_care"], agreement={"ref": "协议", "use": "助老", "termination": "满一年",
-                                                       "leftover": "转入相近用途", "fee_rate_bp": 300})
+                  domains=["elderly_care"], agreement=agreement(fee_rate_bp=300))
     led.record_donation(a, "SF", 10_000 * Y, donor_type="business")
     _pay(cast, "SF", 200, kind="management", payee="CNCF", purpose="管理费", on=cast.ledger.today())
     with pytest.raises(FundRestricted) as over:  # 3% of 10,000 is 300; 200 taken, 150 more is too much
@@ -228,7 +228,7 @@ def test_termination_goes_to_a_same_purpose_fund_only(cast):
     led.open_fund(a, "GEN", "非限定性基金", "CNCF", street_town=TOWN)
     for code, domain in (("SF", "elderly_care"), ("KIDS", "child_welfare")):
         led.open_fund(a, code, code, "CNCF", kind="special", restricted=True, purpose=domain, street_town=TOWN,
-                      domains=[domain])
+                      domains=[domain], agreement=agreement())
     led.record_donation(a, "SF", 100, donor_type="resident")
     with pytest.raises(InvalidInput) as unlike:
         led.terminate_special_fund(a, "SF", reason="终止", to_fund="KIDS")

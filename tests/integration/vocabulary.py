@@ -7,6 +7,8 @@ from collections import defaultdict
 from contextlib import contextmanager
 from datetime import date, time
 
+from agreements import agreement
+
 from ledger.application import Actor
 from ledger.signing import SigningKey
 
@@ -25,7 +27,7 @@ def open_restricted(c, code: str, **kw):
         purpose="仙霞新村养老服务专项",
         domains=["elderly_care"],
         street_towns=[TOWN],
-        agreement_ref="协议-2026-01",
+        agreement=agreement(),
     )
     spec.update(kw)
     return open_general(c, code, **spec)
