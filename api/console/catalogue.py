@@ -11,6 +11,7 @@ from api.console.forms import Field, Form, Option
 from api.console.web import PREFIX, Staff
 from api.routes import accounting, record
 from ledger.disclosures import ITEM_NAMES
+from ledger.money import parse_rate_bp
 
 ACCOUNTANT = ("accountant",)
 
@@ -98,6 +99,18 @@ def _milestones(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def _agreement(body: dict[str, Any]) -> dict[str, Any]:
+    """The agreement's parts, typed as fields of their own, as the ``agreement`` object (its
+    reference is the fund's agreement reference; its fee rate typed as a percent)."""
+    parts = {k.removeprefix("agreement."): body.pop(k) for k in list(body) if k.startswith("agreement.")}
+    if not (parts or body.get("special")):
+        return body
+    if "fee_rate_bp" in parts:
+        parts["fee_rate_bp"] = parse_rate_bp(parts["fee_rate_bp"], field="agreement.fee_rate_bp")
+    body["agreement"] = {"ref": body.pop("agreement_ref", ""), "use": "", "termination": "", "leftover": "", **parts}
+    return body
+
+
 def _approvals(ident: str, positions: tuple[int, ...]) -> str:
     return f"{PREFIX}/approvals?done={ident}"
 
@@ -146,7 +159,19 @@ FORMS: dict[str, Form] = {f.slug: f for f in [
         Field("street_towns", "可用于的街镇", "Street-towns it may pay for", "checks", town_options),
         _date("valid_from", "起始日期", "Valid from"), _date("valid_until", "截止日期", "Valid until"),
         Field("agreement_ref", "协议编号", "Agreement reference"),
-    ], ACCOUNTANT),
+        Field("agreement.use", "协议：使用方式", "Agreement: how the money is used", "textarea",
+              hint_zh="专项基金必填", hint_en="required for a special fund"),
+        Field("agreement.termination", "协议：终止条件", "Agreement: when the fund ends", "textarea",
+              hint_zh="专项基金必填", hint_en="required for a special fund"),
+        Field("agreement.leftover", "协议：剩余财产处理", "Agreement: what happens to its leftover", "textarea",
+              hint_zh="专项基金必填", hint_en="required for a special fund"),
+        Field("agreement.leftover_fund", "剩余财产转入基金", "Fund the leftover goes to", "select", fund_options,
+              optional_choice=True),
+        Field("agreement.fee_rate_bp", "约定管理费率（%）", "Agreed management fee (%)",
+              hint_zh="百分比，最多两位小数，例如 3 或 2.5；无则留空", hint_en="a percent, e.g. 3 or 2.5; empty: none"),
+    ], ACCOUNTANT, extra=_agreement,
+        lede_zh="开设专项基金须登记专项基金协议：使用方式、终止条件、剩余财产处理与约定管理费率。",
+        lede_en="A special fund is opened with its agreement: use, termination, leftover and the agreed fee."),
     Form("fund-close", "关闭基金", "Close a fund", record.CloseIn, record.close_fund, [
         Field("code", "基金（余额须为零）", "Fund (its balance must be zero)", "select", open_fund_options, required=True),
         Field("reason", "关闭原因", "Why it closes", required=True),

@@ -130,6 +130,10 @@ _PYDANTIC = {
 _AMOUNT_HINT = ("金额以元为单位，正数，最多两位小数，例如 1200.50", "yuan, positive, at most two decimal places, e.g. 1200.50")
 
 
+SHOWN_AT = {"agreement.ref": "agreement_ref"}
+"""Model fields a form shows under another input's name (a special fund's agreement reference)."""
+
+
 def validation_errors(exc: ValidationError, form: Form) -> dict[str, dict[str, str]]:
     """Pydantic's complaints as zh/en messages per form field (never its raw English text)."""
     kinds = {f.name: f.kind for f in form.fields}
@@ -137,6 +141,9 @@ def validation_errors(exc: ValidationError, form: Form) -> dict[str, dict[str, s
     for e in exc.errors():
         loc = [str(p) for p in e.get("loc", ())]
         name = loc[0] if loc else "_form"
+        part = SHOWN_AT.get(".".join(loc[:2]), ".".join(loc[:2]))
+        if part in kinds:  # a part of a nested object the form shows as a field of its own
+            name = part
         if name == "milestones":
             name = "milestone_name_1"
         zh, en = _PYDANTIC.get(e["type"], ("输入无效", "invalid input"))
@@ -149,7 +156,8 @@ def validation_errors(exc: ValidationError, form: Form) -> dict[str, dict[str, s
 def ledger_error(exc: LedgerError, form: Form) -> dict[str, dict[str, str]]:
     """A ledger rule's refusal, next to the field it names (the form's head when it names none)."""
     names = {f.name for f in form.fields}
-    where = exc.field if exc.field in names else "_form"
+    named = SHOWN_AT.get(exc.field, exc.field)
+    where = named if named in names else "_form"
     if exc.field == "milestones":
         where = "milestone_name_1"
     return {where: {"rule": exc.rule, "zh": f"{exc.title_zh}：{exc.message_zh}", "en": exc.message}}
@@ -174,6 +182,8 @@ async def submit(request: Request, staff: Staff, form: Form) -> Response:
         body = form.model.model_validate(body_of(form, values))
     except ValidationError as exc:
         return show(request, staff, form, values, errors=validation_errors(exc, form), key=key, status=422)
+    except LedgerError as exc:  # a value the form turns into the model's shape (a percent) was refused
+        return show(request, staff, form, values, errors=ledger_error(exc, form), key=key, status=exc.status)
     caller = Caller(staff.actor, staff.principal, None)
     args = [values[form.path_param]] if form.path_param else []
     try:

@@ -27,7 +27,7 @@ def hidden(html: str, name: str) -> str:
 
 def field_errors(html: str) -> dict[str, str]:
     """Rule shown next to each refused field: {field: rule}."""
-    return dict(re.findall(r'id="error-([\w]+)" data-rule="([\w-]+)"', html))
+    return dict(re.findall(r'id="error-([\w.]+)" data-rule="([\w-]+)"', html))
 
 
 @dataclass

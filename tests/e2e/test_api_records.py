@@ -203,3 +203,15 @@ def test_a_gift_in_kind_is_held_as_goods_with_its_basis(site):
     body = {"fund": fund, "amount": "240.00", "donor_type": "business", "method": "in_kind",
             "in_kind_description": "轮椅", "in_kind_basis": "receipt", "quantity": 2, "unit": "台"}
     _ok(site.post("accountant", "/api/v1/donations", body))
+
+
+def test_a_special_fund_without_its_agreement_is_a_problem_naming_it_and_writes_nothing(site):
+    before = site.ledger.recorder.max_notification_id()
+    special = {"code": fresh("SP"), "name": "助老专项基金", "foundation": "CNCF", "special": True,
+               "purpose": "仙霞新村养老服务", "street_town": TOWN, "agreement_ref": "协议-9"}
+    bare = site.post("accountant", "/api/v1/funds", special)
+    assert bare.status_code == 422 and bare.headers["content-type"].startswith("application/problem+json")
+    assert bare.json()["field"] == "agreement"
+    partial = site.post("accountant", "/api/v1/funds", {**special, "agreement": {**agreement(ref="协议-9"), "use": ""}})
+    assert partial.status_code == 422 and partial.json()["field"].startswith("agreement")
+    assert site.ledger.recorder.max_notification_id() == before

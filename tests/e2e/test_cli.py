@@ -192,3 +192,14 @@ def test_log_listing_from_a_later_position_judges_each_event_by_the_directory_at
     assert failed.exit_code == 1  # a real failure, and only that, exits non-zero
     assert "signature does not verify" in failed.output and f"#{position}" in failed.output
     assert wushe("log", "--start", "2", "--limit", str(position - 2)).exit_code == 0  # the events before it verify
+
+
+def test_a_special_fund_without_its_agreement_exits_non_zero_and_writes_nothing(wushe, database_url):
+    before = _head(database_url)
+    bare = wushe("fund", "open", "XX-SF2", "--name", "另一专项基金", "--foundation", "CNCF", "--special",
+                 "--purpose", "养老服务", "--agreement-ref", "协议-2", "--as", "acct", ok=False)
+    assert bare.exit_code == 1 and "agreement" in bare.output
+    half = wushe("fund", "open", "XX-SF2", "--name", "另一专项基金", "--foundation", "CNCF", "--special",
+                 "--purpose", "养老服务", "--agreement-ref", "协议-2", "--agreement-use", "养老项目", "--as", "acct", ok=False)
+    assert half.exit_code == 1 and "agreement.termination" in half.output
+    assert _head(database_url) == before

@@ -258,3 +258,30 @@ def test_every_console_page_has_no_raw_english_on_chinese_pages(console, lang):
     else:
         assert "Register a project" in text and "登记项目" not in text
     client.get("/console/?lang=zh")
+
+
+def test_a_special_fund_is_opened_from_the_console_only_with_its_agreement(console):
+    client = console.as_role("accountant")
+    before = console.site.head()
+    code = fresh("SF")
+    typed = {"code": code, "name": "仙霞新村社区专项基金", "foundation": "CNCF", "special": "on",
+             "purpose": "社区养老服务", "street_town": TOWN, "agreement_ref": f"协议-{code}"}
+    bare = console.post_form(client, "/console/record/fund-open", typed)
+    assert bare.status_code == 422
+    assert {"agreement.use", "agreement.termination", "agreement.leftover"} <= set(field_errors(bare.text))
+    assert 'value="仙霞新村社区专项基金"' in bare.text  # what was typed is kept
+    no_ref = console.post_form(client, "/console/record/fund-open", {
+        **typed, "agreement_ref": "", "agreement.use": "资助本街道养老项目", "agreement.termination": "协议期满",
+        "agreement.leftover": "用于相近目的"})
+    assert no_ref.status_code == 422 and "agreement_ref" in field_errors(no_ref.text)
+    agreed = {**typed, "agreement.use": "资助本街道养老项目", "agreement.termination": "协议期满或目的实现",
+              "agreement.leftover": "转入本街道相近目的的公益活动", "agreement.fee_rate_bp": "2.5"}
+    bad_rate = console.post_form(client, "/console/record/fund-open", {**agreed, "agreement.fee_rate_bp": "两成"})
+    assert bad_rate.status_code == 422 and "agreement.fee_rate_bp" in field_errors(bad_rate.text)
+    assert console.site.head() == before  # nothing refused was written
+
+    opened = console.post_form(client, "/console/record/fund-open", agreed)
+    assert opened.status_code == 303, opened.text
+    fund = console.ledger.fund(code)
+    assert fund.kind == "special" and fund.agreement_ref == f"协议-{code}"
+    assert fund.agreement["fee_rate_bp"] == 250 and fund.agreement["leftover"] == "转入本街道相近目的的公益活动"
