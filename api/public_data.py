@@ -504,28 +504,22 @@ def street_town_donations_page(ledger, projections: Projections, code: str, filt
     )
 
 
-def fund_page(ledger, projections: Projections, code: str, filters: Filters = NO_FILTERS,
-              paging: Paging = FIRST_PAGE) -> PublicPage:
-    """A fund's figures; its gifts one page at a time, newest first."""
-    _lookup("fund", code)
-    reference = ledger.reference
-    with snapshot(projections) as views:
-        found = views.rows(funds.FUNDS, "code = ?", (code,))
-        if not found:
-            raise NotFound("fund", code, field="fund")
-        fund = _fund_row(reference, found[0])
-        usage = views.rows(funds.USAGE, "fund = ? AND payments <> 0", (code,), order="kind, target, domain")
-        by_month = {m: int(delta) for m, delta in periods.monthly(views, funds.MOVED, code)}
-        names = _names(views, projects.PROJECTS, (u["target"] for u in usage if u["kind"] == "project"))
-        gifts_listing = gift_listing(code, filters, reference)
-        gifts = window(views, gifts_listing, paging)
-        position = views.position
-    balance, movements = 0, []
-    for month, delta in sorted(by_month.items()):
-        balance += delta
-        movements.append({"month": month, "change": delta, "balance": balance})
+USES_SHOWN = 20
+"""Uses of a fund its own page lists (the largest first); the rest are on its use page."""
+
+
+def usage_listing(code: str, reference) -> Listing:
+    """Every use of a fund (资金使用): each project, street-town or payee it paid, by kind, with what
+    was paid and in how many payments, the largest first."""
+    return Listing(funds.USAGE, ("amount", "kind", "target", "domain"), descending=True,
+                   where="fund = ? AND payments <> 0", params=(code,),
+                   shape=lambda views, raw: _uses(views, reference, raw))
+
+
+def _uses(views, reference, raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    names = _names(views, projects.PROJECTS, (u["target"] for u in raw if u["kind"] == "project"))
     towns = _town_names(reference)
-    used = [{"kind": SPENDING_KINDS.get(u["kind"], (u["kind"],))[0],
+    return [{"kind": SPENDING_KINDS.get(u["kind"], (u["kind"],))[0],
              "kind_en": SPENDING_KINDS.get(u["kind"], (u["kind"], u["kind"]))[1], "target": u["target"],
              "target_name": names.get(u["target"], u["target"]) if u["kind"] == "project" else
              _town_zh(reference, u["target"]) if u["target"] in towns else u["target"],
@@ -534,7 +528,42 @@ def fund_page(ledger, projections: Projections, code: str, filters: Filters = NO
              "project": u["target"] if u["kind"] == "project" else None,
              "domain_zh": _domain_zh(reference, u["domain"]) if u["domain"] else "",
              "domain_en": _domain_en(reference, u["domain"]) if u["domain"] else "",
-             "amount": u["amount"], "payments": u["payments"]} for u in usage]
+             "amount": u["amount"], "payments": u["payments"]} for u in raw]
+
+
+def _usage_sheet(rows) -> Sheet:
+    return Sheet("usage", "资金使用", "Use of the fund", (
+        _c("kind", "支出类别", "Kind", en_key="kind_en"), _c("target", "对象代码", "Target code", hidden=True),
+        _c("target_name", "项目或收款方", "Project or payee", en_key="target_name_en"),
+        _c("project", "项目编号", "Project", hidden=True), _c("domain_zh", "服务领域", "Domain"),
+        _c("amount", "金额（元）", "Amount (yuan)", "yuan"), _c("payments", "笔数", "Payments", "int")), tuple(rows))
+
+
+def _found_fund(views, reference, code: str) -> dict[str, Any]:
+    found = views.rows(funds.FUNDS, "code = ?", (code,))
+    if not found:
+        raise NotFound("fund", code, field="fund")
+    return _fund_row(reference, found[0])
+
+
+def fund_page(ledger, projections: Projections, code: str, filters: Filters = NO_FILTERS,
+              paging: Paging = FIRST_PAGE) -> PublicPage:
+    """A fund's figures; its largest uses (all of them a page at a time on its use page, and in
+    its downloads); its gifts one page at a time, newest first."""
+    _lookup("fund", code)
+    reference = ledger.reference
+    uses = usage_listing(code, reference)
+    with snapshot(projections) as views:
+        fund = _found_fund(views, reference, code)
+        usage = window(views, uses, Paging(limit=USES_SHOWN))
+        by_month = {m: int(delta) for m, delta in periods.monthly(views, funds.MOVED, code)}
+        gifts_listing = gift_listing(code, filters, reference)
+        gifts = window(views, gifts_listing, paging)
+        position = views.position
+    balance, movements = 0, []
+    for month, delta in sorted(by_month.items()):
+        balance += delta
+        movements.append({"month": month, "change": delta, "balance": balance})
     return PublicPage(
         "fund", f"funds/{code}", fund["name"], f"Fund {code}", position,
         summary=[
@@ -542,14 +571,11 @@ def fund_page(ledger, projections: Projections, code: str, filters: Filters = NO
             Item("income", "累计收入", "Income", fund["income"], "yuan"),
             Item("spent", "累计支出", "Spent", fund["spent"], "yuan"),
             Item("restricted", "限定性", "Restricted", fund["restricted"], "bool"),
+            Item("uses", "资金使用（项目与收款方）", "Uses (projects and payees)", usage.total, "int",
+                 link=f"/funds/{code}/usage"),
         ],
         sheets=[
-            Sheet("usage", "资金使用", "Use of the fund", (
-                _c("kind", "支出类别", "Kind", en_key="kind_en"), _c("target", "对象代码", "Target code", hidden=True),
-                _c("target_name", "项目或收款方", "Project or payee", en_key="target_name_en"),
-                _c("project", "项目编号", "Project", hidden=True), _c("domain_zh", "服务领域", "Domain"),
-                _c("amount", "金额（元）", "Amount (yuan)", "yuan"), _c("payments", "笔数", "Payments", "int")),
-                tuple(used)),
+            _usage_sheet(usage.rows),
             Sheet("donations", "捐赠公示", "Donations", (
                 _c("day", "日期", "Date", "date"), _c("donor", "捐赠人", "Donor", en_key="donor_en"),
                 _c("donor_type", "类别", "Donor type", en_key="donor_type_en"),
@@ -566,8 +592,31 @@ def fund_page(ledger, projections: Projections, code: str, filters: Filters = NO
                                               "domains", "domains_en",
                                               "valid_from", "valid_until",
                                               "agreement_ref", "closed")}, "filters": filters.query()},
-        query=filters.query(), windows={"donations": gifts}, listings={"donations": gifts_listing},
+        query=filters.query(), windows={"donations": gifts}, listings={"donations": gifts_listing, "usage": uses},
         filters=filters,
+    )
+
+
+def fund_usage_page(ledger, projections: Projections, code: str, paging: Paging = FIRST_PAGE) -> PublicPage:
+    """Every use of a fund (资金使用明细), the largest first, a page at a time; their sum is what the
+    fund paid out to projects, street-towns and payees."""
+    _lookup("fund", code)
+    reference = ledger.reference
+    uses = usage_listing(code, reference)
+    with snapshot(projections) as views:
+        fund = _found_fund(views, reference, code)
+        shown = window(views, uses, paging)
+        paid, payments = views.query("SELECT COALESCE(SUM(amount), 0) AS paid, COALESCE(SUM(payments), 0) AS payments FROM {u} "
+                                     f"WHERE {uses.where}", uses.params, u=funds.USAGE)[0]
+        position = views.position
+    return PublicPage(
+        "fund-usage", f"funds/{code}/usage", f"{fund['name']} · 资金使用明细", f"Fund {code} · Every use", position,
+        summary=[Item("used", "使用合计", "Used in all", int(paid), "yuan", link=f"/funds/{code}"),
+                 Item("uses", "项目与收款方", "Projects and payees", shown.total, "int"),
+                 Item("payments", "支付笔数", "Payments", int(payments), "int")],
+        sheets=[_usage_sheet(shown.rows)],
+        facts={"fund": {"fund": code, "name": fund["name"]}},
+        windows={"usage": shown}, listings={"usage": uses},
     )
 
 _METHODS = {"cash": ("现金", "cash"), "transfer": ("转账", "transfer"), "in_kind": ("实物", "in kind")}

@@ -68,6 +68,8 @@ def build(request: Request, path: str, selection: Selection = EVERYTHING) -> Pub
             return public_data.funds_page(ledger, projections)
         case ["funds", code]:
             return public_data.fund_page(ledger, projections, code, filters, paging)
+        case ["funds", code, "usage"]:
+            return public_data.fund_usage_page(ledger, projections, code, paging)
         case ["projects"]:
             return public_data.projects_page(ledger, projections, filters, paging)
         case ["projects", code]:
@@ -254,6 +256,11 @@ def funds(request: Request, tag: Fresh, lang: LangQuery = None) -> HTMLResponse:
 @router.get("/funds/{code}", response_class=HTMLResponse)
 def fund(request: Request, code: str, tag: Fresh, chosen: Chosen, lang: LangQuery = None) -> HTMLResponse:
     return _page(request, f"funds/{code}", lang, chosen, tag)
+
+
+@router.get("/funds/{code}/usage", response_class=HTMLResponse)
+def fund_usage(request: Request, code: str, tag: Fresh, chosen: Chosen, lang: LangQuery = None) -> HTMLResponse:
+    return _page(request, f"funds/{code}/usage", lang, chosen, tag)
 
 
 @router.get("/projects", response_class=HTMLResponse)

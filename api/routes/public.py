@@ -139,6 +139,14 @@ def fund(request: Request, reads: ReadsDep, code: str, tag: Fresh, chosen: Chose
         public_data.fund_page(reads.ledger, reads.projections, code, chosen.filters, chosen.paging).as_json()))
 
 
+@router.get(f"{PUBLIC}/funds/{{code}}/usage")
+def fund_usage(request: Request, reads: ReadsDep, code: str, tag: Fresh, chosen: Chosen) -> Page:
+    """Every use of a fund (资金使用明细): each project, street-town or payee it paid, with the amount
+    and the number of payments, the largest first, a page at a time; ``summary.used`` is their sum."""
+    return cached_json(request, tag, lambda: (
+        public_data.fund_usage_page(reads.ledger, reads.projections, code, chosen.paging).as_json()))
+
+
 @router.get(f"{PUBLIC}/projects")
 def projects(request: Request, reads: ReadsDep, tag: Fresh, chosen: Chosen) -> Page:
     """The projects by code, a page at a time, filtered by ``street_town``, ``domain``, ``year``

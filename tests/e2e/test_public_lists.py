@@ -256,3 +256,46 @@ def test_rate_limits_still_hold_for_public_reads_and_downloads(cast):
         tag = client.get(f"{API}/projects").headers["etag"]
         held = [client.get(f"{API}/projects", headers={"If-None-Match": tag}).status_code for _ in range(3)]
         assert held == [304, 304, 429]  # a 304 is cheap, but it is a read: it counts
+
+
+def test_a_funds_uses_the_largest_first_on_its_page_and_every_one_on_its_use_page(cast, monkeypatch):
+    led, acct = cast.ledger, cast.accountant
+    led.open_fund(acct, "USE", "综合基金", "CNCF", street_town=TOWN)
+    led.record_donation(acct, "USE", 1_000_000, donor_type="resident")
+    paid = {}
+    for n in range(1, 6):
+        code = f"U-{n}"
+        led.register_project(acct, code, f"项目{n}", street_town=TOWN, domain="elderly_care", organisation="LELING",
+                             budget=100_000, funding_source="fund", approval_ref=f"批{n}", reach=10,
+                             starts_on=date(2026, 1, 1), ends_on=date(2026, 12, 31))
+        for amount in (1_000 * n, 7 * n):  # two payments each: the use sums them
+            number = led.request_disbursement(acct, "USE", amount, project=code, purpose="服务").ident
+            led.approve_disbursement(cast.approver, number, approval_ref=f"批-{code}-{amount}")
+            led.pay_disbursement(acct, number)
+        paid[code] = 1_007 * n
+    monkeypatch.setattr(public_data, "USES_SHOWN", 2)
+    app = create_app(ledger=led, api_settings=UNLIMITED)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        fund = client.get(f"{API}/funds/USE").json()
+        assert [u["project"] for u in fund["tables"]["usage"]] == ["U-5", "U-4"]  # the largest first, two shown
+        assert fund["summary"]["uses"] == 5
+        page = client.get("/funds/USE").text
+        assert 'href="/funds/USE/usage"' in page
+
+        rows, cursor = [], None
+        while True:
+            answer = client.get(f"{API}/funds/USE/usage", params={"limit": 2, **({"after": cursor} if cursor else {})})
+            assert answer.status_code == 200
+            body = answer.json()
+            rows += body["tables"]["usage"]
+            cursor = body["next"]
+            if cursor is None:
+                break
+        assert [(r["project"], r["payments"]) for r in rows] == [(f"U-{n}", 2) for n in range(5, 0, -1)]
+        assert {r["project"]: r["amount"] for r in rows} == {c: f"{v / 100:.2f}" for c, v in paid.items()}
+        assert body["summary"]["used"] == f"{sum(paid.values()) / 100:.2f}" == fund["summary"]["spent"]
+        html = client.get("/funds/USE/usage", params={"lang": "en", "limit": 2})
+        assert html.status_code == 200 and "Every use" in html.text and "after=" in html.text
+        assert client.get("/funds/NOPE/usage").status_code == 404
+        download = client.get("/downloads/csv/funds/USE?table=usage")
+        assert download.status_code == 200 and download.text.count("\n") == 6  # the header and every use
