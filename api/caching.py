@@ -118,14 +118,9 @@ class Answers:
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.size = 0
-        self.hits = 0
-        self.misses = 0
         self._entries: OrderedDict[str, Stored] = OrderedDict()
         self._building: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
     def get(self, key: str) -> Stored | None:
         with self._lock:
@@ -156,7 +151,6 @@ class Answers:
                 found = self._entries.get(key)
                 if found is not None:
                     self._entries.move_to_end(key)
-                    self.hits += 1
                     return found, True
                 pending = self._building.get(key)
                 if pending is None:
@@ -165,15 +159,11 @@ class Answers:
             if not pending.wait(self.WAIT) or self.get(key) is None:
                 # the other build failed, was not kept, or is slow: build this one alone
                 response, _ = build()
-                with self._lock:
-                    self.misses += 1
                 return response, False
         try:
             response, built_at = build()
             if response.status_code == 200 and built_at == position and isinstance(response.body, bytes):
                 self.put(key, Stored(response.body, response.media_type or "application/octet-stream"))
-            with self._lock:
-                self.misses += 1
             return response, False
         finally:
             with self._lock:

@@ -28,6 +28,11 @@ def parse_amount(text: str, *, field: str = "amount") -> int:
         raise InvalidAmount(field, problem)
     match = _AMOUNT.match(normalise_amount(text))
     assert match is not None
+    return _hundredths(match)
+
+
+def _hundredths(match: re.Match) -> int:
+    """A matched decimal with at most two places as a whole number of hundredths."""
     return int(match["yuan"]) * 100 + int((match["fen"] or "0").ljust(2, "0"))
 
 
@@ -37,7 +42,7 @@ def parse_rate_bp(text: str, *, field: str = "fee_rate") -> int:
     if match is None:
         raise InvalidInput(field, f"{text!r} is not a percent: write at most two decimal places, such as 2.5",
                            f"{text!r} 不是百分比：最多两位小数，例如 2.5")
-    return int(match["yuan"]) * 100 + int((match["fen"] or "0").ljust(2, "0"))
+    return _hundredths(match)
 
 
 def normalise_amount(text: str) -> str:
