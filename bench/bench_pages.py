@@ -4,7 +4,11 @@ memory of the server and of a rebuild of the same ledger.
 
 The server is ``wushe serve`` as it runs in production (uvicorn, one worker, the background runner
 keeping the views current), in a subprocess, over a demo ledger on SQLite: ``--data DIR`` (a ledger
-seeded before, ``DIR/ledger.sqlite3`` and ``DIR/keys``) or one seeded here (``--scale N``). One
+seeded before, ``DIR/ledger.sqlite3`` and ``DIR/keys``) or one seeded here (``--scale N``). With
+``--postgres DIR`` the ledger is in a PostgreSQL 15 cluster of the benchmark's own in ``DIR/cluster``
+(``initdb`` and the decade demo, ``--years 10 --scale N``, the first time; started again after), and
+with ``--replica`` as well the server reads its public pages from a streaming hot standby of that
+cluster made for the run by ``pg_basebackup -R`` on another port (``WUSHE_READ_DATABASE_URL``). One
 extra route, ``GET /bench/trivial`` answering a constant, is added to the same app: the HTTP
 ceiling (uvicorn, FastAPI routing, the client) that no page can beat.
 
@@ -20,6 +24,7 @@ after the run, and a rebuild of every view of the same ledger alone in a fresh p
     .venv/bin/python bench/bench_pages.py --quick            # scale 2, a smoke run
     .venv/bin/python bench/bench_pages.py --scale 5
     .venv/bin/python bench/bench_pages.py --data DIR --requests 20000   # a large ledger seeded before
+    .venv/bin/python bench/bench_pages.py --postgres build/bench-pg-1m --scale 96 [--replica]
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # pgcluster: clusters of our own
 
 from benchlib import (
     demo_ledger,
@@ -56,23 +62,61 @@ TRIVIAL = "/bench/trivial"
 API = "/api/v1/public"
 
 
-def settings_for(data_dir: Path):
+def settings_for(data_dir: Path, database_url: str = "", read_url: str = ""):
     from ledger.settings import Settings
 
-    return Settings(data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'ledger.sqlite3'}",
+    return Settings(data_dir=data_dir, database_url=database_url or f"sqlite:///{data_dir / 'ledger.sqlite3'}",
+                    read_database_url=read_url or None, replication_check="warn",  # the standby is asynchronous
                     key_dir=data_dir / "keys", checkpoint_interval=0)
+
+
+# --- a PostgreSQL cluster of the benchmark's own ------------------------------------------------
+
+
+def pg_ledger(folder: Path, scale: int) -> tuple:
+    """The cluster in ``folder/cluster`` started (made and seeded with the decade demo the first time):
+    (the cluster, the ledger's URL, the ledger's data directory with its keys)."""
+    import pwd
+
+    import pgcluster
+
+    problem = pgcluster.available()
+    if problem:
+        raise SystemExit(f"--postgres: {problem}")
+    base, data_dir = folder / "cluster", folder / "ledger"
+    settings = {"shared_buffers": "1GB", "max_connections": "100", "wal_keep_size": "1GB"}
+    if (base / "primary" / "PG_VERSION").exists():
+        cluster = pgcluster.Cluster(base, "primary", pgcluster.free_port())
+        cluster._append_conf({"port": str(cluster.port), **settings})
+        cluster.start()
+        return cluster, cluster.url("wushe"), data_dir
+    base.mkdir(parents=True)
+    if os.geteuid() == 0:
+        entry = pwd.getpwnam("postgres")
+        os.chown(base, entry.pw_uid, entry.pw_gid)
+    cluster = pgcluster.Cluster.create(base=base, **settings)
+    url = cluster.create_db("wushe")
+    env = {**os.environ, "WUSHE_DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
+    wushe = [sys.executable, "-m", "wushe", "--data-dir", str(data_dir)]
+    started = time.perf_counter()
+    for step in (["init"], ["demo", "--years", "10", "--scale", str(scale)], ["projections", "rebuild"]):
+        subprocess.run([*wushe, *step], env=env, check=True, stdout=subprocess.DEVNULL)
+    print(f"seeded the decade demo at scale {scale} into PostgreSQL and rebuilt its views in "
+          f"{time.perf_counter() - started:.0f} s")
+    return cluster, url, data_dir
 
 
 # --- the server (a subprocess) -------------------------------------------------------------------
 
 
-def serve(data_dir: Path, port: int) -> None:
+def serve(data_dir: Path, port: int, database_url: str = "", read_url: str = "") -> None:
     import uvicorn
 
     from api.main import create_app
     from api.settings import ApiSettings
 
-    app = create_app(settings_for(data_dir), api_settings=ApiSettings(public_rate="100000000/minute"))
+    app = create_app(settings_for(data_dir, database_url, read_url),
+                     api_settings=ApiSettings(public_rate="100000000/minute"))
     app.add_api_route(TRIVIAL, lambda: {"ok": True}, include_in_schema=False)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
@@ -83,19 +127,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(data_dir: Path, port: int, answer_cache_mib: int = 64) -> subprocess.Popen:
-    """The server, once its runner has brought the views to the log's head."""
+def start(data_dir: Path, port: int, answer_cache_mib: int = 64, database_url: str = "",
+          read_url: str = "") -> tuple[subprocess.Popen, int]:
+    """The server, once its runner has brought the views to the log's head, and that position."""
     import httpx
 
-    process = subprocess.Popen([sys.executable, __file__, "--serve", str(data_dir), str(port)],
+    process = subprocess.Popen([sys.executable, __file__, "--serve", str(data_dir), str(port), database_url, read_url],
                                env={**os.environ, "PYTHONPATH": str(ROOT),
                                     "WUSHE_API_ANSWER_CACHE_MIB": str(answer_cache_mib)})
-    deadline = time.time() + 600
+    deadline = time.time() + 1800
     while time.time() < deadline:
         try:
             health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()
             if health.get("projections_lag") == 0 and health.get("projections_position"):
-                return process
+                return process, health["projections_position"]
         except (httpx.HTTPError, ValueError):
             pass
         time.sleep(0.3)
@@ -129,7 +174,9 @@ def page_mix(base: str, seed: int) -> list[tuple[str, str]]:
         (12, "fund page", lambda: f"/funds/{pick(funds)}"),
         (10, "project page", lambda: f"/projects/{pick(projects)}"),
         (4, "funds list", lambda: "/funds"),
+        (2, "a fund's uses", lambda: f"/funds/{pick(funds)}/usage"),
         (4, "projects list", lambda: "/projects"),
+        (2, "projects of a street-town", lambda: f"/projects?street_town={pick(towns)}"),
         (8, "volunteer hours", lambda: "/hours"),
         (4, "checkpoints", lambda: "/checkpoints"),
         (4, "verify form", lambda: "/verify"),
@@ -176,10 +223,10 @@ def row(kind: str, values: list[float], seconds: float | None = None) -> dict:
 
 
 def measure(data_dir: Path, count: int, warmup: int, connections: int, seed: int,
-            answer_cache_mib: int = 64) -> dict:
+            answer_cache_mib: int = 64, database_url: str = "", read_url: str = "") -> dict:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = start(data_dir, port, answer_cache_mib)
+    server, position = start(data_dir, port, answer_cache_mib, database_url, read_url)
     try:
         mix = page_mix(base, seed)
         asyncio.run(load(base, [mix[i % len(mix)] for i in range(warmup)], connections))
@@ -191,16 +238,10 @@ def measure(data_dir: Path, count: int, warmup: int, connections: int, seed: int
     finally:
         peak = stop(server)
     every = [v for values in latencies.values() for v in values]
-    return {"pages": [row(k, v) for k, v in sorted(latencies.items())], "overall": row("all pages", every, seconds),
+    return {"events": position, "pages": [row(k, v) for k, v in sorted(latencies.items())],
+            "overall": row("all pages", every, seconds),
             "trivial": row("trivial endpoint", trivial["trivial"], trivial_seconds),
             "failures": failures + trivial_failures, "server_peak_rss_mib": peak}
-
-
-def events_in(data_dir: Path) -> int:
-    import sqlite3
-
-    with sqlite3.connect(data_dir / "ledger.sqlite3") as db:
-        return db.execute("SELECT MAX(rowid) FROM stored_events").fetchone()[0] or 0
 
 
 def main() -> None:
@@ -217,25 +258,49 @@ def main() -> None:
                              "request builds its page, as on a ledger whose views move between readers")
     parser.add_argument("--no-rebuild", action="store_true",
                         help="skip the rebuild measured in a fresh process (the views must be current)")
+    parser.add_argument("--postgres", type=Path, metavar="DIR",
+                        help="the ledger in a PostgreSQL cluster of the benchmark's own in DIR (seeded the "
+                             "first time with the decade demo at --scale)")
+    parser.add_argument("--replica", action="store_true",
+                        help="with --postgres: the public reads from a hot standby made for the run")
     args = parser.parse_args()
+    if args.replica and not args.postgres:
+        parser.error("--replica needs --postgres DIR")
     if args.quick:
         args.scale, args.requests, args.warmup = 2, 600, 100
-    info = machine(postgres=False)
+    info = machine(postgres=bool(args.postgres))
     print(describe(info))
+    clusters = []
     with tempfile.TemporaryDirectory() as folder:
-        data_dir = args.data
-        seeded = None
-        if data_dir is None:
-            data_dir = Path(folder)
-            ledger, _, seeded = demo_ledger(data_dir, args.scale)
-            ledger.close()
-        events = events_in(data_dir)
-        print(f"{events:,} events in {data_dir}" + (f" (seeded at scale {args.scale} in {seeded:.0f} s)" if seeded else ""))
-        rebuild_seconds, rebuild_peak = (None, None) if args.no_rebuild else rebuild_measured(data_dir)
-        result = measure(data_dir, args.requests, args.warmup, args.connections, args.seed, args.answer_cache)
+        data_dir, database_url, read_url, seeded = args.data, "", "", None
+        try:
+            if args.postgres:
+                primary, database_url, data_dir = pg_ledger(args.postgres, args.scale)
+                clusters.append(primary)
+                if args.replica:
+                    standby = primary.standby()
+                    clusters.append(standby)
+                    read_url = database_url.replace(f":{primary.port}/", f":{standby.port}/")
+            elif data_dir is None:
+                data_dir = Path(folder)
+                ledger, _, seeded = demo_ledger(data_dir, args.scale)
+                ledger.close()
+            rebuild_seconds, rebuild_peak = ((None, None) if args.no_rebuild or args.postgres
+                                             else rebuild_measured(data_dir))
+            result = measure(data_dir, args.requests, args.warmup, args.connections, args.seed, args.answer_cache,
+                             database_url, read_url)
+        finally:
+            for cluster in reversed(clusters):  # the standby is made again each run; the primary kept
+                if cluster.name == "standby":
+                    cluster.destroy()
+                else:
+                    cluster.stop()
+    events = result["events"]
+    store = ("PostgreSQL, reads from a hot standby" if read_url else "PostgreSQL") if args.postgres else "SQLite"
+    print(f"{events:,} events on {store}" + (f" (seeded at scale {args.scale} in {seeded:.0f} s)" if seeded else ""))
     overall, trivial = result["overall"], result["trivial"]
     rows = [*result["pages"], overall, trivial]
-    print_table(f"Public pages, {events:,} events on SQLite, {args.connections} connections, {args.requests} requests "
+    print_table(f"Public pages, {events:,} events on {store}, {args.connections} connections, {args.requests} requests "
                 f"(+ as many of the trivial endpoint)", ["page", "requests", "p50 ms", "p95 ms", "p99 ms", "largest KB"],
                 [[r["page"], r["requests"], r["p50_ms"], r["p95_ms"], r["p99_ms"], r["largest_kb"]] for r in rows])
     print_table("Against the trivial endpoint of the same server", ["", "per second", "p50 ms", "p99 ms"], [
@@ -248,14 +313,16 @@ def main() -> None:
         ["rebuild of every view (fresh process)", rebuild_peak, rebuild_seconds]])
     if result["failures"]:
         print(f"{result['failures']} requests failed")
-    name = ("bench_pages.1m" if events >= 500_000 else "bench_pages") + ("" if args.answer_cache else ".uncached")
-    write_results(name, {"machine": info, "events": events, "scale": None if args.data else args.scale,
+    size = ".5m" if events >= 3_000_000 else ".1m" if events >= 500_000 else ""
+    kind = (".replica" if read_url else ".postgres") if args.postgres else ""
+    name = f"bench_pages{size}{kind}" + ("" if args.answer_cache else ".uncached")
+    write_results(name, {"machine": info, "store": store, "scale": None if args.data else args.scale,
                          "connections": args.connections, "answer_cache_mib": args.answer_cache, "rebuild_seconds": rebuild_seconds,
                          "rebuild_peak_rss_mib": rebuild_peak, **result})
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
-        serve(Path(sys.argv[2]), int(sys.argv[3]))
+        serve(Path(sys.argv[2]), int(sys.argv[3]), *sys.argv[4:6])
     else:
         main()

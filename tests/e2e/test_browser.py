@@ -24,6 +24,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -508,4 +509,67 @@ def test_the_corrections_and_organisations_page_and_filter_on_a_phone(phone, dem
         page.get_by_role("link", name=words["next"], exact=True).click()
         page.wait_for_load_state()
     assert listed == [o["organisation"] for o in organisations["tables"]["organisations"]]
+    assert phone.problems == []
+
+
+def _walk_pages(page, words: dict[str, str], table: str) -> list[list[str]]:
+    """The first cell of each row of ``table``, page by page, following the 'next' links to the end;
+    every page must fit the phone's width and keep its language."""
+    lang = page.locator("html").get_attribute("lang")
+    pages = []
+    while True:
+        _fits(page)
+        assert page.locator("html").get_attribute("lang") == lang
+        pages.append([t.inner_text().strip() for t in page.locator(f"table[data-table={table}] tbody tr th").all()])
+        if not page.locator(f"nav.pager[data-pager={table}] a[rel=next]").count():
+            return pages
+        page.locator(f"nav.pager[data-pager={table}]").get_by_role("link", name=words["next"], exact=True).click()
+        page.wait_for_load_state()
+
+
+def _json_walk(demo: Demo, path: str, table: str, limit: int) -> list[dict]:
+    rows, cursor = [], None
+    while True:
+        data = demo.json(f"{path}?limit={limit}" + (f"&after={urllib.parse.quote(cursor)}" if cursor else ""))
+        rows += data["tables"][table]
+        cursor = data["next"]
+        if cursor is None:
+            return rows
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_resident_pages_through_a_funds_gifts_and_uses_the_hours_and_the_checkpoints_on_a_phone(phone, demo, lang):
+    words = _LABELS[lang]
+    fund = demo.json(f"/api/v1/public/funds/{demo.fund}")
+    gifts = _json_walk(demo, f"/api/v1/public/funds/{demo.fund}", "donations", 4)
+    assert len(gifts) > 4 and len(gifts) == fund["paging"]["donations"]["total"]
+    pages = _walk_pages(phone.open(f"/funds/{demo.fund}?limit=4&lang={lang}"), words, "donations")
+    assert len(pages) == -(-len(gifts) // 4) and all(len(p) == 4 for p in pages[:-1])
+    assert sum(len(p) for p in pages) == len(gifts)  # every gift once, newest first as in the JSON
+    days = [date.fromisoformat(g["day"]) for g in gifts]
+    assert [cell for p in pages for cell in p] == [f"{d.day} {d:%b} {d.year}" if lang == "en" else
+                                                   f"{d.year}年{d.month}月{d.day}日" for d in days]
+
+    codes = [f["fund"] for f in demo.json("/api/v1/public/funds")["tables"]["funds"]]
+    spent = max(codes, key=lambda c: demo.json(f"/api/v1/public/funds/{c}/usage?limit=1")["paging"]["usage"]["total"])
+    uses = _json_walk(demo, f"/api/v1/public/funds/{spent}/usage", "usage", 2)
+    assert len(uses) > 2
+    page = phone.open(f"/funds/{spent}?lang={lang}")  # the fund page links to every use
+    page.locator("#summary-uses a").click()
+    page.wait_for_load_state()
+    assert page.url.split("?")[0].endswith(f"/funds/{spent}/usage")
+    assert page.locator("html").get_attribute("lang") == ("en" if lang == "en" else "zh-CN")
+    pages = _walk_pages(phone.open(f"/funds/{spent}/usage?limit=2&lang={lang}"), words, "usage")
+    assert all(len(p) == 2 for p in pages[:-1])  # the largest use first, as in the JSON
+    assert [cell for p in pages for cell in p] == [u["kind_en" if lang == "en" else "kind"] for u in uses]
+
+    hours = _json_walk(demo, "/api/v1/public/hours", "by_organisation", 3)
+    assert len(hours) > 3
+    pages = _walk_pages(phone.open(f"/hours?limit=3&lang={lang}"), words, "by_organisation")
+    assert [cell for p in pages for cell in p] == [h["organisation_name"] for h in hours]
+
+    signed = _json_walk(demo, "/api/v1/public/checkpoints", "checkpoints", 1)
+    assert len(signed) > 1
+    pages = _walk_pages(phone.open(f"/checkpoints?limit=1&lang={lang}"), words, "checkpoints")
+    assert [int(p[0].replace(",", "")) for p in pages] == [c["tree_size"] for c in signed]
     assert phone.problems == []
