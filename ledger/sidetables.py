@@ -86,14 +86,37 @@ class SideTables:
 
     def first_version_after(self, stream: str, position: int) -> tuple[int | None, int | None]:
         """(the first version of ``stream`` stored after log ``position``, or None; the stream's last
-        version). Within a stream, versions and positions rise together, so one query answers
-        "was version v stored after position p?" for every v up to the last version."""
+        version). Within a stream, versions (1, 2, …) and positions rise together, so one answer
+        says "was version v stored after position p?" for every v up to the last version.
+
+        A bisection over the stream's versions, each step one primary-key lookup: a few dozen reads
+        for a stream of millions of events (a district's general fund), where scanning the stream's
+        rows for their positions took seconds on PostgreSQL at 5M events."""
+        row = self.fetchone(f"SELECT MAX(originator_version) FROM {self.events_table} WHERE originator_id = ?",
+                            (stream,))
+        last = None if row is None or row[0] is None else int(row[0])
+        if last is None:
+            return None, None
+        low, high = 1, last  # the answer, if any, is in [low, high]
+        if (self.position_of(stream, high) or 0) <= position:
+            return None, last
+        while low < high:
+            middle = (low + high) // 2
+            at = self.position_of(stream, middle)
+            if at is None:  # a gap in the versions: the stream's rows answer instead
+                return self._scanned_first_after(stream, position), last
+            if at > position:
+                high = middle
+            else:
+                low = middle + 1
+        return low, last
+
+    def _scanned_first_after(self, stream: str, position: int) -> int | None:
         row = self.fetchone(
-            f"SELECT MIN(CASE WHEN {self.position_column} > ? THEN originator_version END), MAX(originator_version) "
-            f"FROM {self.events_table} WHERE originator_id = ?",
-            (position, stream),
+            f"SELECT MIN(originator_version) FROM {self.events_table} WHERE originator_id = ? AND {self.position_column} > ?",
+            (stream, position),
         )
-        return (row[0], row[1]) if row else (None, None)
+        return None if row is None or row[0] is None else int(row[0])
 
     def events_after(self, versions: dict[str, int]) -> list[StoredEvent]:
         """The events of several streams stored after the given version of each, in one read,

@@ -225,3 +225,20 @@ def test_tampered_directory_is_refused_by_a_freshly_opened_ledger(scene, databas
         assert min(flagged(reopened)) == acct_row.id
     finally:
         reopened.close()
+
+
+def test_the_first_version_after_a_position_is_found_for_every_position_of_interleaved_streams(scene):
+    """The revocation check's question, answered by bisecting a stream's versions, equals the
+    answer of reading every row of the stream, for each position of the log and each stream."""
+    cast, raw, _ = scene
+    ledger = cast.ledger
+    for amount in range(1, 12):  # GEN and OTHER interleaved, GEN twice as often
+        ledger.record_donation(cast.accountant, "GEN" if amount % 3 else "OTHER", amount, donor_type="resident")
+    head = ledger.recorder.max_notification_id()
+    rows = [raw.row(position) for position in range(1, head + 1)]
+    for stream in ("fund:GEN", "fund:OTHER", "fund:NONE"):
+        placed = [(position, version) for position, (s, version, _) in enumerate(rows, start=1) if s == stream]
+        last = max((v for _, v in placed), default=None)
+        for position in range(0, head + 2):
+            after = min((v for p, v in placed if p > position), default=None)
+            assert ledger.tables.first_version_after(stream, position) == (after, last), (stream, position)
