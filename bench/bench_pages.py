@@ -149,10 +149,15 @@ def start(data_dir: Path, port: int, answer_cache_mib: int = 64, database_url: s
 
 
 def stop(process: subprocess.Popen) -> float:
-    """Stop the server; its peak resident memory in MiB."""
+    """Stop the server (killed if it has not stopped within two minutes); its peak resident memory in MiB."""
     peak = peak_rss_mib(process.pid) or float("nan")
     process.send_signal(signal.SIGTERM)
-    process.wait(30)
+    try:
+        process.wait(120)
+    except subprocess.TimeoutExpired:
+        print("the server did not stop within 120 s of SIGTERM; killed")
+        process.kill()
+        process.wait(30)
     return peak
 
 
@@ -316,7 +321,7 @@ def main() -> None:
     size = ".5m" if events >= 3_000_000 else ".1m" if events >= 500_000 else ""
     kind = (".replica" if read_url else ".postgres") if args.postgres else ""
     name = f"bench_pages{size}{kind}" + ("" if args.answer_cache else ".uncached")
-    write_results(name, {"machine": info, "store": store, "scale": None if args.data else args.scale,
+    write_results(name, {"machine": info, "loadavg_at_end": os.getloadavg(), "store": store, "scale": None if args.data else args.scale,
                          "connections": args.connections, "answer_cache_mib": args.answer_cache, "rebuild_seconds": rebuild_seconds,
                          "rebuild_peak_rss_mib": rebuild_peak, **result})
 
