@@ -161,10 +161,22 @@ def _fetch(reader: Any, by_name: Mapping[str, Table], wanted: set[tuple[str, tup
     return result
 
 
+SCAN_ROWS = 5_000
+"""Rows a check reads at a time: its memory stays that of one chunk however large the view grows."""
+
+
 def recompute(cursor: Any, tables: Any, table: Table) -> int:
-    """A view's digest from its rows as they are now (a scan of the table)."""
-    cursor.execute(f"SELECT {', '.join(table.columns)} FROM {tables.table(table.name)}")
-    total = 0
-    for values in cursor.fetchall():
-        total += row_hash(table, dict(zip(table.columns, values, strict=True)))
-    return total % MODULUS
+    """A view's digest from its rows as they are now: a scan of the table in key order, a chunk of
+    :data:`SCAN_ROWS` rows after the last key read at a time."""
+    columns, keys = ", ".join(table.columns), ", ".join(table.keys)
+    after_last = f"WHERE ({keys}) > ({', '.join('?' for _ in table.keys)}) "
+    total, last = 0, None
+    while True:
+        cursor.execute(f"SELECT {columns} FROM {tables.table(table.name)} {after_last if last else ''}"
+                       f"ORDER BY {keys} LIMIT {SCAN_ROWS}", last or ())
+        rows = cursor.fetchall()
+        for values in rows:
+            total += row_hash(table, dict(zip(table.columns, values, strict=True)))
+        if len(rows) < SCAN_ROWS:
+            return total % MODULUS
+        last = tuple(rows[-1][:len(table.keys)])

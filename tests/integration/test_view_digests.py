@@ -61,6 +61,21 @@ def test_a_view_updated_behind_the_runner_is_named(busy, database_url):
     assert views.rows(TABLES[0], "code = ?", ("GEN",))[0]["balance"] == 42_500
 
 
+@pytest.mark.parametrize("chunk", [1, 2, 3])
+def test_a_check_read_a_few_rows_at_a_time_equals_the_digests_kept_and_still_names_a_changed_view(
+        busy, database_url, monkeypatch, chunk):
+    views = Projections(busy.ledger)
+    views.run()
+    monkeypatch.setattr(digest, "SCAN_ROWS", chunk)  # every view of several rows read in many chunks
+    assert views.check().ok
+    with views.tables.transaction(commit=False) as cursor:
+        kept = digest.load(cursor, views.tables)
+        assert all(digest.recompute(cursor, views.tables, t) == kept.get(t.name, 0) for t in TABLES)
+        assert sum(digest.recompute(cursor, views.tables, t) != 0 for t in TABLES) > 5  # views with rows
+    poison(busy, database_url, "UPDATE {view_funds} SET balance = balance + 1 WHERE code = ?", ("OLD",))
+    assert views.check().failed == ("view_funds",)
+
+
 def test_an_inserted_or_deleted_view_row_is_named(busy, database_url):
     views = Projections(busy.ledger)
     views.run()
