@@ -139,7 +139,11 @@ def start(data_dir: Path, port: int, answer_cache_mib: int = 64, database_url: s
     while time.time() < deadline:
         try:
             health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()
-            if health.get("projections_lag") == 0 and health.get("projections_position"):
+            # the views caught up and their first check against the digests done (at 5M it takes
+            # minutes of the server's runner thread; it comes again every WUSHE_VIEWS_CHECK_INTERVAL;
+            # a server reading a standby's views does not check them)
+            if (health.get("projections_lag") == 0 and health.get("projections_position")
+                    and (read_url or health.get("views_check") not in (None, "not yet"))):
                 return process, health["projections_position"]
         except (httpx.HTTPError, ValueError):
             pass
