@@ -206,6 +206,8 @@ class Projections:
         with t.transaction(commit=True, lock=_LOCK) as cursor:
             if not t.postgres:  # the rebuild writes millions of rows into a dozen B-trees: cache them
                 cursor.execute(f"PRAGMA cache_size = -{_REBUILD_CACHE_KIB}")
+            else:  # one long transaction on purpose: at 5M events a fold goes over 5 s between statements
+                cursor.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
             try:
                 folded, position, digests = self._fold_into(cursor, checkpoint, trusted, verify_all)
             finally:

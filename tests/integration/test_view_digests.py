@@ -122,3 +122,27 @@ def test_projections_check_on_the_command_line(busy, database_url, tmp_path, mon
     result = runner.invoke(app, ["projections", "check"])
     assert result.exit_code == 1
     assert "view_projects" in result.output and "rebuild" in result.output
+
+
+def test_a_rebuild_on_postgresql_is_not_cut_off_by_the_idle_in_transaction_timeout(busy, database_url, monkeypatch):
+    """The rebuild is one transaction; between two of its statements the fold may work for longer
+    than the sessions' idle-in-transaction timeout (5 s), as it did at 5M events: the rebuild lifts
+    it for its own transaction only."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a PostgreSQL session setting")
+    views = Projections(busy.ledger)
+    seen = []
+    fold = Projections._fold_into
+
+    def watched(self, cursor, *args):
+        cursor.execute("SHOW idle_in_transaction_session_timeout")
+        seen.append(cursor.fetchall()[0][0])
+        return fold(self, cursor, *args)
+
+    monkeypatch.setattr(Projections, "_fold_into", watched)
+    views.rebuild()
+    assert seen == ["0"]
+    with views.tables.transaction(commit=False) as cursor:  # other transactions keep the bound
+        cursor.execute("SHOW idle_in_transaction_session_timeout")
+        assert cursor.fetchall()[0][0] != "0"
+    assert views.check().ok
