@@ -86,18 +86,18 @@ class SideTables:
 
     def first_version_after(self, stream: str, position: int) -> tuple[int | None, int | None]:
         """(the first version of ``stream`` stored after log ``position``, or None; the stream's last
-        version). Within a stream, versions (1, 2, …) and positions rise together, so one answer
+        version). Within a stream, versions (one after another) and positions rise together, so one answer
         says "was version v stored after position p?" for every v up to the last version.
 
         A bisection over the stream's versions, each step one primary-key lookup: a few dozen reads
         for a stream of millions of events (a district's general fund), where scanning the stream's
         rows for their positions took seconds on PostgreSQL at 5M events."""
-        row = self.fetchone(f"SELECT MAX(originator_version) FROM {self.events_table} WHERE originator_id = ?",
-                            (stream,))
-        last = None if row is None or row[0] is None else int(row[0])
-        if last is None:
+        row = self.fetchone(f"SELECT MIN(originator_version), MAX(originator_version) FROM {self.events_table} "
+                            "WHERE originator_id = ?", (stream,))
+        if row is None or row[1] is None:
             return None, None
-        low, high = 1, last  # the answer, if any, is in [low, high]
+        low, high = int(row[0]), int(row[1])  # the answer, if any, is in [low, high]
+        last = high
         if (self.position_of(stream, high) or 0) <= position:
             return None, last
         while low < high:
