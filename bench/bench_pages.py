@@ -86,6 +86,8 @@ def pg_ledger(folder: Path, scale: int) -> tuple:
     base, data_dir = folder / "cluster", folder / "ledger"
     settings = {"shared_buffers": "1GB", "max_connections": "100", "wal_keep_size": "1GB"}
     if (base / "primary" / "PG_VERSION").exists():
+        if not (folder / "seeded").exists():
+            raise SystemExit(f"--postgres: {folder} holds a cluster whose seeding did not finish; remove it")
         cluster = pgcluster.Cluster(base, "primary", pgcluster.free_port())
         cluster._append_conf({"port": str(cluster.port), **settings})
         cluster.start()
@@ -101,6 +103,7 @@ def pg_ledger(folder: Path, scale: int) -> tuple:
     started = time.perf_counter()
     for step in (["init"], ["demo", "--years", "10", "--scale", str(scale)], ["projections", "rebuild"]):
         subprocess.run([*wushe, *step], env=env, check=True, stdout=subprocess.DEVNULL)
+    (folder / "seeded").write_text(f"scale {scale}\n")
     print(f"seeded the decade demo at scale {scale} into PostgreSQL and rebuilt its views in "
           f"{time.perf_counter() - started:.0f} s")
     return cluster, url, data_dir
