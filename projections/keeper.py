@@ -4,7 +4,8 @@ that public reads only read.
 It looks at the log every ``interval`` seconds (events written by other processes, such as the
 CLI, show within that), and at once when a reader waits for a write of this process
 (:meth:`Keeper.wait_for`, from ``api.reads``): such a reader waits for :attr:`Keeper.reached` to
-pass that write's log position.
+pass that write's log position. Every ``check_interval`` seconds a check of the views against
+their digests runs beside it, in a thread of its own, on a snapshot of the views.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Keeper:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._checker: threading.Thread | None = None
         self._life_lock = threading.Lock()
 
     @property
@@ -60,9 +62,10 @@ class Keeper:
             self._changed.notify_all()
         return reached
 
-    def catch_up_or_report(self) -> None:
+    def catch_up_or_report(self, *, check_beside: bool = False) -> None:
         """Catch up; a failure is kept (``failure``, ``problem``) and logged, never raised: the views
-        stand where they are, and the pages say so (``api.standing``)."""
+        stand where they are, and the pages say so (``api.standing``). Then check the views if a
+        check is due: here, or with ``check_beside`` in a thread of its own."""
         try:
             self.catch_up()
         except Exception as exc:
@@ -70,13 +73,27 @@ class Keeper:
             logger.exception("catching the views up failed")
         else:
             self.failure = self.problem = None
-        self.check_if_due()
+        if check_beside:
+            self.check_in_background_if_due()
+        else:
+            self.check_if_due()
+
+    def _check_due(self) -> bool:
+        return self._checked_at is None or time.monotonic() - self._checked_at >= self.check_interval
 
     def check_if_due(self) -> ViewCheck | None:
         """Check the views against their digests if ``check_interval`` has passed since the last check."""
-        if self._checked_at is not None and time.monotonic() - self._checked_at < self.check_interval:
-            return self.views_check
-        return self.check_views()
+        return self.check_views() if self._check_due() else self.views_check
+
+    def check_in_background_if_due(self) -> None:
+        """Start a check in a thread of its own if one is due and none is running: the check reads a
+        snapshot of the views (``Projections.check``), so the runner folds on meanwhile instead of
+        waiting minutes for it on a large ledger."""
+        if not self._check_due() or (self._checker is not None and self._checker.is_alive()):
+            return
+        self._checked_at = time.monotonic()
+        self._checker = threading.Thread(target=self.check_views, name="wushe-views-check", daemon=True)
+        self._checker.start()
 
     def check_views(self) -> ViewCheck | None:
         """Check the views against their digests now; a view that fails is not served until a
@@ -85,8 +102,7 @@ class Keeper:
         if self.projections.read_only:
             return None
         try:
-            with self._run_lock:
-                self.views_check = self.projections.check()
+            self.views_check = self.projections.check()
         except Exception:
             logger.exception("checking the views failed")
             return self.views_check
@@ -130,9 +146,12 @@ class Keeper:
             thread.join(timeout)
             if thread.is_alive():
                 logger.warning("the views' runner did not stop within %s s", timeout)
+        checker = self._checker
+        if checker is not None:
+            checker.join(timeout)  # a check only reads: one cut short changes nothing
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             self._wake.clear()
-            self.catch_up_or_report()  # a failed round is logged and tried again; the pages and /health say so
+            self.catch_up_or_report(check_beside=True)  # a failed round is logged and tried again; the pages and /health say so
             self._wake.wait(self.interval)

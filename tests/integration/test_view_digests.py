@@ -146,3 +146,38 @@ def test_a_rebuild_on_postgresql_is_not_cut_off_by_the_idle_in_transaction_timeo
         cursor.execute("SHOW idle_in_transaction_session_timeout")
         assert cursor.fetchall()[0][0] != "0"
     assert views.check().ok
+
+
+def test_a_check_reads_one_snapshot_while_the_runner_folds_beside_it(busy, monkeypatch):
+    """The check takes no lock: a batch folded while it reads commits at once, and the check still
+    compares rows and digests of one moment (no view it read after the batch is named)."""
+    import threading
+
+    views = Projections(busy.ledger)
+    views.run()
+    before = views.position()
+    kept_before = dict(views.written[1])
+    pay(busy, "GEN", 5_000, project="P1")
+    donate(busy, "OLD", 1_234)
+    hours(busy, time(14), time(15))
+    head = busy.ledger.recorder.max_notification_id()
+    recompute, folded = digest.recompute, []
+
+    def recompute_while_folding(cursor, tables, table):
+        if not folded:  # the first view read: fold the new events in another thread meanwhile
+            runner = threading.Thread(target=lambda: folded.append(Projections(busy.ledger).run()))
+            runner.start()
+            runner.join(60)
+            assert not runner.is_alive(), "the runner waited for the check"
+        return recompute(cursor, tables, table)
+
+    monkeypatch.setattr(digest, "recompute", recompute_while_folding)
+    check = views.check()
+    assert folded == [head - before]
+    assert check.ok and check.position == before
+    monkeypatch.setattr(digest, "recompute", recompute)
+    kept_after = Projections(busy.ledger).check()
+    assert kept_after.ok and kept_after.position == head
+    with views.tables.transaction(commit=False) as cursor:
+        changed = {name for name, value in digest.load(cursor, views.tables).items() if kept_before.get(name) != value}
+    assert changed - {TABLES[0].name}, "the batch changed views the check read after it"
