@@ -266,7 +266,6 @@ class Projections:
         if folded:
             self._set_position(cursor, position)
         return folded, position, digests
-        return folded
 
     def trusted_checkpoint(self) -> Checkpoint | None:
         """The newest checkpoint signed by a current key of the log (None if there is none)."""
