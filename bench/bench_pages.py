@@ -12,18 +12,24 @@ cluster made for the run by ``pg_basebackup -R`` on another port (``WUSHE_READ_D
 extra route, ``GET /bench/trivial`` answering a constant, is added to the same app: the HTTP
 ceiling (uvicorn, FastAPI routing, the client) that no page can beat.
 
-The client is httpx (async) in this process with ``--connections`` connections, each sending its
-next request when its last answer arrives: a warm-up, then ``--requests`` requests of a mix a
-resident's visit would make — the district home page, street-town, fund and project pages (codes
-drawn from the ledger, seeded), the funds and projects lists, volunteer hours, checkpoints, the
-receipt check form, and the same pages' JSON — then as many requests of the trivial route.
+The load comes from wrk (Debian's ``wrk``, a client in C; one thread, ``--connections``
+keep-alive connections, each sending its next request when its last answer arrives; the script is
+``bench/wrk_paths.lua``) over the paths of a mix a resident's visit would make — the district home
+page, street-town, fund and project pages (codes drawn from the ledger, seeded), the funds and
+projects lists, volunteer hours, checkpoints, the receipt check form, and the same pages' JSON.
+Every path is first fetched once (the size of each answer, and every one must be a 200); then a
+warm-up, the whole mix for ``--seconds``, each kind of page alone for ``--page-seconds`` (its own
+percentiles), and the trivial route for ``--seconds``. ``--client httpx`` drives the same mix from
+an httpx async client in this process instead (``--requests`` of the mix, then as many of the
+trivial route), as the first version of this benchmark did: that client spends more CPU per
+request than the server's trivial route, so its figures are the client's as much as the server's.
 
 Peak memory is each process's own high-water mark (``VmHWM`` in ``/proc``, Linux): the server
 after the run, and a rebuild of every view of the same ledger alone in a fresh process.
 
     .venv/bin/python bench/bench_pages.py --quick            # scale 2, a smoke run
     .venv/bin/python bench/bench_pages.py --scale 5
-    .venv/bin/python bench/bench_pages.py --data DIR --requests 20000   # a large ledger seeded before
+    .venv/bin/python bench/bench_pages.py --data DIR --seconds 30   # a large ledger seeded before
     .venv/bin/python bench/bench_pages.py --postgres build/bench-pg-1m --scale 96 [--replica]
 """
 
@@ -31,8 +37,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -234,34 +242,98 @@ def row(kind: str, values: list[float], seconds: float | None = None) -> dict:
     return out
 
 
+def wrk(base: str, paths: list[str], seconds: float, connections: int) -> dict:
+    """One run of wrk (Debian's ``wrk``, one thread) over ``paths`` in turn for ``seconds``: its
+    summary (``bench/wrk_paths.lua``) with the latencies in ms."""
+    with tempfile.NamedTemporaryFile("w", suffix=".txt") as listed:
+        listed.write("\n".join(paths) + "\n")
+        listed.flush()
+        done = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "60s",
+                               "-s", str(ROOT / "bench" / "wrk_paths.lua"), base, "--", listed.name],
+                              capture_output=True, text=True, check=True)
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    for q in ("p50", "p95", "p99", "max"):
+        summary[f"{q}_ms"] = summary.pop(f"{q}_us") / 1000
+    summary["failures"] = sum(summary["errors"].values())
+    summary["per_second"] = summary["requests"] / summary["seconds"]
+    return summary
+
+
+def wrk_row(kind: str, run: dict) -> dict:
+    return {"page": kind, "requests": run["requests"], "p50_ms": run["p50_ms"], "p95_ms": run["p95_ms"],
+            "p99_ms": run["p99_ms"], "per_second": run["per_second"],
+            "largest_kb": SIZES[kind] / 1024 if kind in SIZES else None}
+
+
+def measure_wrk(base: str, mix: list[tuple[str, str]], seconds: float, page_seconds: float, warmup: float,
+                connections: int) -> dict:
+    """The mix and then each kind of page alone, each for its seconds, and the trivial endpoint,
+    driven by wrk: a client in C, so the figures are the server's (the httpx client in this
+    process spends more CPU per request than the server's trivial route)."""
+    import httpx
+
+    failures = 0
+    with httpx.Client(base_url=base, timeout=120) as client:  # every path once: sizes and statuses
+        for kind, path in mix:
+            answer = client.get(path)
+            failures += answer.status_code != 200
+            SIZES[kind] = max(SIZES.get(kind, 0), len(answer.content))
+    paths = [path for _, path in mix]
+    wrk(base, paths, warmup, connections)
+    overall = wrk(base, paths, seconds, connections)
+    pages = []
+    for kind in sorted({k for k, _ in mix}):
+        alone = wrk(base, [path for k, path in mix if k == kind], page_seconds, connections)
+        failures += alone["failures"]
+        pages.append(wrk_row(kind, alone))
+    wrk(base, [TRIVIAL], warmup, connections)
+    trivial = wrk(base, [TRIVIAL], seconds, connections)
+    return {"pages": pages, "overall": wrk_row("all pages", overall), "trivial": wrk_row("trivial endpoint", trivial),
+            "failures": failures + overall["failures"] + trivial["failures"], "client": "wrk"}
+
+
 def measure(data_dir: Path, count: int, warmup: int, connections: int, seed: int,
-            answer_cache_mib: int = 64, database_url: str = "", read_url: str = "") -> dict:
+            answer_cache_mib: int = 64, database_url: str = "", read_url: str = "", client: str = "wrk",
+            seconds: float = 20, page_seconds: float = 5) -> dict:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server, position = start(data_dir, port, answer_cache_mib, database_url, read_url)
     try:
         mix = page_mix(base, seed)
-        asyncio.run(load(base, [mix[i % len(mix)] for i in range(warmup)], connections))
-        pages = [mix[i % len(mix)] for i in range(count)]
-        seconds, latencies, failures = asyncio.run(load(base, pages, connections))
-        asyncio.run(load(base, [("trivial", TRIVIAL)] * warmup, connections))
-        trivial_seconds, trivial, trivial_failures = asyncio.run(load(base, [("trivial", TRIVIAL)] * count,
-                                                                        connections))
+        if client == "wrk":
+            result = measure_wrk(base, mix, seconds, page_seconds, max(2.0, seconds / 10), connections)
+        else:
+            result = measure_httpx(base, mix, count, warmup, connections)
     finally:
         peak = stop(server)
+    return {"events": position, **result, "server_peak_rss_mib": peak}
+
+
+def measure_httpx(base: str, mix: list[tuple[str, str]], count: int, warmup: int, connections: int) -> dict:
+    """The mix of ``count`` requests and then as many of the trivial endpoint, from an httpx client
+    in this process (the first version of this benchmark; it measures the client as much as the server)."""
+    asyncio.run(load(base, [mix[i % len(mix)] for i in range(warmup)], connections))
+    pages = [mix[i % len(mix)] for i in range(count)]
+    seconds, latencies, failures = asyncio.run(load(base, pages, connections))
+    asyncio.run(load(base, [("trivial", TRIVIAL)] * warmup, connections))
+    trivial_seconds, trivial, trivial_failures = asyncio.run(load(base, [("trivial", TRIVIAL)] * count, connections))
     every = [v for values in latencies.values() for v in values]
-    return {"events": position, "pages": [row(k, v) for k, v in sorted(latencies.items())],
-            "overall": row("all pages", every, seconds),
+    return {"pages": [row(k, v) for k, v in sorted(latencies.items())], "overall": row("all pages", every, seconds),
             "trivial": row("trivial endpoint", trivial["trivial"], trivial_seconds),
-            "failures": failures + trivial_failures, "server_peak_rss_mib": peak}
+            "failures": failures + trivial_failures, "client": "httpx"}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, help="a demo ledger seeded before (DIR/ledger.sqlite3, DIR/keys)")
     parser.add_argument("--scale", type=int, default=3, help="the demo's scale when seeding here")
-    parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--client", choices=("wrk", "httpx"), default="wrk",
+                        help="the load generator: wrk (Debian's wrk, a client in C; the default where it is "
+                             "installed) or the httpx client in this process (the benchmark's first version)")
+    parser.add_argument("--seconds", type=float, default=20, help="wrk: seconds of the mix and of the trivial endpoint")
+    parser.add_argument("--page-seconds", type=float, default=5, help="wrk: seconds of each kind of page alone")
+    parser.add_argument("--requests", type=int, default=3000, help="httpx: requests of the mix and of the trivial endpoint")
+    parser.add_argument("--warmup", type=int, default=300, help="httpx: requests of warm-up")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--quick", action="store_true", help="scale 2, 600 requests")
@@ -279,7 +351,11 @@ def main() -> None:
     if args.replica and not args.postgres:
         parser.error("--replica needs --postgres DIR")
     if args.quick:
-        args.scale, args.requests, args.warmup = 2, 600, 100
+        args.scale, args.requests, args.warmup, args.seconds, args.page_seconds = 2, 600, 100, 5, 1
+    if args.client == "wrk" and shutil.which("wrk") is None:
+        print("wrk is not installed (Debian: apt-get install wrk): the httpx client in this process drives the "
+              "load instead, and its figures are the client's as much as the server's")
+        args.client = "httpx"
     info = machine(postgres=bool(args.postgres))
     print(describe(info))
     clusters = []
@@ -300,7 +376,7 @@ def main() -> None:
             rebuild_seconds, rebuild_peak = ((None, None) if args.no_rebuild or args.postgres
                                              else rebuild_measured(data_dir))
             result = measure(data_dir, args.requests, args.warmup, args.connections, args.seed, args.answer_cache,
-                             database_url, read_url)
+                             database_url, read_url, args.client, args.seconds, args.page_seconds)
         finally:
             for cluster in reversed(clusters):  # the standby is made again each run; the primary kept
                 if cluster.name == "standby":
@@ -312,8 +388,10 @@ def main() -> None:
     print(f"{events:,} events on {store}" + (f" (seeded at scale {args.scale} in {seeded:.0f} s)" if seeded else ""))
     overall, trivial = result["overall"], result["trivial"]
     rows = [*result["pages"], overall, trivial]
-    print_table(f"Public pages, {events:,} events on {store}, {args.connections} connections, {args.requests} requests "
-                f"(+ as many of the trivial endpoint)", ["page", "requests", "p50 ms", "p95 ms", "p99 ms", "largest KB"],
+    shape = (f"wrk, the mix {args.seconds:g} s, each page alone {args.page_seconds:g} s, the trivial endpoint "
+             f"{args.seconds:g} s" if args.client == "wrk" else f"httpx, {args.requests} requests (+ as many of the trivial endpoint)")
+    print_table(f"Public pages, {events:,} events on {store}, {args.connections} connections, {shape}",
+                ["page", "requests", "p50 ms", "p95 ms", "p99 ms", "largest KB"],
                 [[r["page"], r["requests"], r["p50_ms"], r["p95_ms"], r["p99_ms"], r["largest_kb"]] for r in rows])
     print_table("Against the trivial endpoint of the same server", ["", "per second", "p50 ms", "p99 ms"], [
         ["all pages", overall["per_second"], overall["p50_ms"], overall["p99_ms"]],
@@ -327,7 +405,7 @@ def main() -> None:
         print(f"{result['failures']} requests failed")
     size = ".5m" if events >= 3_000_000 else ".1m" if events >= 500_000 else ""
     kind = (".replica" if read_url else ".postgres") if args.postgres else ""
-    name = f"bench_pages{size}{kind}" + ("" if args.answer_cache else ".uncached")
+    name = f"bench_pages{size}{kind}" + ("" if args.answer_cache else ".uncached") + (".httpx" if args.client == "httpx" else "")
     write_results(name, {"machine": info, "loadavg_at_end": os.getloadavg(), "store": store, "scale": None if args.data else args.scale,
                          "connections": args.connections, "answer_cache_mib": args.answer_cache, "rebuild_seconds": rebuild_seconds,
                          "rebuild_peak_rss_mib": rebuild_peak, **result})
