@@ -951,7 +951,9 @@ def _consistent(ledger, older, newer) -> bool:
 def checkpoints_page(ledger, limit: int | None = None, paging: Paging = FIRST_PAGE) -> PublicPage:
     """Signed checkpoints, newest first, one page at a time (``limit`` overrides the page size),
     each checked to extend the one before it by a consistency proof computed from the tree and
-    verified against both signed roots."""
+    verified against both signed roots. Its position is the log position of the tree's last leaf, a
+    log position like every other page's (the tree's size counts leaves, and on PostgreSQL log
+    positions have gaps), so the answer is kept once the tree and the views stand at the same event."""
     if limit is not None:
         paging = Paging(paging.after, paging.before, limit)
     sizes = ledger.checkpoints.sizes()
@@ -977,7 +979,7 @@ def checkpoints_page(ledger, limit: int | None = None, paging: Paging = FIRST_PA
     page_of.rows = rows
     log_key = ledger.directory().active_keys(ledger.origin)[-1].key.vkey if ledger.is_founded else None
     return PublicPage(
-        "checkpoints", "checkpoints", "签名检查点", "Signed checkpoints", ledger.merkle.size(),
+        "checkpoints", "checkpoints", "签名检查点", "Signed checkpoints", ledger.merkle.synced_position(),
         summary=[Item("checkpoints", "检查点数", "Checkpoints", len(sizes), "int"),
                  Item("tree_size", "日志规模", "Log size", ledger.merkle.size(), "int"),
                  Item("consistent", "前后一致", "Consistent", all(r["consistent"] is not False for r in rows), "bool")],

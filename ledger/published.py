@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ledger.checkpoints import Checkpoint
+from ledger.filemodes import private_dir
 
 FILE = "published-checkpoint.json"
 
@@ -57,7 +58,7 @@ class PublishedRecord:
             return False
         state[checkpoint.origin] = {"size": checkpoint.size, "root": base64.b64encode(checkpoint.root).decode(),
                                     "note": note.decode(), "witnessed": witnessed}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)  # the key directory: never made readable by others
         temporary = self.path.with_name(self.path.name + ".tmp")
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w") as out:

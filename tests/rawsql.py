@@ -42,3 +42,14 @@ class RawSQL:
             finally:
                 conn.close()
         return results
+
+    def gap(self, width: int) -> None:
+        """Make the next event's log position skip ``width`` numbers, as a rolled-back insert does."""
+        t = self.table
+        if self.postgres:
+            sql = (f"SELECT setval(pg_get_serial_sequence('{t}', 'notification_id'), "
+                   f"(SELECT MAX(notification_id) FROM {t}) + ?)")
+            self.run((sql, (width,)))
+        else:  # SQLite numbers a new row max(rowid) + 1: move the newest row up
+            self.run((f"UPDATE {t} SET rowid = rowid + ? WHERE rowid = (SELECT MAX(rowid) FROM {t})", (width,)))
+

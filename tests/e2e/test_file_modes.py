@@ -72,3 +72,24 @@ def test_nothing_signs_or_serves_with_a_key_directory_others_can_read(cli, tmp_p
     keys.chmod(0o700)
     assert cli("org", "register", "LELING", "--name", "乐龄互助社", "--kind", "social_organisation",
                "--street-town", "xianxiaxincun", "--registered-on", str(date(2021, 1, 1)), "--as", "root").exit_code == 0
+
+
+def test_the_first_signed_checkpoint_makes_a_missing_key_directory_private(cast):
+    """A ledger whose keys come from settings may have no key directory yet: the record of the
+    published checkpoint (``ledger.published``) creates it 0700, and a server then starts on it."""
+    from api.main import create_app
+    from ledger.application import Actor
+
+    led = cast.ledger
+    keys = led.settings.resolved_key_dir
+    for left in keys.iterdir() if keys.exists() else ():
+        left.unlink()
+    if keys.exists():
+        keys.rmdir()
+    log = SigningKey.generate(led.origin)
+    led.register_principal(cast.root, led.origin, "账本日志", ["log"], key=log.verifier)
+    led.sign_checkpoint(Actor(led.origin, log))
+    assert (keys / "published-checkpoint.json").exists()
+    assert _mode(keys) == 0o700, oct(_mode(keys))
+    assert _mode(keys / "published-checkpoint.json") == 0o600
+    create_app(ledger=led)  # refuses (UnsafeKeyDirectory) on a key directory others can read

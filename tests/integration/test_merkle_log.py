@@ -66,16 +66,6 @@ class Raw(RawSQL):
                  (f"UPDATE {t} SET {p} = ? WHERE {p} = ?", (a, b)),
                  (f"UPDATE {t} SET {p} = ? WHERE {p} = -1", (b,)))
 
-    def gap(self, width: int) -> None:
-        """Make the next event's log position skip ``width`` numbers, as a rolled-back insert does."""
-        t = self.table
-        if self.postgres:
-            sql = (f"SELECT setval(pg_get_serial_sequence('{t}', 'notification_id'), "
-                   f"(SELECT MAX(notification_id) FROM {t}) + ?)")
-            self.run((sql, (width,)))
-        else:  # SQLite numbers a new row max(rowid) + 1: move the newest row up
-            self.run((f"UPDATE {t} SET rowid = rowid + ? WHERE rowid = (SELECT MAX(rowid) FROM {t})", (width,)))
-
 
 def fresh_copy(ledger, tmp_path, name: str, *, checked: bool = True) -> Ledger:
     """A second, unfounded ledger in a new SQLite file holding a copy of the events as stored now,
