@@ -33,11 +33,13 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from api import i18n
 from api.deps import public_reads
+from api.reads import ReadSide
 from projections.base import CHINA
 
 CACHE_CONTROL = "public, max-age=0, must-revalidate"
@@ -88,8 +90,7 @@ def fresh(request: Request, response: Response) -> dict[str, str]:
     answers 304 at once when the client holds this very answer. Returns the headers to send
     (already set on ``response`` for routes that return data rather than a response)."""
     reads = public_reads(request)
-    latest = reads.ledger.checkpoints.latest()
-    checkpoint = (latest.checkpoint.size, len(latest.cosigners)) if latest is not None else (0, 0)
+    checkpoint = reads.ledger.checkpoints.standing()
     lang = i18n.language(request, request.query_params.get("lang"))
     position = reads.projections.position()
     tag = etag(request, position, checkpoint, lang, repr(request.app.state.keeper.problem))
@@ -171,6 +172,22 @@ class Answers:
             pending.set()
 
 
+def _from_store(found: Stored, sent: dict[str, str]) -> Response:
+    response = Response(found.body, media_type=found.media_type)
+    response.headers.update({**sent, "X-Wushe-Cache": "hit"})
+    return response
+
+
+def kept(request: Request, sent: dict[str, str]) -> Response | None:
+    """The answer kept under this request's tag, if there is one now, looked up without waiting
+    for anybody: an ``async`` route answers a hit on the event loop, and goes to the thread pool
+    (:func:`cached`) only to build, or to wait for a reader building the same answer."""
+    answers: Answers | None = getattr(request.app.state, "answers", None)
+    key = getattr(request.state, "answer_key", None)
+    found = None if answers is None or key is None else answers.get(key[0])
+    return None if found is None else _from_store(found, sent)
+
+
 def cached(request: Request, sent: dict[str, str], build: Callable[[], tuple[Response, int | None]]) -> Response:
     """The answer ``build`` makes (the response and the position it was built at), or the same
     bytes kept from an earlier request under this request's tag (:func:`fresh` sets it)."""
@@ -181,13 +198,20 @@ def cached(request: Request, sent: dict[str, str], build: Callable[[], tuple[Res
         response.headers.update(sent)
         return response
     found, hit = answers.answer(key[0], key[1], build)
-    response = Response(found.body, media_type=found.media_type) if hit else found
-    response.headers.update({**sent, "X-Wushe-Cache": "hit" if hit else "miss"})
-    return response
+    if hit:
+        return _from_store(found, sent)  # type: ignore[arg-type]
+    found.headers.update({**sent, "X-Wushe-Cache": "miss"})  # type: ignore[union-attr]
+    return found  # type: ignore[return-value]
 
 
-def cached_json(request: Request, sent: dict[str, str], build: Callable[[], dict], at: str = "position") -> Response:
-    """A JSON answer of the public API through the cache; its member ``at`` says the position it was built at."""
+async def cached_json(request: Request, sent: dict[str, str], build: Callable[[], dict],
+                      at: str = "position") -> Response:
+    """A JSON answer of the public API through the cache (a kept one answered on the event loop,
+    one to build built in the thread pool); its member ``at`` says the position it was built at."""
+    return kept(request, sent) or await run_in_threadpool(_cached_json, request, sent, build, at)
+
+
+def _cached_json(request: Request, sent: dict[str, str], build: Callable[[], dict], at: str) -> Response:
 
     def made() -> tuple[Response, int | None]:
         content = build()
@@ -204,3 +228,13 @@ def cached_json(request: Request, sent: dict[str, str], build: Callable[[], dict
 
 Fresh = Annotated[dict[str, str], Depends(fresh)]
 """The answer's ETag and Cache-Control (a 304 already, when the client holds this answer)."""
+
+
+async def fresh_reads(request: Request, tag: Fresh) -> ReadSide:
+    """The read side :func:`fresh` chose for this request (FastAPI runs ``fresh`` once a request),
+    without a second trip to the thread pool."""
+    return request.state.read_side
+
+
+FreshReads = Annotated[ReadSide, Depends(fresh_reads)]
+"""Public reads for a route that also takes :data:`Fresh`."""

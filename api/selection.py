@@ -83,22 +83,22 @@ _AFTER = Query(description="The `next` cursor of the page before: the page after
 _BEFORE = Query(description="The `previous` cursor of the page after: the page before it")
 
 
-def html_selection(request: Request, street_town: Annotated[str | None, _STREET_TOWN] = None,
-                   domain: Annotated[str | None, _DOMAIN] = None, year: Annotated[str | None, _YEAR] = None,
-                   status: Annotated[str | None, _STATUS] = None, q: Annotated[str | None, _Q] = None,
-                   after: Annotated[str | None, _AFTER] = None, before: Annotated[str | None, _BEFORE] = None,
-                   limit: Annotated[str | None, Query(description=f"Rows per page, 1 to {MAX_PAGE}")] = None,
-                   ) -> Selection:
+async def html_selection(request: Request, street_town: Annotated[str | None, _STREET_TOWN] = None,
+                         domain: Annotated[str | None, _DOMAIN] = None, year: Annotated[str | None, _YEAR] = None,
+                         status: Annotated[str | None, _STATUS] = None, q: Annotated[str | None, _Q] = None,
+                         after: Annotated[str | None, _AFTER] = None, before: Annotated[str | None, _BEFORE] = None,
+                         limit: Annotated[str | None, Query(description=f"Rows per page, 1 to {MAX_PAGE}")] = None,
+                         ) -> Selection:
     try:
         return read_selection(request, MAX_PAGE, street_town, domain, year, status, q, after, before, limit)
     except LedgerError as exc:
         return Selection(Filters(), Paging(), refused=exc)
 
 
-def json_selection(request: Request, street_town: Annotated[str | None, _STREET_TOWN] = None,
-                   domain: Annotated[str | None, _DOMAIN] = None, year: Annotated[str | None, _YEAR] = None,
-                   status: Annotated[str | None, _STATUS] = None, q: Annotated[str | None, _Q] = None,
-                   after: Annotated[str | None, _AFTER] = None, before: Annotated[str | None, _BEFORE] = None,
-                   limit: Annotated[str | None, Query(description=f"Rows per page, 1 to {MAX_JSON_PAGE}")] = None,
-                   ) -> Selection:
+async def json_selection(request: Request, street_town: Annotated[str | None, _STREET_TOWN] = None,
+                         domain: Annotated[str | None, _DOMAIN] = None, year: Annotated[str | None, _YEAR] = None,
+                         status: Annotated[str | None, _STATUS] = None, q: Annotated[str | None, _Q] = None,
+                         after: Annotated[str | None, _AFTER] = None, before: Annotated[str | None, _BEFORE] = None,
+                         limit: Annotated[str | None, Query(description=f"Rows per page, 1 to {MAX_JSON_PAGE}")] = None,
+                         ) -> Selection:
     return read_selection(request, MAX_JSON_PAGE, street_town, domain, year, status, q, after, before, limit)

@@ -205,6 +205,17 @@ class CheckpointStore:
         row = self.tables.fetchone(f"SELECT MAX(tree_size) FROM {self.tables.table(CHECKPOINTS)}")
         return None if row is None or row[0] is None else self.at(int(row[0]))
 
+    def standing(self) -> tuple[int, int]:
+        """(the latest checkpoint's tree size, how many witnesses cosigned it), or (0, 0): what a
+        public answer's tag names of the checkpoints, in one statement (``api.caching.fresh``
+        asks it on every request, a cached answer's included)."""
+        t = self.tables
+        row = t.fetchone(
+            f"SELECT c.tree_size, (SELECT COUNT(*) FROM {t.table(COSIGNATURES)} w WHERE w.tree_size = c.tree_size) "
+            f"FROM {t.table(CHECKPOINTS)} c ORDER BY c.tree_size DESC LIMIT 1"
+        )
+        return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
     def at(self, size: int) -> StoredCheckpoint | None:
         if not storable(size):
             return None

@@ -140,9 +140,15 @@ class SideTables:
             with self.datastore.get_connection() as connection, connection.cursor() as raw:
                 raw.execute(self.sql(statement), tuple(params), prepare=True)
                 return [_as_tuple(r) for r in raw.fetchall()]
-        with self.transaction(commit=False) as cursor:
-            cursor.execute(statement, params)
-            return cursor.fetchall()
+        # SQLite's pooled connections are in autocommit too: one statement is one read transaction,
+        # without a BEGIN and ROLLBACK around it (each a statement, and each a hand-over of the GIL).
+        with self.datastore.get_connection(commit=False) as connection:
+            raw = connection.cursor()
+            try:
+                raw.execute(statement, tuple(params))
+                return [tuple(r) for r in raw.fetchall()]
+            finally:
+                raw.sqlite_cursor.close()
 
     def fetchone(self, statement: str, params: Sequence[Any] = ()) -> tuple | None:
         rows = self.fetchall(statement, params)

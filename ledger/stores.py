@@ -91,6 +91,12 @@ SQLITE_WAIT = 30
 slot or a pooled connection."""
 
 
+SQLITE_POOL_SIZE = 20
+"""SQLite connections kept open between requests (eventsourcing keeps 5). Beyond the kept ones a
+pool opens overflow connections and closes each when it is handed back, so with more readers at
+once than kept connections most reads opened a connection (and read the schema) anew."""
+
+
 class _DurableSQLitePool(SQLiteConnectionPool):
     def _create_connection(self) -> SQLiteConnection:
         connection = super()._create_connection()
@@ -140,7 +146,7 @@ class DurableSQLiteFactory(SQLiteFactory):
         # connection means contention, so a request waits as long as for SQLite's own lock
         # (eventsourcing's 5 s answered busy moments on a loaded machine with 503s).
         old.pool = pool(db_name=old.pool.db_name, lock_timeout=old.pool.lock_timeout,
-                        pool_timeout=float(old.pool.lock_timeout or SQLITE_WAIT))
+                        pool_timeout=float(old.pool.lock_timeout or SQLITE_WAIT), pool_size=SQLITE_POOL_SIZE)
 
 
 class CheckedPostgresFactory(PostgresFactory):

@@ -23,7 +23,7 @@ from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
 from api import i18n, public_data
-from api.caching import Fresh, cached
+from api.caching import Fresh, cached, kept
 from api.charts import monthly_chart
 from api.deps import ReadsDep, public_reads
 from api.listings import PAGE_SIZE, Filters, Paging, RowSpool, every_row
@@ -145,11 +145,15 @@ def _remember_language(request: Request, response, asked: str | None):
     return response
 
 
-def _page(request: Request, path: str, asked: str | None, selection: Selection, tag: dict[str, str]) -> HTMLResponse:
+async def _page(request: Request, path: str, asked: str | None, selection: Selection,
+                tag: dict[str, str]) -> HTMLResponse:
     """The page at ``path``, rendered, or the same bytes rendered for an earlier reader of the same
-    tag (``api.caching.Answers``)."""
+    tag (``api.caching.Answers``). A kept page is answered on the event loop, with no hop to the
+    thread pool; building one (reading views, rendering) always runs in the pool."""
     lang = i18n.language(request, asked)
-    answer = cached(request, tag, lambda: _built_page(request, path, lang, selection))
+    answer = kept(request, tag)
+    if answer is None:
+        answer = await run_in_threadpool(cached, request, tag, lambda: _built_page(request, path, lang, selection))
     return _remember_language(request, answer, asked)
 
 
@@ -233,64 +237,64 @@ Chosen = Annotated[Selection, Depends(html_selection)]
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, tag: Fresh, lang: LangQuery = None) -> HTMLResponse:
-    return _page(request, "overview", lang, EVERYTHING, tag)
+async def home(request: Request, tag: Fresh, lang: LangQuery = None) -> HTMLResponse:
+    return await _page(request, "overview", lang, EVERYTHING, tag)
 
 
 @router.get("/street-towns/{code}", response_class=HTMLResponse)
-def street_town(request: Request, code: str, tag: Fresh, chosen: Chosen, lang: LangQuery = None) -> HTMLResponse:
-    return _page(request, f"street-towns/{code}", lang, chosen, tag)
+async def street_town(request: Request, code: str, tag: Fresh, chosen: Chosen, lang: LangQuery = None) -> HTMLResponse:
+    return await _page(request, f"street-towns/{code}", lang, chosen, tag)
 
 
 @router.get("/street-towns/{code}/donations", response_class=HTMLResponse)
-def street_town_donations(request: Request, code: str, tag: Fresh, chosen: Chosen,
+async def street_town_donations(request: Request, code: str, tag: Fresh, chosen: Chosen,
                           lang: LangQuery = None) -> HTMLResponse:
-    return _page(request, f"street-towns/{code}/donations", lang, chosen, tag)
+    return await _page(request, f"street-towns/{code}/donations", lang, chosen, tag)
 
 
 @router.get("/funds", response_class=HTMLResponse)
-def funds(request: Request, tag: Fresh, lang: LangQuery = None) -> HTMLResponse:
-    return _page(request, "funds", lang, EVERYTHING, tag)
+async def funds(request: Request, tag: Fresh, lang: LangQuery = None) -> HTMLResponse:
+    return await _page(request, "funds", lang, EVERYTHING, tag)
 
 
 @router.get("/funds/{code}", response_class=HTMLResponse)
-def fund(request: Request, code: str, tag: Fresh, chosen: Chosen, lang: LangQuery = None) -> HTMLResponse:
-    return _page(request, f"funds/{code}", lang, chosen, tag)
+async def fund(request: Request, code: str, tag: Fresh, chosen: Chosen, lang: LangQuery = None) -> HTMLResponse:
+    return await _page(request, f"funds/{code}", lang, chosen, tag)
 
 
 @router.get("/funds/{code}/usage", response_class=HTMLResponse)
-def fund_usage(request: Request, code: str, tag: Fresh, chosen: Chosen, lang: LangQuery = None) -> HTMLResponse:
-    return _page(request, f"funds/{code}/usage", lang, chosen, tag)
+async def fund_usage(request: Request, code: str, tag: Fresh, chosen: Chosen, lang: LangQuery = None) -> HTMLResponse:
+    return await _page(request, f"funds/{code}/usage", lang, chosen, tag)
 
 
 @router.get("/projects", response_class=HTMLResponse)
-def projects(request: Request, tag: Fresh, chosen: Chosen, lang: LangQuery = None) -> HTMLResponse:
-    return _page(request, "projects", lang, chosen, tag)
+async def projects(request: Request, tag: Fresh, chosen: Chosen, lang: LangQuery = None) -> HTMLResponse:
+    return await _page(request, "projects", lang, chosen, tag)
 
 
 @router.get("/projects/{code}", response_class=HTMLResponse)
-def project(request: Request, code: str, tag: Fresh, lang: LangQuery = None) -> HTMLResponse:
-    return _page(request, f"projects/{code}", lang, EVERYTHING, tag)
+async def project(request: Request, code: str, tag: Fresh, lang: LangQuery = None) -> HTMLResponse:
+    return await _page(request, f"projects/{code}", lang, EVERYTHING, tag)
 
 
 @router.get("/hours", response_class=HTMLResponse)
-def volunteer_hours(request: Request, tag: Fresh, chosen: Chosen, lang: LangQuery = None) -> HTMLResponse:
-    return _page(request, "hours", lang, chosen, tag)
+async def volunteer_hours(request: Request, tag: Fresh, chosen: Chosen, lang: LangQuery = None) -> HTMLResponse:
+    return await _page(request, "hours", lang, chosen, tag)
 
 
 @router.get("/corrections", response_class=HTMLResponse)
-def corrections(request: Request, tag: Fresh, chosen: Chosen, lang: LangQuery = None) -> HTMLResponse:
-    return _page(request, "corrections", lang, chosen, tag)
+async def corrections(request: Request, tag: Fresh, chosen: Chosen, lang: LangQuery = None) -> HTMLResponse:
+    return await _page(request, "corrections", lang, chosen, tag)
 
 
 @router.get("/organisations", response_class=HTMLResponse)
-def organisations(request: Request, tag: Fresh, chosen: Chosen, lang: LangQuery = None) -> HTMLResponse:
-    return _page(request, "organisations", lang, chosen, tag)
+async def organisations(request: Request, tag: Fresh, chosen: Chosen, lang: LangQuery = None) -> HTMLResponse:
+    return await _page(request, "organisations", lang, chosen, tag)
 
 
 @router.get("/checkpoints", response_class=HTMLResponse)
-def checkpoints(request: Request, tag: Fresh, chosen: Chosen, lang: LangQuery = None) -> HTMLResponse:
-    return _page(request, "checkpoints", lang, chosen, tag)
+async def checkpoints(request: Request, tag: Fresh, chosen: Chosen, lang: LangQuery = None) -> HTMLResponse:
+    return await _page(request, "checkpoints", lang, chosen, tag)
 
 
 # --- downloads -------------------------------------------------------------------------------------

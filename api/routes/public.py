@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel
 
 from api import public_data
-from api.caching import Fresh, cached_json
+from api.caching import Fresh, FreshReads, cached_json
 from api.deps import ReadsDep
 from api.listings import Filters, Paging
 from api.receipt_check import MAX_RECEIPT_BYTES, check_receipt, refusal
@@ -79,9 +79,9 @@ def _figures(ledger, district) -> DistrictFigures:
 
 
 @router.get("/api/v1/public/district", response_model=DistrictFigures)
-def district_figures(request: Request, reads: ReadsDep, tag: Fresh) -> DistrictFigures:
+async def district_figures(request: Request, reads: FreshReads, tag: Fresh) -> DistrictFigures:
     """District totals and each street-town's income, spending, fund balance and volunteer hours."""
-    return cached_json(request, tag, lambda: _figures(reads.ledger, reads.district).model_dump(), at="events")
+    return await cached_json(request, tag, lambda: _figures(reads.ledger, reads.district).model_dump(), at="events")
 
 
 Page = dict[str, Any]
@@ -94,103 +94,103 @@ EVERYTHING = Selection(Filters(), Paging())
 
 
 @router.get(f"{PUBLIC}/overview")
-def overview(request: Request, reads: ReadsDep, tag: Fresh) -> Page:
+async def overview(request: Request, reads: FreshReads, tag: Fresh) -> Page:
     """The home page's figures: district totals, the street-towns, income and spending by month."""
-    return cached_json(request, tag, lambda: public_data.district_page(reads.ledger, reads.district).as_json())
+    return await cached_json(request, tag, lambda: public_data.district_page(reads.ledger, reads.district).as_json())
 
 
 @router.get(f"{PUBLIC}/street-towns")
-def street_towns(request: Request, reads: ReadsDep, tag: Fresh) -> Page:
+async def street_towns(request: Request, reads: FreshReads, tag: Fresh) -> Page:
     """The street-towns (街镇) with income, spending, local funds' balance and volunteer hours."""
     def build() -> Page:
         page = public_data.district_page(reads.ledger, reads.district).as_json()
         return {"position": page["position"], "street_towns": page["tables"]["street_towns"]}
 
-    return cached_json(request, tag, build)
+    return await cached_json(request, tag, build)
 
 
 @router.get(f"{PUBLIC}/street-towns/{{code}}")
-def street_town(request: Request, reads: ReadsDep, code: str, tag: Fresh, chosen: Chosen) -> Page:
+async def street_town(request: Request, reads: FreshReads, code: str, tag: Fresh, chosen: Chosen) -> Page:
     """One street-town: income by source, spending, projects (a page of them), special funds, hours,
     organisations."""
-    return cached_json(request, tag, lambda: (
+    return await cached_json(request, tag, lambda: (
         public_data.street_town_page(reads.ledger, reads.projections, code, paging=chosen.paging).as_json()))
 
 
 @router.get(f"{PUBLIC}/street-towns/{{code}}/donations")
-def street_town_donations(request: Request, reads: ReadsDep, code: str, tag: Fresh, chosen: Chosen) -> Page:
+async def street_town_donations(request: Request, reads: FreshReads, code: str, tag: Fresh, chosen: Chosen) -> Page:
     """Every gift a street-town's donations figure counts (to any fund, a district-wide fund's gift
     tagged with the street-town too), newest first, a page at a time (``year`` selects one year's);
     ``summary.donations`` is their sum less those reversed: the street-town's "of which donations"."""
-    return cached_json(request, tag, lambda: public_data.street_town_donations_page(
+    return await cached_json(request, tag, lambda: public_data.street_town_donations_page(
         reads.ledger, reads.projections, code, chosen.filters, chosen.paging).as_json())
 
 
 @router.get(f"{PUBLIC}/funds")
-def funds(request: Request, reads: ReadsDep, tag: Fresh) -> Page:
-    return cached_json(request, tag, lambda: public_data.funds_page(reads.ledger, reads.projections).as_json())
+async def funds(request: Request, reads: FreshReads, tag: Fresh) -> Page:
+    return await cached_json(request, tag, lambda: public_data.funds_page(reads.ledger, reads.projections).as_json())
 
 
 @router.get(f"{PUBLIC}/funds/{{code}}")
-def fund(request: Request, reads: ReadsDep, code: str, tag: Fresh, chosen: Chosen) -> Page:
+async def fund(request: Request, reads: FreshReads, code: str, tag: Fresh, chosen: Chosen) -> Page:
     """One fund (基金): balance, purpose and restrictions, use by project, balance by month, and its
     gifts newest first, a page at a time (``year`` selects one year's)."""
-    return cached_json(request, tag, lambda: (
+    return await cached_json(request, tag, lambda: (
         public_data.fund_page(reads.ledger, reads.projections, code, chosen.filters, chosen.paging).as_json()))
 
 
 @router.get(f"{PUBLIC}/funds/{{code}}/usage")
-def fund_usage(request: Request, reads: ReadsDep, code: str, tag: Fresh, chosen: Chosen) -> Page:
+async def fund_usage(request: Request, reads: FreshReads, code: str, tag: Fresh, chosen: Chosen) -> Page:
     """Every use of a fund (资金使用明细): each project, street-town or payee it paid, with the amount
     and the number of payments, the largest first, a page at a time; ``summary.used`` is their sum."""
-    return cached_json(request, tag, lambda: (
+    return await cached_json(request, tag, lambda: (
         public_data.fund_usage_page(reads.ledger, reads.projections, code, chosen.paging).as_json()))
 
 
 @router.get(f"{PUBLIC}/projects")
-def projects(request: Request, reads: ReadsDep, tag: Fresh, chosen: Chosen) -> Page:
+async def projects(request: Request, reads: FreshReads, tag: Fresh, chosen: Chosen) -> Page:
     """The projects by code, a page at a time, filtered by ``street_town``, ``domain``, ``year``
     (running at some time in it), ``status`` (today: upcoming, running, ended) and ``q`` (name or code)."""
-    return cached_json(request, tag, lambda: (
+    return await cached_json(request, tag, lambda: (
         public_data.projects_page(reads.ledger, reads.projections, chosen.filters, chosen.paging).as_json()))
 
 
 @router.get(f"{PUBLIC}/projects/{{code}}")
-def project(request: Request, reads: ReadsDep, code: str, tag: Fresh) -> Page:
+async def project(request: Request, reads: FreshReads, code: str, tag: Fresh) -> Page:
     """One project (项目): budget against paid, milestones, disbursements with approvals, satisfaction."""
-    return cached_json(request, tag, lambda: (
+    return await cached_json(request, tag, lambda: (
         public_data.project_page(reads.ledger, reads.projections, code).as_json()))
 
 
 @router.get(f"{PUBLIC}/hours")
-def volunteer_hours(request: Request, reads: ReadsDep, tag: Fresh, chosen: Chosen) -> Page:
+async def volunteer_hours(request: Request, reads: FreshReads, tag: Fresh, chosen: Chosen) -> Page:
     """Volunteer hours by organisation (a page at a time), street-town, domain and month (no person
     is named); ``street_town`` and ``domain`` narrow them."""
-    return cached_json(request, tag, lambda: (
+    return await cached_json(request, tag, lambda: (
         public_data.hours_page(reads.ledger, reads.projections, chosen.filters, chosen.paging).as_json()))
 
 
 @router.get(f"{PUBLIC}/corrections")
-def corrections(request: Request, reads: ReadsDep, tag: Fresh, chosen: Chosen) -> Page:
+async def corrections(request: Request, reads: FreshReads, tag: Fresh, chosen: Chosen) -> Page:
     """The corrections log (更正说明), newest first, a page at a time: every correction, its reason and
     what it corrects (``street_town``, ``year`` narrow it)."""
-    return cached_json(request, tag, lambda: (
+    return await cached_json(request, tag, lambda: (
         public_data.corrections_page(reads.ledger, reads.projections, chosen.filters, chosen.paging).as_json()))
 
 
 @router.get(f"{PUBLIC}/organisations")
-def organisations(request: Request, reads: ReadsDep, tag: Fresh, chosen: Chosen) -> Page:
+async def organisations(request: Request, reads: FreshReads, tag: Fresh, chosen: Chosen) -> Page:
     """The registered organisations by code, a page at a time (``street_town``, ``year`` registered, ``q``)."""
-    return cached_json(request, tag, lambda: (
+    return await cached_json(request, tag, lambda: (
         public_data.organisations_page(reads.ledger, reads.projections, chosen.filters, chosen.paging).as_json()))
 
 
 @router.get(f"{PUBLIC}/checkpoints")
-def checkpoints(request: Request, reads: ReadsDep, tag: Fresh, chosen: Chosen) -> Page:
+async def checkpoints(request: Request, reads: FreshReads, tag: Fresh, chosen: Chosen) -> Page:
     """Signed checkpoints, newest first, a page at a time (``limit``, default 50), with witness
     cosignatures and whether each is consistent with the one before it (a consistency proof checked
     against both signed roots)."""
-    return cached_json(request, tag, lambda: (
+    return await cached_json(request, tag, lambda: (
         public_data.checkpoints_page(reads.ledger, paging=chosen.paging).as_json()))
 
 

@@ -19,6 +19,7 @@ from api.main import create_app
 from api.settings import ApiSettings
 from ledger.application import Actor
 from ledger.signing import SigningKey
+from ledger.witness import Witness
 
 API = "/api/v1/public"
 UNLIMITED = ApiSettings(public_rate="100000/minute", auth_rate="100000/minute")
@@ -136,6 +137,30 @@ def test_every_page_is_kept_when_log_positions_have_gaps(cast, database_url):
             assert first.status_code == second.status_code == 200, (path, first.text[:300])
             assert (first.headers["x-wushe-cache"], second.headers["x-wushe-cache"]) == ("miss", "hit"), path
             assert second.content == first.content
+
+
+def test_a_witness_cosignature_changes_every_tag(cast, tmp_path):
+    """The tag names the latest checkpoint's size and how many witnesses cosigned it: a reader who
+    holds a page gets 304 until a witness cosigns, then the page anew (it shows the cosignature)."""
+    led = cast.ledger
+    led.open_fund(cast.accountant, "GEN", "综合基金", "CNCF", street_town="xianxiaxincun")
+    key = SigningKey.generate(led.origin)
+    led.register_principal(cast.root, led.origin, "账本日志", ["log"], key=key.verifier)
+    stored = led.sign_checkpoint(Actor(led.origin, key))
+    assert led.checkpoints.standing() == (stored.checkpoint.size, 0)
+    app = create_app(ledger=led, api_settings=UNLIMITED)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        held = {path: client.get(path).headers["etag"] for path in ("/", "/checkpoints", f"{API}/funds/GEN")}
+        assert {client.get(p, headers={"If-None-Match": t}).status_code for p, t in held.items()} == {304}
+        Witness.create(tmp_path / "witness", "mca.example")
+        witness = Witness(tmp_path / "witness", "mca.example")
+        checkpoint, line = witness.cosign(stored.note, key.verifier, led.merkle.consistency_proof)
+        led.checkpoints.add_cosignature(checkpoint, witness.key.verifier, line)
+        assert led.checkpoints.standing() == (stored.checkpoint.size, 1)
+        for path, tag in held.items():
+            again = client.get(path, headers={"If-None-Match": tag})
+            assert again.status_code == 200 and again.headers["etag"] != tag, path
+        assert "mca.example" in client.get(f"{API}/checkpoints").text
 
 
 def test_the_cache_can_be_turned_off(cast):
