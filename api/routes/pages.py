@@ -248,7 +248,7 @@ async def street_town(request: Request, code: str, tag: Fresh, chosen: Chosen, l
 
 @router.get("/street-towns/{code}/donations", response_class=HTMLResponse)
 async def street_town_donations(request: Request, code: str, tag: Fresh, chosen: Chosen,
-                          lang: LangQuery = None) -> HTMLResponse:
+                                lang: LangQuery = None) -> HTMLResponse:
     return await _page(request, f"street-towns/{code}/donations", lang, chosen, tag)
 
 
