@@ -181,7 +181,7 @@ def _from_store(found: Stored, sent: dict[str, str]) -> Response:
 def kept(request: Request, sent: dict[str, str]) -> Response | None:
     """The answer kept under this request's tag, if there is one now, looked up without waiting
     for anybody: an ``async`` route answers a hit on the event loop, and goes to the thread pool
-    (:func:`cached`) only to build, or to wait for a reader building the same answer."""
+    (:func:`answered`) only to build, or to wait for a reader building the same answer."""
     answers: Answers | None = getattr(request.app.state, "answers", None)
     key = getattr(request.state, "answer_key", None)
     found = None if answers is None or key is None else answers.get(key[0])
@@ -204,14 +204,17 @@ def cached(request: Request, sent: dict[str, str], build: Callable[[], tuple[Res
     return found  # type: ignore[return-value]
 
 
+async def answered(request: Request, sent: dict[str, str],
+                   build: Callable[[], tuple[Response, int | None]]) -> Response:
+    """:func:`cached` from an ``async`` route: a kept answer is sent from the event loop; building
+    one (or waiting for a reader building the same one) always runs in the thread pool."""
+    return kept(request, sent) or await run_in_threadpool(cached, request, sent, build)
+
+
 async def cached_json(request: Request, sent: dict[str, str], build: Callable[[], dict],
                       at: str = "position") -> Response:
-    """A JSON answer of the public API through the cache (a kept one answered on the event loop,
-    one to build built in the thread pool); its member ``at`` says the position it was built at."""
-    return kept(request, sent) or await run_in_threadpool(_cached_json, request, sent, build, at)
-
-
-def _cached_json(request: Request, sent: dict[str, str], build: Callable[[], dict], at: str) -> Response:
+    """A JSON answer of the public API through the cache (:func:`answered`); its member ``at``
+    says the position it was built at."""
 
     def made() -> tuple[Response, int | None]:
         content = build()
@@ -223,7 +226,7 @@ def _cached_json(request: Request, sent: dict[str, str], build: Callable[[], dic
         position = content.get(at) if isinstance(content, dict) else None
         return response, position if isinstance(position, int) else None
 
-    return cached(request, sent, made)
+    return await answered(request, sent, made)
 
 
 Fresh = Annotated[dict[str, str], Depends(fresh)]

@@ -23,7 +23,7 @@ from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
 from api import i18n, public_data
-from api.caching import Fresh, cached, kept
+from api.caching import Fresh, answered
 from api.charts import monthly_chart
 from api.deps import ReadsDep, public_reads
 from api.listings import PAGE_SIZE, Filters, Paging, RowSpool, every_row
@@ -151,9 +151,7 @@ async def _page(request: Request, path: str, asked: str | None, selection: Selec
     tag (``api.caching.Answers``). A kept page is answered on the event loop, with no hop to the
     thread pool; building one (reading views, rendering) always runs in the pool."""
     lang = i18n.language(request, asked)
-    answer = kept(request, tag)
-    if answer is None:
-        answer = await run_in_threadpool(cached, request, tag, lambda: _built_page(request, path, lang, selection))
+    answer = await answered(request, tag, lambda: _built_page(request, path, lang, selection))
     return _remember_language(request, answer, asked)
 
 
