@@ -4,9 +4,10 @@
 A public page, JSON answer or download is a function of the views' log position, the latest signed
 checkpoint (its size and cosignatures: the street-town and checkpoints pages show it), the request's
 path and parameters, the reader's language, the Shanghai date (a project's status is judged on it)
-and this server's code and templates. The tag hashes exactly these, so reading it costs two small
-queries, and a client (or a reverse proxy, docs/operations.md) that holds the answer for the same
-tag gets ``304 Not Modified`` with no body. ``Cache-Control: public, max-age=0, must-revalidate``
+and this server's code and templates. The tag hashes exactly these (the store's part as the
+views' runner last read it, ``api.reads.PublicReads.at_once``, else two small queries), and a
+client (or a reverse proxy, docs/operations.md) that holds the answer for the same tag gets
+``304 Not Modified`` with no body. ``Cache-Control: public, max-age=0, must-revalidate``
 lets browsers and proxies keep a copy but ask each time: figures change with every event.
 
 The tag is read before the page: a runner committing in between makes the page newer than its tag,
@@ -85,22 +86,55 @@ def headers(tag: str) -> dict[str, str]:
     return {"ETag": tag, "Cache-Control": CACHE_CONTROL, "Vary": "Cookie"}
 
 
-def fresh(request: Request, response: Response) -> dict[str, str]:
+async def fresh(request: Request, response: Response) -> dict[str, str]:
     """A dependency of every public GET: brings the read side current, tags the answer, and
     answers 304 at once when the client holds this very answer. Returns the headers to send
-    (already set on ``response`` for routes that return data rather than a response)."""
-    reads = public_reads(request)
-    checkpoint = reads.ledger.checkpoints.standing()
+    (already set on ``response`` for routes that return data rather than a response).
+
+    On the event loop when the tag's inputs are known without a query (``PublicReads.at_once``:
+    the runner keeps them), which is what a kept answer's request costs; else in the thread pool,
+    where the read side may wait for this process's last write and the inputs are read."""
+    quick = request.app.state.reads.at_once()
+    if quick is None:
+        return await run_in_threadpool(_fresh_from_store, request, response)
+    side, basis = quick
+    request.state.read_side = side
+    return _tagged(request, response, side, basis.position, basis.checkpoint)
+
+
+def _fresh_from_store(request: Request, response: Response) -> dict[str, str]:
+    side = public_reads(request)
+    checkpoint = side.ledger.checkpoints.standing()
+    return _tagged(request, response, side, side.projections.position(), checkpoint)
+
+
+def _tagged(request: Request, response: Response, side: ReadSide, position: int,
+            checkpoint: tuple[int, int]) -> dict[str, str]:
     lang = i18n.language(request, request.query_params.get("lang"))
-    position = reads.projections.position()
     tag = etag(request, position, checkpoint, lang, repr(request.app.state.keeper.problem))
     sent = headers(tag)
     if matches(request.headers.get("if-none-match"), tag):
         raise HTTPException(304, headers=sent)
     response.headers.update(sent)
-    side = getattr(request.state, "read_side", None)
-    current = side is None or not side.behind
-    request.state.answer_key = (tag, position) if current else None
+    request.state.answer_key = (tag, position) if not side.behind else None
+    return sent
+
+
+async def fresh_form(request: Request, response: Response) -> dict[str, str]:
+    """The tag of a page that shows no figures and no checkpoint (the receipt check's form): its
+    path, parameters, language and this server's code, on the event loop with no query, so the
+    form is built once and then sent as kept. While the views' runner fails or a view is withheld
+    the page carries the banner naming positions: then it has no tag and is built each time."""
+    keeper = request.app.state.keeper
+    if keeper.failure or keeper.withheld:
+        request.state.answer_key = None
+        return {"Cache-Control": "no-cache"}
+    tag = etag(request, 0, (0, 0), i18n.language(request, request.query_params.get("lang")), "form")
+    sent = headers(tag)
+    if matches(request.headers.get("if-none-match"), tag):
+        raise HTTPException(304, headers=sent)
+    response.headers.update(sent)
+    request.state.answer_key = (tag, 0)
     return sent
 
 
@@ -231,6 +265,9 @@ async def cached_json(request: Request, sent: dict[str, str], build: Callable[[]
 
 Fresh = Annotated[dict[str, str], Depends(fresh)]
 """The answer's ETag and Cache-Control (a 304 already, when the client holds this answer)."""
+
+FreshForm = Annotated[dict[str, str], Depends(fresh_form)]
+""":data:`Fresh` for a page that shows neither figures nor checkpoints (:func:`fresh_form`)."""
 
 
 async def fresh_reads(request: Request, tag: Fresh) -> ReadSide:

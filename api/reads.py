@@ -26,7 +26,7 @@ from typing import Any
 from api.checks import Outcome
 from ledger.application import Ledger
 from ledger.stores import is_postgres
-from projections.keeper import Keeper
+from projections.keeper import Basis, Keeper, read_basis
 from projections.live import DistrictView
 from projections.runner import Projections
 
@@ -39,6 +39,11 @@ MONITOR_INTERVAL = 0.25
 """Seconds between the monitor's looks at the read copy and the primary's head."""
 STALE_PROBE = 3.0
 """A look at the copy that has not come back after this many seconds counts as the copy down."""
+BASIS_AGE = 3.0
+"""Seconds the tag's inputs as the runner (or the copy's monitor) last read them stand for the
+store's: a request tags its answer from them without a query (``PublicReads.at_once``). Both read
+them again every round (one second, a quarter of one), so only a stalled or failing round lets
+them grow older; then requests read them from the store themselves."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,8 @@ class ReplicaState:
     error: str | None = None
     looked_at: float = 0.0
     origin_matches: bool = True
+    basis: Basis | None = None
+    """The copy's tag inputs, read at this look."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -107,6 +114,7 @@ class ReplicaMonitor:
         """Look once, now, in the calling thread."""
         self._probe_started = time.monotonic()
         state = ReplicaState(looked_at=time.monotonic())
+        generation = self.primary.checkpoints.generation
         try:
             state.primary_head = self.primary.recorder.max_notification_id() or 0
         except Exception as exc:  # noqa: BLE001 -- the primary's own check reports it; keep the last head
@@ -115,6 +123,7 @@ class ReplicaMonitor:
         try:
             state.reached = min(self.projections.position(), self.replica.merkle.synced_position())
             state.replayed_at = _replayed_at(self.replica)
+            state.basis = read_basis(self.projections, self.replica.checkpoints, generation)
             state.ok = True
         except Exception as exc:  # noqa: BLE001 -- the copy is down or hung: reads go to the primary
             state.error = f"{type(exc).__name__}: {str(exc).strip()[:200]}"
@@ -192,16 +201,46 @@ class PublicReads:
             return _withheld(self._side(target), self.keeper)
         return self._side(target)
 
-    def _side(self, target: int) -> ReadSide:
+    def at_once(self) -> tuple[ReadSide, Basis] | None:
+        """The side this request reads and its tag's inputs, both known without a query or a wait
+        (on the event loop), or None when finding either needs one (then :meth:`current` and
+        :func:`projections.keeper.read_basis` in the thread pool): the runner is not running or has
+        not reached this process's last write, the copy has to be waited for, or the inputs are
+        older than :data:`BASIS_AGE` or were read before this process last kept a checkpoint or a
+        cosignature, or a view failed its check. Tags so made trail another process's checkpoint by at most one round."""
+        target = self.primary.written_through
+        keeper = self.keeper
+        if not keeper.running or keeper.reached < target or keeper.withheld:
+            return None  # (views refused after a failed check are refused by the store's path)
+        side = self._side(target, wait=False)
+        if side is None:
+            return None
+        if side.replica:
+            basis = self.monitor.state.basis  # type: ignore[union-attr]
+        else:
+            basis = keeper.basis
+            if basis is not None and basis.position < target:
+                return None
+        if basis is None or basis.generation != self.primary.checkpoints.generation \
+                or time.monotonic() - basis.read_at > BASIS_AGE:
+            return None
+        return side, basis
+
+    def _side(self, target: int, *, wait: bool = True) -> ReadSide | None:
+        """The side to read; without ``wait``, None where choosing it would query or wait."""
         if self.monitor is None:
             return self.primary_side
         monitor = self.monitor
         if not monitor.running:
+            if not wait:
+                return None
             monitor.look()
         if not monitor.healthy():
             return _with(self.primary_side, fallback=True)
         state = monitor.state
         if state.reached < target and target > self._gave_up_below:
+            if not wait:
+                return None
             if not monitor.wait_for(target, self.replica_wait):
                 self._gave_up_below = target  # do not wait for this write again
             state = monitor.state

@@ -83,14 +83,17 @@ _AFTER = Query(description="The `next` cursor of the page before: the page after
 _BEFORE = Query(description="The `previous` cursor of the page after: the page before it")
 
 
-async def html_selection(request: Request, street_town: Annotated[str | None, _STREET_TOWN] = None,
-                         domain: Annotated[str | None, _DOMAIN] = None, year: Annotated[str | None, _YEAR] = None,
-                         status: Annotated[str | None, _STATUS] = None, q: Annotated[str | None, _Q] = None,
-                         after: Annotated[str | None, _AFTER] = None, before: Annotated[str | None, _BEFORE] = None,
-                         limit: Annotated[str | None, Query(description=f"Rows per page, 1 to {MAX_PAGE}")] = None,
-                         ) -> Selection:
+PARAMETERS = ("street_town", "domain", "year", "status", "q", "after", "before", "limit")
+"""The lists' query parameters, in :func:`read_selection`'s order."""
+
+
+async def html_selection(request: Request) -> Selection:
+    """The HTML pages' parameters (the pages are not in the OpenAPI document), read from the query
+    string as it is: declared one by one, each of the eight was validated by FastAPI on every
+    request, a kept page's included, for a string :func:`read_selection` checks anyway."""
+    given = request.query_params
     try:
-        return read_selection(request, MAX_PAGE, street_town, domain, year, status, q, after, before, limit)
+        return read_selection(request, MAX_PAGE, *(given.get(name) for name in PARAMETERS))
     except LedgerError as exc:
         return Selection(Filters(), Paging(), refused=exc)
 

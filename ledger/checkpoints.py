@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import re
 import struct
 from collections.abc import Callable
@@ -152,6 +153,10 @@ class CheckpointStore:
         each cosignature (``ledger.published`` keeps the newest outside the database)."""
         self.tables = SideTables(recorder)
         self.on_publish = on_publish
+        self._writes = itertools.count(1)
+        self.generation = 0
+        """How many checkpoints and cosignatures this process kept here: a tag basis read before
+        the latest of them is stale (``projections.keeper.Basis``)."""
         if read_only:
             return  # a read copy of the store: the tables are the primary's
         t = self.tables
@@ -177,6 +182,7 @@ class CheckpointStore:
                 )
         except IntegrityError:
             return False
+        self.generation = next(self._writes)
         if self.on_publish is not None:
             self.on_publish(checkpoint, note, False)
         return True
@@ -198,6 +204,7 @@ class CheckpointStore:
                 "VALUES (?, ?, ?, ?)",
                 (checkpoint.size, witness.key_id, line, _now()),
             )
+        self.generation = next(self._writes)
         if self.on_publish is not None:
             self.on_publish(checkpoint, self.at(checkpoint.size).note, True)  # type: ignore[union-attr]
 

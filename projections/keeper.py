@@ -5,31 +5,66 @@ It looks at the log every ``interval`` seconds (events written by other processe
 CLI, show within that), and at once when a reader waits for a write of this process
 (:meth:`Keeper.wait_for`, from ``api.reads``): such a reader waits for :attr:`Keeper.reached` to
 pass that write's log position. Every ``check_interval`` seconds a check of the views against
-their digests runs beside it, in a thread of its own, on a snapshot of the views.
+their digests runs beside it, in a thread of its own, on a snapshot of the views. Past
+:data:`CHECK_APART_FROM` events that thread has the check's reading done by a process of its own
+(``projections.check_apart``): hashing every row of every view is pure Python (30 s of CPU at a
+million events), and in the server's process it held the interpreter's lock against every request
+for that long, each minute.
 """
 
 from __future__ import annotations
 
 import logging
+import pickle
+import subprocess
+import sys
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from projections.runner import Projections, ViewCheck
 
 logger = logging.getLogger("wushe.views")
 
+CHECK_APART_FROM = 20_000
+"""The views' log position from which their check reads in a process of its own: below it the check
+takes under a second in the runner's process, less than starting a Python process costs."""
+
+
+@dataclass(frozen=True)
+class Basis:
+    """What a public answer's tag names of the store (``api.caching.etag``), as one round read it:
+    the views' position and the latest checkpoint's standing (size, cosignatures), with the
+    checkpoint store's write count in this process just before (``CheckpointStore.generation``) and
+    when (``time.monotonic()``). A request tags its answer from it without a query while it is young
+    and no checkpoint was written here since (``api.reads.PublicReads.at_once``)."""
+
+    position: int
+    checkpoint: tuple[int, int]
+    generation: int
+    read_at: float
+
+
+def read_basis(projections: Any, checkpoints: Any, generation: int) -> Basis:
+    """The basis now (two one-row reads), ``generation`` taken by the caller before reading."""
+    return Basis(projections.position(), checkpoints.standing(), generation, time.monotonic())
+
 
 class Keeper:
     """Folds new events into the views and grows the Merkle tree, in a thread of its own."""
 
     def __init__(self, ledger: Any, projections: Projections, *, interval: float = 1.0,
-                 check_interval: float = 60.0) -> None:
+                 check_interval: float = 60.0, check_apart_from: int = CHECK_APART_FROM) -> None:
         self.ledger = ledger
         self.projections = projections
         self.interval = interval
         self.check_interval = check_interval
         """Seconds between checks of the views against their digests (``Projections.check``)."""
+        self.check_apart_from = check_apart_from
+        """The position from which a check reads in a process of its own (:func:`_recompute_apart`)."""
+        self.checked_apart = 0
+        """How many checks read in a process of their own."""
         self.views_check: ViewCheck | None = None
         """The last check of the views (None before the first)."""
         self.problem: str | None = None
@@ -37,12 +72,15 @@ class Keeper:
         self._checked_at: float | None = None
         self.reached = 0
         """The log position both the views and the tree have reached, as this keeper last saw."""
+        self.basis: Basis | None = None
+        """The tag's inputs as the last round read them (None before the first, or after a failed one)."""
         self.failure: str | None = None
         """Why the last round failed (the exception's name), None after a good one."""
         self._run_lock = threading.Lock()
         self._changed = threading.Condition()
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._halt_check = threading.Event()
         self._thread: threading.Thread | None = None
         self._checker: threading.Thread | None = None
         self._life_lock = threading.Lock()
@@ -56,8 +94,12 @@ class Keeper:
         with self._run_lock:
             self.projections.run()
             self.ledger.merkle.sync()
+            checkpoints = self.ledger.checkpoints
+            generation = checkpoints.generation
             reached = min(self.projections.position(), self.ledger.merkle.synced_position())
+            basis = read_basis(self.projections, checkpoints, generation)
         with self._changed:
+            self.basis = basis
             self.reached = max(self.reached, reached)
             self._changed.notify_all()
         return reached
@@ -69,6 +111,7 @@ class Keeper:
         try:
             self.catch_up()
         except Exception as exc:
+            self.basis = None  # the pages' tags are read from the store until a round succeeds
             self.failure, self.problem = type(exc).__name__, str(exc)
             logger.exception("catching the views up failed")
         else:
@@ -102,7 +145,13 @@ class Keeper:
         if self.projections.read_only:
             return None
         try:
-            self.views_check = self.projections.check()
+            if self._apart():
+                self.views_check = self.projections.judged(*self._recomputed_apart())
+                self.checked_apart += 1
+            else:
+                self.views_check = self.projections.check()
+        except InterruptedError:
+            return self.views_check
         except Exception:
             logger.exception("checking the views failed")
             return self.views_check
@@ -110,6 +159,39 @@ class Keeper:
             logger.error("views changed behind the runner's back: %s (at log position %s)",
                          ", ".join(self.views_check.failed), self.views_check.position)
         return self.views_check
+
+    def _apart(self) -> bool:
+        url = str(self.ledger.database_url)
+        return self.reached >= self.check_apart_from and ":memory:" not in url
+
+    def _recomputed_apart(self) -> tuple[int, dict[str, int], tuple[str, ...]]:
+        """``Projections.recomputed`` in a Python process of its own (``python -m
+        projections.check_apart``) that opens the store read-only; a stop of the keeper ends it
+        (a check only reads: one cut short changes nothing)."""
+        self._halt_check.clear()
+        asked = pickle.dumps((self.ledger.settings, self.ledger.database_url))
+        child = subprocess.Popen([sys.executable, "-m", "projections.check_apart"], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE)
+        given: bytes | None = asked
+        try:
+            while True:
+                try:
+                    out, _ = child.communicate(given, timeout=0.25)
+                    break
+                except subprocess.TimeoutExpired:
+                    given = None  # the input is kept by the first call
+                    if self._halt_check.is_set():
+                        raise InterruptedError("the keeper stopped during the views' check") from None
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.communicate()
+        if child.returncode != 0 or not out:
+            raise ChildProcessError(f"the views' check process ended with code {child.returncode}")
+        status, found = pickle.loads(out)
+        if status != "ok":
+            raise RuntimeError(f"the views' check process failed: {found}")
+        return found
 
     @property
     def withheld(self) -> tuple[str, ...]:
@@ -141,6 +223,7 @@ class Keeper:
         with self._life_lock:
             thread, self._thread = self._thread, None
             self._stop.set()
+            self._halt_check.set()
             self._wake.set()
         if thread is not None:
             thread.join(timeout)
@@ -155,3 +238,4 @@ class Keeper:
             self._wake.clear()
             self.catch_up_or_report(check_beside=True)  # a failed round is logged and tried again; the pages and /health say so
             self._wake.wait(self.interval)
+

@@ -175,6 +175,13 @@ class Projections:
         PostgreSQL) and takes no lock: the position, the kept digests and every row are those of
         one moment, while the runner goes on folding beside it (at 5M events a check reads for
         minutes)."""
+        return self.judged(*self.recomputed())
+
+    def recomputed(self) -> tuple[int, dict[str, int], tuple[str, ...]]:
+        """The reading half of :meth:`check`, all from one snapshot: (the views' position, the
+        digests kept with them, the views whose rows no longer give their kept digest). It needs
+        only the store, so the server's runner may have it done in a process of its own
+        (``projections.keeper``)."""
         t = self.tables
         with t.transaction(commit=False) as cursor:
             if t.postgres:
@@ -182,11 +189,17 @@ class Projections:
             position = self._position(cursor)
             kept = digest.load(cursor, t)
             failed = [table.name for table in TABLES if digest.recompute(cursor, t, table) != kept.get(table.name, 0)]
+        return position, kept, tuple(failed)
+
+    def judged(self, position: int, kept: dict[str, int], failed: tuple[str, ...]) -> ViewCheck:
+        """:meth:`recomputed`'s findings, and a kept digest that is not the one this object last
+        wrote at that position (a digest row changed behind the runner's back)."""
+        found = list(failed)
         if self.written is not None and self.written[0] == position:
             mine = self.written[1]
-            failed += [name for name in sorted(set(mine) | set(kept))
-                       if mine.get(name, 0) != kept.get(name, 0) and name not in failed]
-        return ViewCheck(position, tuple(failed))
+            found += [name for name in sorted(set(mine) | set(kept))
+                      if mine.get(name, 0) != kept.get(name, 0) and name not in found]
+        return ViewCheck(position, tuple(found))
 
     def _run_batch(self, size: int) -> int:
         with self.tables.transaction(commit=True, lock=_LOCK) as cursor:

@@ -23,7 +23,7 @@ from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 from fastapi.templating import Jinja2Templates
 
 from api import i18n, public_data
-from api.caching import Fresh, answered
+from api.caching import Fresh, FreshForm, answered
 from api.charts import monthly_chart
 from api.deps import ReadsDep, public_reads
 from api.listings import PAGE_SIZE, Filters, Paging, RowSpool, every_row
@@ -405,8 +405,13 @@ def static(name: str) -> FileResponse:
 
 
 @router.get("/verify", response_class=HTMLResponse)
-def verify_form(request: Request, lang: LangQuery = None) -> HTMLResponse:
-    return _render(request, "verify.html", i18n.language(request, lang), lang, verdict=None, pasted="")
+async def verify_form(request: Request, tag: FreshForm, lang: LangQuery = None) -> HTMLResponse:
+    language = i18n.language(request, lang)
+
+    def built() -> tuple[HTMLResponse, int]:
+        return _render(request, "verify.html", language, None, verdict=None, pasted=""), 0
+
+    return _remember_language(request, await answered(request, tag, built), lang)
 
 
 @router.post("/verify", response_class=HTMLResponse)

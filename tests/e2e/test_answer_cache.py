@@ -6,20 +6,25 @@ never kept; concurrent readers of one page build it once; memory stays within it
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 from fastapi import Response
 from fastapi.testclient import TestClient
 from rawsql import RawSQL
+from waiting import until
 
-from api import public_data
+from api import public_data, reads
 from api.caching import Answers, Stored
 from api.main import create_app
 from api.settings import ApiSettings
-from ledger.application import Actor
+from ledger.application import Actor, Ledger
+from ledger.checkpoints import CheckpointStore
 from ledger.signing import SigningKey
 from ledger.witness import Witness
+from projections.runner import Projections
 
 API = "/api/v1/public"
 UNLIMITED = ApiSettings(public_rate="100000/minute", auth_rate="100000/minute")
@@ -64,6 +69,16 @@ def test_a_second_reader_gets_the_same_bytes_unbuilt_and_a_new_event_builds_anew
     assert after.headers["x-wushe-cache"] == "miss" and after.headers["etag"] != first.headers["etag"]
     assert "1,123.45" in after.text or "1123.45" in after.text  # the new balance, never the kept one
     assert len(built) == 2
+
+
+def test_the_receipt_form_is_built_once_per_language_and_answers_304(site):
+    client, _ = site
+    first, second = client.get("/verify"), client.get("/verify")
+    assert (first.headers["x-wushe-cache"], second.headers["x-wushe-cache"]) == ("miss", "hit")
+    assert second.content == first.content and "收据" in first.text
+    assert client.get("/verify", headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+    english = client.get("/verify", params={"lang": "en"})
+    assert english.headers["etag"] != first.headers["etag"] and "receipt" in english.text.lower()
 
 
 def test_language_and_parameters_are_answers_of_their_own_and_the_cookie_still_follows_the_reader(site):
@@ -112,7 +127,7 @@ def test_concurrent_readers_of_one_page_build_it_once(site, monkeypatch):
 
 
 KEPT_PAGES = ["/", "/street-towns/xianxiaxincun", "/funds", "/funds/GEN", "/projects", "/hours", "/corrections",
-              "/organisations", "/checkpoints", f"{API}/overview", f"{API}/street-towns/xianxiaxincun",
+              "/organisations", "/checkpoints", "/verify", f"{API}/overview", f"{API}/street-towns/xianxiaxincun",
               f"{API}/funds/GEN", f"{API}/projects", f"{API}/hours", f"{API}/checkpoints"]
 
 
@@ -161,6 +176,84 @@ def test_a_witness_cosignature_changes_every_tag(cast, tmp_path):
             again = client.get(path, headers={"If-None-Match": tag})
             assert again.status_code == 200 and again.headers["etag"] != tag, path
         assert "mca.example" in client.get(f"{API}/checkpoints").text
+
+
+def _cosigned_checkpoint(led, cast, tmp_path):
+    """A checkpoint signed by a log key of the ledger, and a witness's line over it."""
+    key = SigningKey.generate(led.origin)
+    led.register_principal(cast.root, led.origin, "账本日志", ["log"], key=key.verifier)
+    stored = led.sign_checkpoint(Actor(led.origin, key))
+    Witness.create(tmp_path / "witness", "mca.example")
+    witness = Witness(tmp_path / "witness", "mca.example")
+    checkpoint, line = witness.cosign(stored.note, key.verifier, led.merkle.consistency_proof)
+    return checkpoint, witness.key.verifier, line
+
+
+def _store_reads_by_requests(monkeypatch) -> list[str]:
+    """Every read of the views' position or of the checkpoints' standing made by any thread but the
+    views' runner: the requests' (the event loop's or the thread pool's)."""
+    seen: list[str] = []
+    for owner, name in ((Projections, "position"), (CheckpointStore, "standing")):
+        real = getattr(owner, name)
+
+        def recorded(self, *args, _real=real, _name=name, **kwargs):
+            if threading.current_thread().name != "wushe-views":
+                seen.append(_name)
+            return _real(self, *args, **kwargs)
+
+        monkeypatch.setattr(owner, name, recorded)
+    return seen
+
+
+def test_a_kept_answer_is_tagged_from_the_runners_reading_without_a_query(site, monkeypatch):
+    """While the runner reads the tag's inputs each round, a request for a kept answer (or one the
+    client holds) reads nothing from the store: it is answered on the event loop."""
+    client, _ = site
+    first = client.get("/funds/GEN")
+    until(lambda: client.app.state.reads.at_once() is not None)
+    seen = _store_reads_by_requests(monkeypatch)
+    again = client.get("/funds/GEN")
+    held = client.get("/funds/GEN", headers={"If-None-Match": again.headers["etag"]})
+    assert again.headers["x-wushe-cache"] == "hit" and again.content == first.content
+    assert held.status_code == 304
+    assert seen == []
+
+
+def test_an_old_reading_or_a_checkpoint_kept_since_sends_the_tag_back_to_the_store(cast, tmp_path, monkeypatch):
+    led = cast.ledger
+    led.open_fund(cast.accountant, "GEN", "综合基金", "CNCF", street_town="xianxiaxincun")
+    checkpoint, witness, line = _cosigned_checkpoint(led, cast, tmp_path)
+    app = create_app(led.settings.model_copy(update={"views_interval": 3600}), ledger=led, api_settings=UNLIMITED)
+    with TestClient(app) as client:  # the runner reads once at start, then only when a write wakes it
+        until(lambda: app.state.reads.at_once() is not None)
+        tag = client.get("/checkpoints").headers["etag"]
+        led.checkpoints.add_cosignature(checkpoint, witness, line)  # this process: the reading is stale at once
+        assert app.state.reads.at_once() is None
+        seen = _store_reads_by_requests(monkeypatch)
+        after = client.get("/checkpoints", headers={"If-None-Match": tag})
+        assert after.status_code == 200 and "mca.example" in after.text and seen
+        app.state.keeper.basis = replace(app.state.keeper.basis, read_at=time.monotonic() - reads.BASIS_AGE - 1,
+                                         generation=led.checkpoints.generation)
+        assert app.state.reads.at_once() is None  # older than BASIS_AGE: read from the store
+
+
+def test_a_cosignature_kept_by_another_process_changes_the_tag_within_a_round(cast, tmp_path):
+    """Another process (the witness's CLI, a second server) writes the checkpoint store behind this
+    one's back: the runner's next reading carries it into every tag."""
+    led = cast.ledger
+    led.open_fund(cast.accountant, "GEN", "综合基金", "CNCF", street_town="xianxiaxincun")
+    checkpoint, witness, line = _cosigned_checkpoint(led, cast, tmp_path)
+    other = Ledger(led.settings, database_url=led.database_url)
+    app = create_app(led.settings.model_copy(update={"views_interval": 0.05}), ledger=led, api_settings=UNLIMITED)
+    try:
+        with TestClient(app) as client:
+            until(lambda: app.state.reads.at_once() is not None)
+            tag = client.get("/checkpoints").headers["etag"]
+            other.checkpoints.add_cosignature(checkpoint, witness, line)
+            until(lambda: client.get("/checkpoints", headers={"If-None-Match": tag}).status_code == 200)
+            assert "mca.example" in client.get("/checkpoints").text
+    finally:
+        other.close()
 
 
 def test_the_cache_can_be_turned_off(cast):

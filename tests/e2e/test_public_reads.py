@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from conftest import POSTGRES_URL
 from fastapi.testclient import TestClient
+from waiting import until
 
 from api.main import create_app
 from ledger.application import Ledger
@@ -31,15 +32,6 @@ JSON = (f"{API}/district", f"{API}/overview", f"{API}/street-towns", f"{API}/str
 
 def _app(cast, **settings):
     return create_app(cast.ledger.settings.model_copy(update=settings), ledger=cast.ledger)
-
-
-def _until(check, seconds: float = 20.0):
-    """Poll ``check`` until it returns something true (the runner works in its own thread)."""
-    deadline = time.monotonic() + seconds
-    while not (found := check()):
-        assert time.monotonic() < deadline, "the condition did not hold in time"
-        time.sleep(0.02)
-    return found
 
 
 @pytest.fixture
@@ -65,7 +57,7 @@ def test_the_runner_catches_up_without_any_read(cast, other):
     with TestClient(_app(cast, views_interval=0.05)) as client:
         views = Projections(cast.ledger)
         head = _donate(other, cast, 12_345)  # not this process's write: nothing wakes the runner
-        _until(lambda: views.position() >= head and cast.ledger.merkle.synced_position() >= head)
+        until(lambda: views.position() >= head and cast.ledger.merkle.synced_position() >= head)
         health = client.get("/health").json()
         assert (health["projections_lag"], health["projections_runner"]) == (0, "background")
         assert _balance(client) == "123.45"
@@ -75,7 +67,7 @@ def test_a_write_through_the_api_is_seen_by_the_next_public_read(cast):
     cast.ledger.open_fund(cast.accountant, "GEN", "非限定性基金", "CNCF", street_town="xianxiaxincun")
     app = _app(cast, views_interval=3600)  # only the write's own wake-up can bring the views there in time
     with TestClient(app) as client:
-        _until(lambda: app.state.keeper.reached >= cast.ledger.written_through)
+        until(lambda: app.state.keeper.reached >= cast.ledger.written_through)
         token = app.state.tokens.issue(cast.accountant.key)
         for n, amount in enumerate(("10.01", "20.02", "30.03"), start=1):
             answer = client.post("/api/v1/donations", json={"fund": "GEN", "amount": amount, "donor_type": "resident"},
@@ -92,13 +84,13 @@ def test_health_reports_the_lag_while_the_runner_sleeps(cast, other):
     cast.ledger.open_fund(cast.accountant, "GEN", "非限定性基金", "CNCF", street_town="xianxiaxincun")
     app = _app(cast, views_interval=3600)
     with TestClient(app) as client:
-        _until(lambda: client.get("/health").json()["projections_lag"] == 0)
+        until(lambda: client.get("/health").json()["projections_lag"] == 0)
         _donate(other, cast, 100)
         _donate(other, cast, 200)
         health = client.get("/health").json()
         assert (health["projections_lag"], health["projections_runner"]) == (2, "background")
         app.state.keeper.wake()
-        _until(lambda: client.get("/health").json()["projections_lag"] == 0)
+        until(lambda: client.get("/health").json()["projections_lag"] == 0)
 
 
 def test_the_runner_stops_with_the_server(cast):
