@@ -6,9 +6,7 @@ no filter; a bad one is a 4xx naming it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
-
-from fastapi import Query, Request
+from fastapi import Request
 
 from api.listings import MAX_JSON_PAGE, MAX_PAGE, PAGE_SIZE, STATUSES, Filters, Paging
 from ledger.errors import InvalidInput, LedgerError, NotFound
@@ -74,34 +72,47 @@ def read_selection(request: Request, most: int, street_town: str | None, domain:
                      Paging(_text(after, "after", 1000), _text(before, "before", 1000), size))
 
 
-_STREET_TOWN = Query(description="A street-town code: only its projects, hours, corrections, organisations")
-_DOMAIN = Query(description="A service domain code (projects, hours)")
-_YEAR = Query(description="A year: projects running in it, gifts, corrections, organisations registered in it")
-_STATUS = Query(description="A project's status today: upcoming, running or ended")
-_Q = Query(description="Search projects or organisations by name or code (part of either)")
-_AFTER = Query(description="The `next` cursor of the page before: the page after it")
-_BEFORE = Query(description="The `previous` cursor of the page after: the page before it")
+DESCRIBED = {
+    "street_town": "A street-town code: only its projects, hours, corrections, organisations",
+    "domain": "A service domain code (projects, hours)",
+    "year": "A year: projects running in it, gifts, corrections, organisations registered in it",
+    "status": "A project's status today: upcoming, running or ended",
+    "q": "Search projects or organisations by name or code (part of either)",
+    "after": "The `next` cursor of the page before: the page after it",
+    "before": "The `previous` cursor of the page after: the page before it",
+    "limit": "Rows per page, 1 to {most}",
+}
+"""The lists' query parameters (:func:`read_selection`'s order) and what the API documents of each."""
 
 
-PARAMETERS = ("street_town", "domain", "year", "status", "q", "after", "before", "limit")
-"""The lists' query parameters, in :func:`read_selection`'s order."""
+def documented(most: int) -> dict:
+    """The lists' query parameters in a route's OpenAPI operation (its ``openapi_extra``), as
+    FastAPI would describe optional string parameters: the routes read them themselves
+    (:func:`json_selection`), since FastAPI's validation of each of the eight strings on every
+    request, a kept answer's included, cost more than building the tag."""
+    def described(name: str, text: str) -> dict:
+        text = text.format(most=most)
+        return {"name": name, "in": "query", "required": False, "description": text,
+                "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": name.replace("_", " ").title(),
+                           "description": text}}
+
+    refused = {"description": "Validation Error",
+               "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}}}
+    return {"parameters": [described(name, text) for name, text in DESCRIBED.items()], "responses": {"422": refused}}
 
 
 async def html_selection(request: Request) -> Selection:
-    """The HTML pages' parameters (the pages are not in the OpenAPI document), read from the query
-    string as it is: declared one by one, each of the eight was validated by FastAPI on every
-    request, a kept page's included, for a string :func:`read_selection` checks anyway."""
+    """The HTML pages' parameters, read from the query string as it is (see :func:`documented`);
+    a refusal is answered as an error page in the reader's language."""
     given = request.query_params
     try:
-        return read_selection(request, MAX_PAGE, *(given.get(name) for name in PARAMETERS))
+        return read_selection(request, MAX_PAGE, *(given.get(name) for name in DESCRIBED))
     except LedgerError as exc:
         return Selection(Filters(), Paging(), refused=exc)
 
 
-async def json_selection(request: Request, street_town: Annotated[str | None, _STREET_TOWN] = None,
-                         domain: Annotated[str | None, _DOMAIN] = None, year: Annotated[str | None, _YEAR] = None,
-                         status: Annotated[str | None, _STATUS] = None, q: Annotated[str | None, _Q] = None,
-                         after: Annotated[str | None, _AFTER] = None, before: Annotated[str | None, _BEFORE] = None,
-                         limit: Annotated[str | None, Query(description=f"Rows per page, 1 to {MAX_JSON_PAGE}")] = None,
-                         ) -> Selection:
-    return read_selection(request, MAX_JSON_PAGE, street_town, domain, year, status, q, after, before, limit)
+async def json_selection(request: Request) -> Selection:
+    """The public JSON's parameters, read from the query string (a route declares them with
+    ``openapi_extra=documented(MAX_JSON_PAGE)``); a refusal is a 4xx problem naming the parameter."""
+    given = request.query_params
+    return read_selection(request, MAX_JSON_PAGE, *(given.get(name) for name in DESCRIBED))

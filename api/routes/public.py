@@ -13,9 +13,9 @@ from pydantic import BaseModel
 from api import public_data
 from api.caching import Fresh, FreshReads, cached_json
 from api.deps import ReadsDep
-from api.listings import Filters, Paging
+from api.listings import MAX_JSON_PAGE, Filters, Paging
 from api.receipt_check import MAX_RECEIPT_BYTES, check_receipt, refusal
-from api.selection import Selection, json_selection
+from api.selection import Selection, documented, json_selection
 from ledger.money import to_decimal_string
 from projections.report import transparency_report
 
@@ -90,6 +90,8 @@ Page = dict[str, Any]
 A list shown one page at a time has ``paging.<table>`` (``total``, ``limit``, ``count``, ``next``,
 ``previous``) and the page's ``next`` cursor: ask again with ``after=<next>`` for the rows after."""
 Chosen = Annotated[Selection, Depends(json_selection)]
+LISTED = documented(MAX_JSON_PAGE)
+"""The list parameters :data:`Chosen` reads, in the OpenAPI document of each route that takes it."""
 EVERYTHING = Selection(Filters(), Paging())
 
 
@@ -109,7 +111,7 @@ async def street_towns(request: Request, reads: FreshReads, tag: Fresh) -> Page:
     return await cached_json(request, tag, build)
 
 
-@router.get(f"{PUBLIC}/street-towns/{{code}}")
+@router.get(f"{PUBLIC}/street-towns/{{code}}", openapi_extra=LISTED)
 async def street_town(request: Request, reads: FreshReads, code: str, tag: Fresh, chosen: Chosen) -> Page:
     """One street-town: income by source, spending, projects (a page of them), special funds, hours,
     organisations."""
@@ -117,7 +119,7 @@ async def street_town(request: Request, reads: FreshReads, code: str, tag: Fresh
         public_data.street_town_page(reads.ledger, reads.projections, code, paging=chosen.paging).as_json()))
 
 
-@router.get(f"{PUBLIC}/street-towns/{{code}}/donations")
+@router.get(f"{PUBLIC}/street-towns/{{code}}/donations", openapi_extra=LISTED)
 async def street_town_donations(request: Request, reads: FreshReads, code: str, tag: Fresh, chosen: Chosen) -> Page:
     """Every gift a street-town's donations figure counts (to any fund, a district-wide fund's gift
     tagged with the street-town too), newest first, a page at a time (``year`` selects one year's);
@@ -131,7 +133,7 @@ async def funds(request: Request, reads: FreshReads, tag: Fresh) -> Page:
     return await cached_json(request, tag, lambda: public_data.funds_page(reads.ledger, reads.projections).as_json())
 
 
-@router.get(f"{PUBLIC}/funds/{{code}}")
+@router.get(f"{PUBLIC}/funds/{{code}}", openapi_extra=LISTED)
 async def fund(request: Request, reads: FreshReads, code: str, tag: Fresh, chosen: Chosen) -> Page:
     """One fund (基金): balance, purpose and restrictions, use by project, balance by month, and its
     gifts newest first, a page at a time (``year`` selects one year's)."""
@@ -139,7 +141,7 @@ async def fund(request: Request, reads: FreshReads, code: str, tag: Fresh, chose
         public_data.fund_page(reads.ledger, reads.projections, code, chosen.filters, chosen.paging).as_json()))
 
 
-@router.get(f"{PUBLIC}/funds/{{code}}/usage")
+@router.get(f"{PUBLIC}/funds/{{code}}/usage", openapi_extra=LISTED)
 async def fund_usage(request: Request, reads: FreshReads, code: str, tag: Fresh, chosen: Chosen) -> Page:
     """Every use of a fund (资金使用明细): each project, street-town or payee it paid, with the amount
     and the number of payments, the largest first, a page at a time; ``summary.used`` is their sum."""
@@ -147,7 +149,7 @@ async def fund_usage(request: Request, reads: FreshReads, code: str, tag: Fresh,
         public_data.fund_usage_page(reads.ledger, reads.projections, code, chosen.paging).as_json()))
 
 
-@router.get(f"{PUBLIC}/projects")
+@router.get(f"{PUBLIC}/projects", openapi_extra=LISTED)
 async def projects(request: Request, reads: FreshReads, tag: Fresh, chosen: Chosen) -> Page:
     """The projects by code, a page at a time, filtered by ``street_town``, ``domain``, ``year``
     (running at some time in it), ``status`` (today: upcoming, running, ended) and ``q`` (name or code)."""
@@ -162,7 +164,7 @@ async def project(request: Request, reads: FreshReads, code: str, tag: Fresh) ->
         public_data.project_page(reads.ledger, reads.projections, code).as_json()))
 
 
-@router.get(f"{PUBLIC}/hours")
+@router.get(f"{PUBLIC}/hours", openapi_extra=LISTED)
 async def volunteer_hours(request: Request, reads: FreshReads, tag: Fresh, chosen: Chosen) -> Page:
     """Volunteer hours by organisation (a page at a time), street-town, domain and month (no person
     is named); ``street_town`` and ``domain`` narrow them."""
@@ -170,7 +172,7 @@ async def volunteer_hours(request: Request, reads: FreshReads, tag: Fresh, chose
         public_data.hours_page(reads.ledger, reads.projections, chosen.filters, chosen.paging).as_json()))
 
 
-@router.get(f"{PUBLIC}/corrections")
+@router.get(f"{PUBLIC}/corrections", openapi_extra=LISTED)
 async def corrections(request: Request, reads: FreshReads, tag: Fresh, chosen: Chosen) -> Page:
     """The corrections log (更正说明), newest first, a page at a time: every correction, its reason and
     what it corrects (``street_town``, ``year`` narrow it)."""
@@ -178,14 +180,14 @@ async def corrections(request: Request, reads: FreshReads, tag: Fresh, chosen: C
         public_data.corrections_page(reads.ledger, reads.projections, chosen.filters, chosen.paging).as_json()))
 
 
-@router.get(f"{PUBLIC}/organisations")
+@router.get(f"{PUBLIC}/organisations", openapi_extra=LISTED)
 async def organisations(request: Request, reads: FreshReads, tag: Fresh, chosen: Chosen) -> Page:
     """The registered organisations by code, a page at a time (``street_town``, ``year`` registered, ``q``)."""
     return await cached_json(request, tag, lambda: (
         public_data.organisations_page(reads.ledger, reads.projections, chosen.filters, chosen.paging).as_json()))
 
 
-@router.get(f"{PUBLIC}/checkpoints")
+@router.get(f"{PUBLIC}/checkpoints", openapi_extra=LISTED)
 async def checkpoints(request: Request, reads: FreshReads, tag: Fresh, chosen: Chosen) -> Page:
     """Signed checkpoints, newest first, a page at a time (``limit``, default 50), with witness
     cosignatures and whether each is consistent with the one before it (a consistency proof checked

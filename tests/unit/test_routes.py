@@ -43,3 +43,30 @@ def test_no_two_routers_match_the_same_path(tmp_path):
     assert overlaps == []
     first = app.routes[1].original_router.routes  # after FastAPI's own /openapi.json
     assert "/" in {route.path for route in first}  # the residents' pages are tried first
+
+
+def _calls(dependant) -> set:
+    found = {dependant.call}
+    for inner in dependant.dependencies:
+        found |= _calls(inner)
+    return found
+
+
+def test_every_public_list_documents_the_parameters_it_reads(tmp_path):
+    """The JSON lists read their parameters from the query string themselves (api.selection): each
+    route that does still lists every one in the OpenAPI document, and nothing else reads them."""
+    from typer.testing import CliRunner
+
+    from api.selection import DESCRIBED, json_selection
+    from wushe.cli import app as cli
+
+    assert CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "init"]).exit_code == 0
+    app = create_app(Settings(data_dir=tmp_path))
+    operations = app.openapi()["paths"]
+    reading = [route for _, route in _routes_by_router(app)
+               if isinstance(route, APIRoute) and json_selection in _calls(route.dependant)]
+    assert len(reading) == 9
+    for route in reading:
+        listed = {p["name"] for p in operations[route.path]["get"]["parameters"] if p["in"] == "query"}
+        assert set(DESCRIBED) <= listed, route.path
+        assert "422" in operations[route.path]["get"]["responses"], route.path
