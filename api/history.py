@@ -58,8 +58,7 @@ def install(app: FastAPI) -> None:
 class RefuseOnConflict:
     """Answers 503 for every request but ``/health`` while the app's ``history_problem`` stands.
     A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware`` (``app.middleware("http")``) ran
-    every request through a task group and memory streams, some 0.1 ms a request on the
-    benchmark's machine, the trivial route's included."""
+    every request, the cheapest included, through a task group and memory streams."""
 
     def __init__(self, app: ASGIApp, state: Any) -> None:
         self.app = app

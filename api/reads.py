@@ -207,7 +207,8 @@ class PublicReads:
         :func:`projections.keeper.read_basis` in the thread pool): the runner is not running or has
         not reached this process's last write, the copy has to be waited for, or the inputs are
         older than :data:`BASIS_AGE` or were read before this process last kept a checkpoint or a
-        cosignature, or a view failed its check. Tags so made trail another process's checkpoint by at most one round."""
+        cosignature, or a view failed its check. Tags so made trail another process's checkpoint
+        by at most one round."""
         target = self.primary.written_through
         keeper = self.keeper
         if not keeper.running or keeper.reached < target or keeper.withheld:

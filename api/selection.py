@@ -6,6 +6,7 @@ no filter; a bad one is a 4xx naming it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from fastapi import Request
 
 from api.listings import MAX_JSON_PAGE, MAX_PAGE, PAGE_SIZE, STATUSES, Filters, Paging

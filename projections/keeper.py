@@ -9,7 +9,7 @@ their digests runs beside it, in a thread of its own, on a snapshot of the views
 :data:`CHECK_APART_FROM` events that thread has the check's reading done by a process of its own
 (``projections.check_apart``): hashing every row of every view is pure Python (30 s of CPU at a
 million events), and in the server's process it held the interpreter's lock against every request
-for that long, each minute.
+for that long at every check.
 """
 
 from __future__ import annotations
@@ -168,7 +168,6 @@ class Keeper:
         """``Projections.recomputed`` in a Python process of its own (``python -m
         projections.check_apart``) that opens the store read-only; a stop of the keeper ends it
         (a check only reads: one cut short changes nothing)."""
-        self._halt_check.clear()
         asked = pickle.dumps((self.ledger.settings, self.ledger.database_url))
         child = subprocess.Popen([sys.executable, "-m", "projections.check_apart"], stdin=subprocess.PIPE,
                                  stdout=subprocess.PIPE)
@@ -214,6 +213,7 @@ class Keeper:
             if self.running:
                 return
             self._stop.clear()
+            self._halt_check.clear()
             self._thread = threading.Thread(target=self._loop, name="wushe-views", daemon=True)
             self._thread.start()
 
