@@ -42,6 +42,7 @@ from api import i18n
 from api.deps import public_reads
 from api.reads import ReadSide
 from projections.base import CHINA
+from projections.keeper import read_basis
 
 CACHE_CONTROL = "public, max-age=0, must-revalidate"
 HERE = Path(__file__).resolve().parent
@@ -104,19 +105,27 @@ async def fresh(request: Request, response: Response) -> dict[str, str]:
 
 def _fresh_from_store(request: Request, response: Response) -> dict[str, str]:
     side = public_reads(request)
-    checkpoint = side.ledger.checkpoints.standing()
-    return _tagged(request, response, side, side.projections.position(), checkpoint)
+    basis = read_basis(side.projections, side.ledger.checkpoints, 0)
+    return _tagged(request, response, side, basis.position, basis.checkpoint)
 
 
 def _tagged(request: Request, response: Response, side: ReadSide, position: int,
             checkpoint: tuple[int, int]) -> dict[str, str]:
+    standing = repr(request.app.state.keeper.problem)
+    return _answer_tag(request, response, position, checkpoint, standing, keep=not side.behind)
+
+
+def _answer_tag(request: Request, response: Response, position: int, checkpoint: tuple[int, int],
+                standing: str, *, keep: bool) -> dict[str, str]:
+    """The request's tag set on ``response`` (a 304 raised when the client holds it), and the key
+    its answer is kept under (none unless ``keep``)."""
     lang = i18n.language(request, request.query_params.get("lang"))
-    tag = etag(request, position, checkpoint, lang, repr(request.app.state.keeper.problem))
+    tag = etag(request, position, checkpoint, lang, standing)
     sent = headers(tag)
     if matches(request.headers.get("if-none-match"), tag):
         raise HTTPException(304, headers=sent)
     response.headers.update(sent)
-    request.state.answer_key = (tag, position) if not side.behind else None
+    request.state.answer_key = (tag, position) if keep else None
     return sent
 
 
@@ -129,13 +138,7 @@ async def fresh_form(request: Request, response: Response) -> dict[str, str]:
     if keeper.failure or keeper.withheld:
         request.state.answer_key = None
         return {"Cache-Control": "no-cache"}
-    tag = etag(request, 0, (0, 0), i18n.language(request, request.query_params.get("lang")), "form")
-    sent = headers(tag)
-    if matches(request.headers.get("if-none-match"), tag):
-        raise HTTPException(304, headers=sent)
-    response.headers.update(sent)
-    request.state.answer_key = (tag, 0)
-    return sent
+    return _answer_tag(request, response, 0, (0, 0), "form", keep=True)
 
 
 @dataclass(frozen=True)

@@ -121,9 +121,9 @@ class ReplicaMonitor:
             state.primary_head = self.state.primary_head
             logger.debug("primary head unavailable: %s", exc)
         try:
-            state.reached = min(self.projections.position(), self.replica.merkle.synced_position())
-            state.replayed_at = _replayed_at(self.replica)
             state.basis = read_basis(self.projections, self.replica.checkpoints, generation)
+            state.reached = min(state.basis.position, self.replica.merkle.synced_position())
+            state.replayed_at = _replayed_at(self.replica)
             state.ok = True
         except Exception as exc:  # noqa: BLE001 -- the copy is down or hung: reads go to the primary
             state.error = f"{type(exc).__name__}: {str(exc).strip()[:200]}"

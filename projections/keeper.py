@@ -95,9 +95,8 @@ class Keeper:
             self.projections.run()
             self.ledger.merkle.sync()
             checkpoints = self.ledger.checkpoints
-            generation = checkpoints.generation
-            reached = min(self.projections.position(), self.ledger.merkle.synced_position())
-            basis = read_basis(self.projections, checkpoints, generation)
+            basis = read_basis(self.projections, checkpoints, checkpoints.generation)
+            reached = min(basis.position, self.ledger.merkle.synced_position())
         with self._changed:
             self.basis = basis
             self.reached = max(self.reached, reached)
