@@ -20,23 +20,31 @@ answer is kept only when it was built at the very position its tag names, with s
 read side that is not behind its primary (a page behind says how many seconds behind: those are
 built each time). While one request builds an answer, others asking for the same tag wait for it
 instead of building it too. ``X-Wushe-Cache: hit`` or ``miss`` says which an answer was.
+
+A GET for a kept answer is sent by :class:`KeptAnswers`, an ASGI layer just outside the router:
+it makes the same tag from the same inputs (:func:`etag`) and sends the kept bytes, or the 304,
+without the route being found or its parameters and dependencies resolved, which was most of a
+kept page's cost (docs/performance.md section 8). Everything else, a missing or stale tag
+included, goes on to the route, which answers as before. The middleware outside the layer (the
+rate limits, the security headers, the history guard) sees every request either way.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import i18n
 from api.deps import public_reads
@@ -145,6 +153,8 @@ async def fresh_form(request: Request, response: Response) -> dict[str, str]:
 class Stored:
     body: bytes
     media_type: str
+    path: str = ""
+    """The request path the answer was built for (:meth:`Answers.holds`)."""
 
 
 class Answers:
@@ -159,6 +169,18 @@ class Answers:
         self._entries: OrderedDict[str, Stored] = OrderedDict()
         self._building: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
+        self._paths: Counter[str] = Counter()
+
+    def holds(self, path: str) -> bool:
+        """Whether some answer for ``path`` is kept (for any parameters or position): a request
+        for another path need not be tagged to know it finds nothing."""
+        return path in self._paths
+
+    def _forget(self, stored: Stored) -> None:
+        self.size -= len(stored.body)
+        self._paths[stored.path] -= 1
+        if self._paths[stored.path] <= 0:
+            del self._paths[stored.path]
 
     def get(self, key: str) -> Stored | None:
         with self._lock:
@@ -173,15 +195,16 @@ class Answers:
         with self._lock:
             old = self._entries.pop(key, None)
             if old is not None:
-                self.size -= len(old.body)
+                self._forget(old)
             self._entries[key] = stored
             self.size += len(stored.body)
+            self._paths[stored.path] += 1
             while self.size > self.max_bytes:
                 _, dropped = self._entries.popitem(last=False)
-                self.size -= len(dropped.body)
+                self._forget(dropped)
 
-    def answer(self, key: str, position: int, build: Callable[[], tuple[Response, int | None]]
-               ) -> tuple[Response | Stored, bool]:
+    def answer(self, key: str, position: int, build: Callable[[], tuple[Response, int | None]],
+               path: str = "") -> tuple[Response | Stored, bool]:
         """The stored answer for ``key`` (and True), or one built now (and False), kept when it
         was built at ``position`` with status 200."""
         while True:
@@ -201,7 +224,7 @@ class Answers:
         try:
             response, built_at = build()
             if response.status_code == 200 and built_at == position and isinstance(response.body, bytes):
-                self.put(key, Stored(response.body, response.media_type or "application/octet-stream"))
+                self.put(key, Stored(response.body, response.media_type or "application/octet-stream", path))
             return response, False
         finally:
             with self._lock:
@@ -234,7 +257,7 @@ def cached(request: Request, sent: dict[str, str], build: Callable[[], tuple[Res
         response, _ = build()
         response.headers.update(sent)
         return response
-    found, hit = answers.answer(key[0], key[1], build)
+    found, hit = answers.answer(key[0], key[1], build, request.url.path)
     if hit:
         return _from_store(found, sent)  # type: ignore[arg-type]
     found.headers.update({**sent, "X-Wushe-Cache": "miss"})  # type: ignore[union-attr]
@@ -281,3 +304,49 @@ async def fresh_reads(request: Request, tag: Fresh) -> ReadSide:
 
 FreshReads = Annotated[ReadSide, Depends(fresh_reads)]
 """Public reads for a route that also takes :data:`Fresh`."""
+
+
+class KeptAnswers:
+    """Sends a GET's kept answer (or its 304) from just outside the router: the tag made as
+    :func:`fresh` makes it, from the runner's reading (``PublicReads.at_once``), and looked up
+    in :class:`Answers`. Falls through to the app whenever the route could answer otherwise: no
+    reading to tag from, a read side behind its primary, an answer that would set the language
+    cookie, or nothing kept under the tag. Only paths with an answer kept are tagged here."""
+
+    def __init__(self, app: ASGIApp, state: Any) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        answer = self._kept(scope) if scope["type"] == "http" and scope["method"] == "GET" else None
+        if answer is None:
+            await self.app(scope, receive, send)
+        else:
+            await answer(scope, receive, send)
+
+    def _kept(self, scope: Scope) -> Response | None:
+        answers: Answers | None = getattr(self.state, "answers", None)
+        if answers is None or not answers.holds(scope["path"]):
+            return None
+        quick = self.state.reads.at_once()
+        if quick is None or quick[0].behind:
+            return None
+        request = Request(scope)
+        asked = request.query_params.get("lang")
+        if asked is not None and request.cookies.get(i18n.COOKIE) != asked:
+            return None  # the route answers and sets the cookie (pages._remember_language)
+        basis = quick[1]
+        tag = etag(request, basis.position, basis.checkpoint, i18n.language(request, asked),
+                   repr(self.state.keeper.problem))
+        found = answers.get(tag)
+        if found is None:
+            return None
+        sent = headers(tag)
+        if matches(request.headers.get("if-none-match"), tag):
+            return Response(status_code=304, headers=sent)
+        return _from_store(found, sent)
+
+
+def install(app) -> None:
+    """The kept-answer layer, innermost of the app's middleware: add it before any other."""
+    app.add_middleware(KeptAnswers, state=app.state)

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from api import console, history, security, standing, unavailable, writes
+from api import caching, console, history, security, standing, unavailable, writes
 from api.caching import Answers
 from api.checks import Outcome, add_check
 from api.limits import trust_proxies
@@ -204,6 +204,7 @@ def create_app(
     app.include_router(log.pages)
     app.include_router(health.router)
     app.include_router(docs.router)
+    caching.install(app)  # innermost: a kept answer is sent inside every other middleware
     writes.install(app, api_settings)
     cache_mib = app.state.api_settings.answer_cache_mib
     app.state.answers = Answers(cache_mib * 2**20) if cache_mib > 0 else None

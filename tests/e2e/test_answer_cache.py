@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from rawsql import RawSQL
 from waiting import until
 
-from api import public_data, reads
+from api import caching, public_data, reads
 from api.caching import Answers, Stored
 from api.main import create_app
 from api.settings import ApiSettings
@@ -154,6 +154,64 @@ def test_every_page_is_kept_when_log_positions_have_gaps(cast, database_url):
             assert second.content == first.content
 
 
+ASKED = [*((path, {}) for path in KEPT_PAGES), ("/funds/GEN", {"lang": "en"}), ("/projects", {"limit": "1"}),
+         (f"{API}/funds/GEN", {"limit": "2"}), ("/street-towns/xianxiaxincun", {"lang": "zh", "year": "2026"})]
+
+
+def _without_kept_layer(app):
+    """The app as it was before the kept-answer layer: every request through the router."""
+    app.user_middleware = [m for m in app.user_middleware if m.cls is not caching.KeptAnswers]
+    return app
+
+
+def _seen(answer) -> tuple:
+    return answer.status_code, answer.content, sorted(answer.headers.multi_items())
+
+
+def test_the_kept_answer_layer_sends_what_the_route_sends_without_finding_the_route(site, monkeypatch):
+    """A kept answer (and its 304) sent from outside the router is the answer the route sends, byte
+    for byte and header for header, to the same request: another app on the same ledger without
+    the layer is asked the same; and no such request reaches the router."""
+    client, cast = site
+    key = SigningKey.generate(cast.ledger.origin)
+    cast.ledger.register_principal(cast.root, cast.ledger.origin, "账本日志", ["log"], key=key.verifier)
+    cast.ledger.sign_checkpoint(Actor(cast.ledger.origin, key))
+    plain = _without_kept_layer(create_app(ledger=cast.ledger, api_settings=UNLIMITED))
+    with TestClient(plain, raise_server_exceptions=False) as other:
+        until(lambda: client.app.state.reads.at_once() is not None and plain.state.reads.at_once() is not None)
+        for path, params in ASKED:  # both keep every answer once
+            assert client.get(path, params=params).status_code == other.get(path, params=params).status_code == 200
+        routed = []
+        real = type(client.app.router).__call__
+
+        async def counted(router, scope, receive, send):
+            if router is client.app.router:
+                routed.append(scope["path"])
+            await real(router, scope, receive, send)
+
+        monkeypatch.setattr(type(client.app.router), "__call__", counted)
+        cookie_set = []
+        for path, params in ASKED:
+            mine, theirs = client.get(path, params=params), other.get(path, params=params)
+            assert mine.headers["x-wushe-cache"] == "hit" and _seen(mine) == _seen(theirs), (path, params)
+            if "set-cookie" in mine.headers:  # asked for the other language than the cookie's: remembered
+                cookie_set.append(path)
+            held = {"If-None-Match": mine.headers["etag"]}
+            mine, theirs = client.get(path, params=params, headers=held), other.get(path, params=params, headers=held)
+            assert mine.status_code == 304 and _seen(mine) == _seen(theirs), (path, params)
+        # the form's tag is its own (fresh_form): its route answers it; so does the route of an
+        # answer that changes the language cookie
+        assert cookie_set == ["/funds/GEN", "/street-towns/xianxiaxincun"]
+        assert sorted(routed) == sorted(["/verify"] * 2 + cookie_set)  # their 304s come after: cookie set
+        assert client.get("/funds/GEN", params={"lang": "en"}).headers["x-wushe-cache"] == "hit"
+        client.cookies.clear()  # asked for English without the cookie: the route answers and sets it
+        assert "wushe_lang=en" in client.get("/funds/GEN", params={"lang": "en"}).headers["set-cookie"]
+        cast.ledger.record_donation(cast.accountant, "GEN", 100, donor_type="resident")
+        until(lambda: client.app.state.keeper.reached >= cast.ledger.recorder.max_notification_id())
+        assert client.get("/funds/GEN").headers["x-wushe-cache"] == "miss"  # a new tag: built by the route
+        assert routed[-1] == "/funds/GEN"
+
+
 def test_a_witness_cosignature_changes_every_tag(cast, tmp_path):
     """The tag names the latest checkpoint's size and how many witnesses cosigned it: a reader who
     holds a page gets 304 until a witness cosigns, then the page anew (it shows the cosignature)."""
@@ -284,5 +342,5 @@ def test_an_answer_built_at_another_position_than_its_tag_or_failed_is_not_kept(
     answers.answer("newer", 7, _made(b"built after the runner moved", position=8))
     answers.answer("failed", 7, _made(b"oops", status=503))
     assert answers.get("newer") is None and answers.get("failed") is None
-    found, hit = answers.answer("kept", 7, _made(b"ok"))
+    _, hit = answers.answer("kept", 7, _made(b"ok"))
     assert not hit and answers.get("kept") == Stored(b"ok", "text/html")
