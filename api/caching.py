@@ -257,7 +257,7 @@ def cached(request: Request, sent: dict[str, str], build: Callable[[], tuple[Res
         response, _ = build()
         response.headers.update(sent)
         return response
-    found, hit = answers.answer(key[0], key[1], build, request.url.path)
+    found, hit = answers.answer(key[0], key[1], build, request.scope["path"])
     if hit:
         return _from_store(found, sent)  # type: ignore[arg-type]
     found.headers.update({**sent, "X-Wushe-Cache": "miss"})  # type: ignore[union-attr]

@@ -97,7 +97,7 @@ class QuietMemoryStorage(MemoryStorage):
         if now >= self._purge_after:
             self._purge_after = now + self.PURGE_EVERY
             self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
-            for key in [key for key, entries in self.events.items() if not entries]:
+            for key in [key for key, entries in list(self.events.items()) if not entries]:  # copied at once: others hit
                 with self.locks[key]:
                     if not self.events.get(key):
                         self.events.pop(key, None)
