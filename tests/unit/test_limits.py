@@ -23,17 +23,20 @@ def test_hits_start_no_thread_and_the_window_still_refuses_and_reopens(monkeypat
         real_start(thread)
 
     monkeypatch.setattr(threading.Thread, "start", counted)
-    limiter, rate = MovingWindowRateLimiter(storage), parse("5/second")
+    limiter, rate = MovingWindowRateLimiter(storage), parse("5/minute")
     answers = []
     for _ in range(3):
         answers += [limiter.hit(rate, "public", "203.0.113.9") for _ in range(6)]
         time.sleep(0.02)  # past the 10 ms after which the parent storage would start its next Timer
         answers.append(limiter.hit(rate, "public", "198.51.100.1"))  # another address: its own window
     assert answers[:7] == [True] * 5 + [False, True]
-    assert answers[7:13] == [False] * 6  # the same second: still refused
+    assert answers[7:13] == answers[14:20] == [False] * 6  # the same minute: still refused
     assert started == []
+    second = parse("1/second")
+    assert [limiter.hit(second, "public", "192.0.2.7") for _ in range(2)] == [True, False]
     time.sleep(1.05)
-    assert limiter.hit(rate, "public", "203.0.113.9")  # the window moved on
+    assert limiter.hit(second, "public", "192.0.2.7")  # the window moved on
+    assert started == []
 
 
 def test_expired_windows_are_dropped_once_a_second(monkeypatch):
