@@ -22,7 +22,7 @@ built each time). While one request builds an answer, others asking for the same
 instead of building it too. ``X-Wushe-Cache: hit`` or ``miss`` says which an answer was.
 
 A GET for a kept answer is sent by :class:`KeptAnswers`, an ASGI layer just outside the router:
-it makes the same tag from the same inputs (:func:`etag`) and sends the kept bytes, or the 304,
+it makes the same tag from the same inputs (:func:`figures_tag`) and sends the kept bytes, or the 304,
 without the route being found or its parameters and dependencies resolved, which was most of a
 kept page's cost (docs/performance.md section 8). Everything else, a missing or stale tag
 included, goes on to the route, which answers as before. The middleware outside the layer (the
@@ -117,18 +117,25 @@ def _fresh_from_store(request: Request, response: Response) -> dict[str, str]:
     return _tagged(request, response, side, basis.position, basis.checkpoint)
 
 
+def _request_tag(request: Request, position: int, checkpoint: tuple[int, int], standing: str) -> str:
+    return etag(request, position, checkpoint, i18n.language(request, request.query_params.get("lang")), standing)
+
+
+def figures_tag(request: Request, keeper, position: int, checkpoint: tuple[int, int]) -> str:
+    """The tag of a figures answer (every public GET but the receipt form) at ``position``: what
+    :func:`fresh` and :class:`KeptAnswers` both tag with, so they always agree."""
+    return _request_tag(request, position, checkpoint, repr(keeper.problem))
+
+
 def _tagged(request: Request, response: Response, side: ReadSide, position: int,
             checkpoint: tuple[int, int]) -> dict[str, str]:
-    standing = repr(request.app.state.keeper.problem)
-    return _answer_tag(request, response, position, checkpoint, standing, keep=not side.behind)
+    tag = figures_tag(request, request.app.state.keeper, position, checkpoint)
+    return _answer_tag(request, response, position, tag, keep=not side.behind)
 
 
-def _answer_tag(request: Request, response: Response, position: int, checkpoint: tuple[int, int],
-                standing: str, *, keep: bool) -> dict[str, str]:
+def _answer_tag(request: Request, response: Response, position: int, tag: str, *, keep: bool) -> dict[str, str]:
     """The request's tag set on ``response`` (a 304 raised when the client holds it), and the key
     its answer is kept under (none unless ``keep``)."""
-    lang = i18n.language(request, request.query_params.get("lang"))
-    tag = etag(request, position, checkpoint, lang, standing)
     sent = headers(tag)
     if matches(request.headers.get("if-none-match"), tag):
         raise HTTPException(304, headers=sent)
@@ -146,7 +153,7 @@ async def fresh_form(request: Request, response: Response) -> dict[str, str]:
     if keeper.failure or keeper.withheld:
         request.state.answer_key = None
         return {"Cache-Control": "no-cache"}
-    return _answer_tag(request, response, 0, (0, 0), "form", keep=True)
+    return _answer_tag(request, response, 0, _request_tag(request, 0, (0, 0), "form"), keep=True)
 
 
 @dataclass(frozen=True)
@@ -336,8 +343,7 @@ class KeptAnswers:
         if asked is not None and request.cookies.get(i18n.COOKIE) != asked:
             return None  # the route answers and sets the cookie (pages._remember_language)
         basis = quick[1]
-        tag = etag(request, basis.position, basis.checkpoint, i18n.language(request, asked),
-                   repr(self.state.keeper.problem))
+        tag = figures_tag(request, self.state.keeper, basis.position, basis.checkpoint)
         found = answers.get(tag)
         if found is None:
             return None
