@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
+from itertools import repeat
+from operator import methodcaller
 from typing import Any
+
+import msgspec
 
 from projections.base import Table
 
 DIGESTS = "wushe_projection_digests"
 MODULUS = 1 << 256
-VERSION = "multiset-sha256-1"
+VERSION = "multiset-sha256-msgpack-2"
 """Part of the views' shape: a change of how digests are made refolds the views."""
 
 
@@ -51,9 +55,9 @@ def _plan(table: Table) -> tuple[tuple[str, bool], ...]:
 
 
 def row_hash(table: Table, row: Mapping[str, Any] | None) -> int:
-    """The hash of one row as stored (0 for no row): SHA-256 of the ``repr`` of the table's name
-    and the row's values, integers as ``int`` and everything else as ``str`` (as the store gives
-    them back, whatever type a fold set)."""
+    """The hash of one row as stored (0 for no row): SHA-256 of the MessagePack array of the table's
+    name and the array of the row's values in column order, integers as integers and everything
+    else as strings (as the store gives them back, whatever type a fold set), nulls as nil."""
     if row is None:
         return 0
     values = []
@@ -64,8 +68,36 @@ def row_hash(table: Table, row: Mapping[str, Any] | None) -> int:
             values.append(value)
         else:
             values.append(_canonical(table, column, value))
-    data = repr((table.name, tuple(values))).encode()
-    return int.from_bytes(hashlib.sha256(data).digest(), "big")
+    return int.from_bytes(hashlib.sha256(_encode((table.name, values))).digest())
+
+
+_encode = msgspec.msgpack.Encoder().encode
+
+
+def sum_of_stored(table: Table, rows: Iterable[tuple]) -> int:
+    """The sum of the hashes of rows given as the store holds them: tuples in column order whose
+    values already have their canonical types (integers, strings, None), as the database returns
+    them (and as :func:`canonical_rows` gives a fold's rows). Not reduced modulo 2**256."""
+    return sum(map(int.from_bytes, map(_DIGEST, map(hashlib.sha256, map(_encode, zip(repeat(table.name), rows))))))
+
+
+_DIGEST = methodcaller("digest")
+_TYPES: dict[str, Any] = {}
+
+
+def canonical_rows(table: Table, rows: list[tuple]) -> list[tuple]:
+    """A fold's rows (tuples in column order) with their values' canonical types: checked at once
+    by msgspec, and only if one is off, each row converted as :func:`row_hash` converts it."""
+    kind = _TYPES.get(table.name)
+    if kind is None:
+        kind = _TYPES[table.name] = list[tuple[tuple(int | None if integer else str | None
+                                                     for _, integer in _plan(table))]]
+    try:
+        msgspec.convert(rows, kind, strict=True)
+        return rows
+    except msgspec.ValidationError:
+        return [tuple(None if v is None else _canonical(table, c, v) for (c, _), v in zip(_plan(table), row, strict=True))
+                for row in rows]
 
 
 def create(cursor: Any, tables: Any) -> None:
@@ -104,12 +136,7 @@ def apply(batch: Any, by_name: Mapping[str, Table], digests: dict[str, int],
     for where in batch.pending:
         change(where[0], stored[where], read(*where))
     if rollups:
-        reader = batch.reader
-        if reader.written is None:
-            olds = _fetch(reader, by_name, set(rollups))
-        else:  # folding into emptied views: only rollup rows written earlier in this fold exist
-            olds = _fetch(reader, by_name, {where for where in rollups if where in reader.written})
-            reader.written.update(rollups)
+        olds = _fetch(batch.reader, by_name, set(rollups))
         for (name, key), add in rollups.items():
             table, old = by_name[name], olds.get((name, key))
             new = dict(old) if old is not None else {
@@ -130,12 +157,8 @@ def _prefetch(batch: Any, by_name: Mapping[str, Table]) -> None:
     reader = batch.reader
     missing: set[tuple[str, tuple]] = set()
     for name, key in batch.pending:
-        if (name, key) in batch.stored:
-            continue
-        if reader.written is not None and (name, key) not in reader.written:
-            batch.stored[(name, key)] = None  # folding into emptied views: no other row exists
-            continue
-        missing.add((name, key))
+        if (name, key) not in batch.stored:
+            missing.add((name, key))
     batch.stored.update(_fetch(reader, by_name, missing))
 
 
@@ -175,8 +198,7 @@ def recompute(cursor: Any, tables: Any, table: Table) -> int:
         cursor.execute(f"SELECT {columns} FROM {tables.table(table.name)} {after_last if last else ''}"
                        f"ORDER BY {keys} LIMIT {SCAN_ROWS}", last or ())
         rows = cursor.fetchall()
-        for values in rows:
-            total += row_hash(table, dict(zip(table.columns, values, strict=True)))
+        total += sum_of_stored(table, rows)
         if len(rows) < SCAN_ROWS:
             return total % MODULUS
         last = tuple(rows[-1][:len(table.keys)])

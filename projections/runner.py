@@ -13,6 +13,7 @@ the events after it are verified one by one. Any difference rolls the whole rebu
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -28,25 +29,25 @@ from ledger.errors import TamperedEvent
 from ledger.events import EVENT_TYPES
 from ledger.merkle_log import LEAVES
 from ledger.sidetables import Cursor, SideTables, notifications_after
-from projections import corrections, digest, donations, funds, hours, projects, streettowns
+from projections import bulk, corrections, digest, donations, funds, hours, projects, streettowns
 from projections.base import EVERY, ChangeT, Event, Table
 
 VIEWS = (funds, streettowns, projects, hours, corrections, donations)
 """Every view, each a module with TABLES and a pure ``fold(event, read)``."""
 TABLES: tuple[Table, ...] = tuple(t for view in VIEWS for t in view.TABLES)
 _BY_NAME = {t.name: t for t in TABLES}
-SHAPE = int.from_bytes(hashlib.sha256((repr(TABLES) + digest.VERSION).encode()).digest()[:6], "big")
+_STORAGE = "sqlite-without-rowid"
+"""How the tables are laid out (on SQLite, clustered on their primary key: no rowid)."""
+SHAPE = int.from_bytes(hashlib.sha256((repr(TABLES) + digest.VERSION + _STORAGE).encode()).digest()[:6], "big")
 """A fingerprint of every view's definition, kept beside the position."""
 POSITION = "wushe_projection_position"
 _LOCK = "wushe_projections"
 _ENVELOPE = ("originator_id", "originator_version", "originator_topic", "timestamp")
 _PAGE = 5000
 """Events read per query when folding the whole log."""
-_FLUSH = 50_000
-"""Events folded in memory between writes of the merged rows, when folding the whole log."""
 _REBUILD_CACHE_KIB = 256 * 1024
-"""SQLite's page cache while folding the whole log (the default is 2 MiB): the views' indexes
-stay in memory instead of being read back from the file as each flush inserts into them."""
+"""SQLite's page cache while folding the whole log (the default is 2 MiB): the tables' B-trees
+stay in memory while the rows are inserted."""
 _decode = msgspec.json.Decoder().decode
 
 
@@ -118,10 +119,8 @@ class Projections:
             for table in TABLES:
                 columns = [f"{c} {self._type(table, c)}" for c in table.columns]
                 cursor.execute(f"CREATE TABLE IF NOT EXISTS {t.table(table.name)} ({', '.join(columns)}, "
-                               f"PRIMARY KEY ({', '.join(table.keys)}))")
-                for index in table.indexes:
-                    cursor.execute(f"CREATE INDEX IF NOT EXISTS {table.name}_by_{'_'.join(index)} "
-                                   f"ON {t.table(table.name)} ({', '.join(index)})")
+                               f"PRIMARY KEY ({', '.join(table.keys)})){'' if t.postgres else ' WITHOUT ROWID'}")
+                bulk.create_indexes(cursor, t, table)
 
     def _type(self, table: Table, column: str) -> str:
         if column in table.counters:
@@ -228,9 +227,13 @@ class Projections:
                 cursor.execute(f"PRAGMA cache_size = -{_REBUILD_CACHE_KIB}")
             else:  # one long transaction on purpose: at 5M events a fold goes over 5 s between statements
                 cursor.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
+            collecting = gc.isenabled()
+            gc.disable()  # millions of rows stay alive until the write: the collector would walk them again and again
             try:
                 folded, position, digests = self._fold_into(cursor, checkpoint, trusted, verify_all)
             finally:
+                if collecting:
+                    gc.enable()
                 if not t.postgres:
                     cursor.execute("PRAGMA cache_size = -2000")
         self.written = (position, digests)
@@ -238,7 +241,8 @@ class Projections:
 
     def _fold_into(self, cursor: Cursor, checkpoint: Checkpoint | None, trusted: int,
                    verify_all: bool) -> tuple[int, int, dict[str, int]]:
-        """Fold the whole log into emptied views: (events folded, position, each view's digest)."""
+        """Fold the whole log into emptied views, in memory, then write every row once
+        (``projections.bulk``): (events folded, position, each view's digest)."""
         t = self.tables
         for table in TABLES:
             cursor.execute(f"DELETE FROM {t.table(table.name)}")
@@ -246,9 +250,8 @@ class Projections:
         digest.clear(cursor, t)
         digests: dict[str, int] = {}
         frontier = merkle.Frontier()
-        written: set[tuple[str, tuple]] = set()  # rows written so far: the only ones a read can find
-        batch = _Batch(_Reader(cursor, t, written))
-        read, add = batch.read, batch.add
+        rows = bulk.Rows(TABLES)
+        read, apply = rows.read, rows.apply
         position = folded = 0
         while page := _rows_after(cursor, position, _PAGE):
             if frontier.size + len(page) > trusted:  # rows past the checkpoint: none may be off the tree
@@ -262,19 +265,14 @@ class Projections:
                         self._check_root(cursor, frontier, checkpoint)
                 else:
                     event = next(self._verified([_notification(row)]))
-                for change in changes_for(event, read):
-                    add(change)
+                apply(changes_for(event, read))
             position = page[-1][0]
             folded += len(page)
-            if folded % _FLUSH < _PAGE:
-                self._write(cursor, batch, digests)
-                written.update(batch.pending)
-                batch = _Batch(_Reader(cursor, t, written))
-                read, add = batch.read, batch.add
         if frontier.size < trusted:
             raise TamperedEvent("log", frontier.size, f"the log holds {frontier.size} events, fewer than the "
                                 f"{checkpoint.size} its newest checkpoint was signed over (events removed)")
-        self._write(cursor, batch, digests)
+        rows.roll_up()
+        bulk.write(cursor, t, rows, digests)
         digest.save(cursor, t, digests, digests)
         if folded:
             self._set_position(cursor, position)
@@ -437,17 +435,13 @@ class _Batch:
 
 
 class _Reader:
-    """Reads view rows inside the runner's transaction, so earlier events of a batch are seen.
-    Folding into emptied views, ``written`` names every row written so far: no other can be found."""
+    """Reads view rows inside the runner's transaction, so earlier events of a batch are seen."""
 
-    def __init__(self, cursor: Cursor, tables: SideTables, written: set[tuple[str, tuple]] | None = None) -> None:
+    def __init__(self, cursor: Cursor, tables: SideTables) -> None:
         self.cursor = cursor
         self.tables = tables
-        self.written = written
 
     def __call__(self, name: str, key: tuple) -> dict[str, Any] | None:
-        if self.written is not None and (name, key) not in self.written:
-            return None
         table = _BY_NAME[name]
         where = " AND ".join(f"{k} = ?" for k in table.keys)
         self.cursor.execute(f"SELECT {', '.join(table.columns)} FROM {self.tables.table(name)} WHERE {where}", key)
