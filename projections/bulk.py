@@ -15,8 +15,7 @@ it, as in the runner's batches.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from projections import digest
@@ -75,29 +74,29 @@ class Rows:
         return digest.canonical_rows(self.tables[name], [(*key, *row.values()) for key, row in self.rows[name].items()])
 
 
-def write(cursor: Any, tables: Any, rows: Rows, digests: dict[str, int]) -> None:
+def write(cursor: Any, tables: Any, rows: Rows, digests: dict[str, int],
+          elsewhere: Mapping[str, tuple[list[tuple], int]] | None = None) -> None:
     """Insert every row into the emptied tables and set ``digests`` to each view's digest over its
-    rows. On SQLite the inserts of one table run in a thread while this one hashes the next
-    (the driver lets go of the interpreter while SQLite works)."""
-    with ThreadPoolExecutor(1, thread_name_prefix="views-insert") as pool:
-        inserting: Future | None = None
-        for name, table, ordered in _prepared(rows, digests):
-            if tables.postgres:
-                _copy(cursor, tables, table, ordered)
-                continue
-            if inserting is not None:
-                inserting.result()
-            inserting = pool.submit(_insert, cursor, tables, table, ordered)
-        if inserting is not None:
-            inserting.result()
-
-
-def _prepared(rows: Rows, digests: dict[str, int]) -> Iterator[tuple[str, Table, list[tuple]]]:
+    rows. ``elsewhere``: rows another process folded, rolled up and hashed (``projections.fold_apart``),
+    per table the rows as stored and the sum of their hashes, written beside these."""
+    elsewhere = elsewhere or {}
+    rolled = {t.name for t in rows.tables.values() if t.rollups} | {
+        target for t in rows.tables.values() for target, _, _ in t.rollups}
     for name, table in rows.tables.items():
-        if rows.rows[name]:
-            ordered = rows.stored(name)
-            digests[name] = digest.sum_of_stored(table, ordered) % digest.MODULUS
-            yield name, table, ordered
+        if not rows.rows[name] and name not in elsewhere:
+            continue
+        ordered = rows.stored(name) if rows.rows[name] else []
+        total = digest.sum_of_stored(table, ordered)
+        if name in elsewhere:
+            if ordered and name in rolled:  # each side would have summed only its own days
+                raise RuntimeError(f"{name}: rolled-up rows folded by both processes of the rebuild")
+            theirs, summed = elsewhere[name]
+            ordered, total = theirs + ordered, total + summed
+        digests[name] = total % digest.MODULUS
+        if tables.postgres:
+            _copy(cursor, tables, table, ordered)
+        else:
+            _insert(cursor, tables, table, ordered)
 
 
 def _insert(cursor: Any, tables: Any, table: Table, ordered: list[tuple]) -> None:

@@ -15,6 +15,10 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import logging
+import pickle
+import subprocess
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,7 +33,7 @@ from ledger.errors import TamperedEvent
 from ledger.events import EVENT_TYPES
 from ledger.merkle_log import LEAVES
 from ledger.sidetables import Cursor, SideTables, notifications_after
-from projections import bulk, corrections, digest, donations, funds, hours, projects, streettowns
+from projections import bulk, corrections, digest, donations, fold_apart, funds, hours, projects, streettowns
 from projections.base import EVERY, ChangeT, Event, Table
 
 VIEWS = (funds, streettowns, projects, hours, corrections, donations)
@@ -45,10 +49,14 @@ _LOCK = "wushe_projections"
 _ENVELOPE = ("originator_id", "originator_version", "originator_topic", "timestamp")
 _PAGE = 5000
 """Events read per query when folding the whole log."""
+FOLD_APART_FROM = 20_000
+"""Events under the trusted checkpoint from which a rebuild has the volunteers' events folded by a
+second process (``projections.fold_apart``): below it, starting one costs more than it saves."""
 _REBUILD_CACHE_KIB = 256 * 1024
 """SQLite's page cache while folding the whole log (the default is 2 MiB): the tables' B-trees
 stay in memory while the rows are inserted."""
 _decode = msgspec.json.Decoder().decode
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -252,31 +260,60 @@ class Projections:
         frontier = merkle.Frontier()
         rows = bulk.Rows(TABLES)
         read, apply = rows.read, rows.apply
+        cursor.execute(f"SELECT MAX({t.position_column}) FROM {t.events_table}")
+        head = int(cursor.fetchone()[0] or 0)  # events stored after this wait for the next run
+        apart = _Apart(self.ledger, trusted, final=head == trusted) if self._folds_apart(trusted, verify_all) else None
+        elsewhere: dict[str, tuple[list[tuple], int]] = {}
+        leaf_hash, apart_types = merkle.leaf_hash, fold_apart.APART
         position = folded = 0
-        while page := _rows_after(cursor, position, _PAGE):
-            if frontier.size + len(page) > trusted:  # rows past the checkpoint: none may be off the tree
-                _check_leaves(cursor, [(r[0], r[1], r[2], r[4]) for r in page[max(0, trusted - frontier.size):]])
-            for row in page:
-                if frontier.size < trusted:
-                    event = _vouched(row, frontier)
-                    if verify_all:
+        try:
+            while page := _rows_after(cursor, position, _PAGE, head):
+                if frontier.size + len(page) > trusted:  # rows past the checkpoint: none may be off the tree
+                    _check_leaves(cursor, [(r[0], r[1], r[2], r[4]) for r in page[max(0, trusted - frontier.size):]])
+                for row in page:
+                    if frontier.size < trusted:
+                        if apart is not None and row[3] in apart_types:  # folded by the other process
+                            leaf = leaf_hash(bytes(row[4]))
+                            frontier.append(leaf)
+                            apart.binding.append(leaf)
+                            event = None
+                        else:
+                            event = _vouched(row, frontier)
+                            if verify_all:
+                                event = next(self._verified([_notification(row)]))
+                        if frontier.size == trusted:
+                            self._check_root(cursor, frontier, checkpoint)
+                        if event is None:
+                            continue
+                    else:
+                        if apart is not None:  # the events after the checkpoint read the volunteers' rows
+                            apart, joining = None, apart
+                            elsewhere = joining.join(cursor, rows)
                         event = next(self._verified([_notification(row)]))
-                    if frontier.size == trusted:
-                        self._check_root(cursor, frontier, checkpoint)
-                else:
-                    event = next(self._verified([_notification(row)]))
-                apply(changes_for(event, read))
-            position = page[-1][0]
-            folded += len(page)
-        if frontier.size < trusted:
-            raise TamperedEvent("log", frontier.size, f"the log holds {frontier.size} events, fewer than the "
-                                f"{checkpoint.size} its newest checkpoint was signed over (events removed)")
+                    apply(changes_for(event, read))
+                position = page[-1][0]
+                folded += len(page)
+            if frontier.size < trusted:
+                raise TamperedEvent("log", frontier.size, f"the log holds {frontier.size} events, fewer than the "
+                                    f"{checkpoint.size} its newest checkpoint was signed over (events removed)")
+            if apart is not None:
+                apart, joining = None, apart
+                elsewhere = joining.join(cursor, rows)
+        finally:
+            if apart is not None:
+                apart.stop()
         rows.roll_up()
-        bulk.write(cursor, t, rows, digests)
+        bulk.write(cursor, t, rows, digests, elsewhere)
         digest.save(cursor, t, digests, digests)
         if folded:
             self._set_position(cursor, position)
         return folded, position, digests
+
+    def _folds_apart(self, trusted: int, verify_all: bool) -> bool:
+        """Whether a whole-log fold has the volunteers' events folded by a second process
+        (``projections.fold_apart``): for a log this size, on a store another process can open."""
+        return (not verify_all and trusted >= FOLD_APART_FROM and ":memory:" not in str(self.ledger.database_url)
+                and hasattr(self.ledger, "settings"))
 
     def trusted_checkpoint(self) -> Checkpoint | None:
         """The newest checkpoint signed by a current key of the log (None if there is none)."""
@@ -449,12 +486,70 @@ class _Reader:
         return None if row is None else dict(zip(table.columns, row, strict=True))
 
 
-def _rows_after(cursor: Cursor, position: int, limit: int) -> list[tuple]:
-    """Stored events after a position as plain rows: (position, stream, version, type, bytes)."""
+class _Apart:
+    """A ``python -m projections.fold_apart`` started for a rebuild, folding the volunteers' events
+    up to ``through``, and the binding of the events this process hashed for it. ``final``: no event
+    comes after ``through``, so the other process also rolls up, hashes and orders its rows for
+    writing; else it gives its rows back for the events after the checkpoint to read."""
+
+    def __init__(self, ledger: Any, through: int, *, final: bool) -> None:
+        self.through = through
+        self.binding = fold_apart.Binding()
+        self.child = subprocess.Popen([sys.executable, "-m", "projections.fold_apart"], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE)
+        try:
+            self.child.stdin.write(pickle.dumps((ledger.settings, ledger.database_url, through, final)))
+            self.child.stdin.close()
+        except OSError:
+            pass  # it died at once: join() finds out and folds the events here
+
+    def join(self, cursor: Cursor, rows: bulk.Rows) -> dict[str, tuple[list[tuple], int]]:
+        """Take the other process's rows: into ``rows``, or (when it prepared them) as the rows to
+        write beside them, per table (rows as stored, the sum of their hashes). If it failed, fold
+        its events here (they touch no row the others do, so out of log order they give the same
+        views). Either way, what was folded must be what this process hashed into the tree."""
+        out = self.child.stdout.read()
+        self.child.wait()
+        try:
+            status, found = pickle.loads(out) if self.child.returncode == 0 and out else (
+                "failed", f"exit code {self.child.returncode}")
+        except (pickle.UnpicklingError, EOFError, ValueError) as exc:
+            status, found = "failed", f"unreadable answer: {exc}"
+        prepared: dict[str, tuple[list[tuple], int]] = {}
+        if status == "ok":
+            kind, held, count, bound = found
+            if kind == "final":
+                prepared = held
+            else:
+                for name, items in held.items():
+                    kept, columns = rows.rows[name], rows.tables[name].counters + rows.tables[name].attributes
+                    for key, values in items:
+                        if key in kept:
+                            raise RuntimeError(f"{name} row {key} was folded by both processes of the rebuild")
+                        kept[key] = dict(zip(columns, values, strict=True))
+        else:
+            logger.warning("folding the volunteers' events apart failed (%s); folding them in this process", found)
+            binding = fold_apart.fold(cursor, rows, self.through)
+            count, bound = binding.count, binding.digest()
+        if (count, bound) != (self.binding.count, self.binding.digest()):
+            raise TamperedEvent("log", self.through, f"the {count} volunteer events folded apart are not the "
+                                f"{self.binding.count} hashed into the tree (the log changed during the rebuild)")
+        return prepared
+
+    def stop(self) -> None:
+        if self.child.poll() is None:
+            self.child.kill()
+        self.child.communicate()
+
+
+def _rows_after(cursor: Cursor, position: int, limit: int, through: int | None = None) -> list[tuple]:
+    """Stored events after a position (up to ``through``) as plain rows: (position, stream, version,
+    type, bytes)."""
     t = cursor._tables
+    bound = f"AND {t.position_column} <= {int(through)} " if through is not None else ""
     cursor.execute(
         f"SELECT {t.position_column}, originator_id, originator_version, topic, state FROM {t.events_table} "
-        f"WHERE {t.position_column} > ? ORDER BY {t.position_column} LIMIT ?",
+        f"WHERE {t.position_column} > ? {bound}ORDER BY {t.position_column} LIMIT ?",
         (position, limit),
     )
     return cursor.fetchall()
