@@ -342,7 +342,8 @@ def run(info: dict, tools: dict, versions: dict, data_dir: Path, ledger: Ledger,
                 [[k, v, prof["shares"][k]] for k, v in prof["buckets_s"].items()])
 
     elapsed = time.perf_counter() - started
-    print(f"\n1M events: {PENDING_1M}")
+    if n < 500_000:
+        print(f"\n1M events: {PENDING_1M}")
     print(f"total {elapsed:.0f} s")
     write_results("bench_rebuild.1m" if n >= 500_000 else "bench_rebuild", {
         "benchmark": "bench_rebuild",

@@ -108,10 +108,15 @@ def _insert(cursor: Any, tables: Any, table: Table, ordered: list[tuple]) -> Non
 
 def _copy(cursor: Any, tables: Any, table: Table, ordered: list[tuple]) -> None:
     _drop_indexes(cursor, tables, table)
-    with cursor._cursor.copy(f"COPY {tables.table(table.name)} ({', '.join(table.columns)}) FROM STDIN") as copy:
-        for values in ordered:
-            copy.write_row(values)
+    for start in range(0, len(ordered), COPY_ROWS):  # each statement well inside the statement timeout
+        with cursor._cursor.copy(f"COPY {tables.table(table.name)} ({', '.join(table.columns)}) FROM STDIN") as copy:
+            for values in ordered[start:start + COPY_ROWS]:
+                copy.write_row(values)
     create_indexes(cursor, tables, table)
+
+
+COPY_ROWS = 100_000
+"""Rows per ``COPY`` statement on PostgreSQL: a few seconds each, whatever the size of the view."""
 
 
 def _index_name(table: Table, index: tuple[str, ...]) -> str:
